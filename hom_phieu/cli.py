@@ -1,0 +1,167 @@
+"""The one console command, ``hom-phieu``, and its subcommands.
+
+Each subcommand is a thin shell over a module that does the work, so that the
+work can be tested without a terminal. Exit codes: 0 good, 1 the thing checked is
+bad (a damaged ledger), 2 the command could not run (bad config, missing file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hom_phieu import __version__
+from hom_phieu.i18n import LANGUAGES, _, set_language
+
+CONFIG_HELP = "Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of messages: vi (default) or en.",
+)
+@click.version_option(__version__, prog_name="hom-phieu")
+def main(lang: str | None) -> None:
+    """hom-phieu: the digital satisfaction ballot box (hòm phiếu đánh giá sự hài lòng)."""
+    if lang:
+        set_language(lang)
+
+
+@main.group()
+def kiosk() -> None:
+    """The device at the counter: its ballot box and its checks."""
+
+
+def _ledger_options(function):
+    function = click.option(
+        "--key",
+        "key_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Device key file, to check that the ledger is this device's own.",
+    )(function)
+    function = click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Ledger file (overrides the configuration).",
+    )(function)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=CONFIG_HELP,
+    )(function)
+
+
+def _report(config_path: Path | None, ledger_path: Path | None, key_path: Path | None):
+    from kiosk.config import ConfigError, load_config_or_defaults
+    from kiosk.errors import LedgerStoreError
+    from kiosk.ledger_report import inspect_ledger
+
+    try:
+        config = load_config_or_defaults(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    ledger = ledger_path or config.ledger_path
+    key = key_path or config.key_path
+    try:
+        return inspect_ledger(ledger, key)
+    except LedgerStoreError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> None:
+    click.echo(_("Error: {message}").format(message=message), err=True)
+    sys.exit(2)
+
+
+@kiosk.command()
+@_ledger_options
+def verify(config_path: Path | None, ledger_path: Path | None, key_path: Path | None) -> None:
+    """Check every record of the ledger; exit 1 naming the first bad record."""
+    report = _report(config_path, ledger_path, key_path)
+    if report.intact:
+        state = report.verifier.state
+        click.echo(
+            _("Ledger intact: {records} records, head {seq} {hash}, device {device}.").format(
+                records=report.records,
+                seq=state.head_seq,
+                hash=state.head_hash[:16],
+                device=report.device_id,
+            )
+        )
+        return
+    click.echo(_("Ledger DAMAGED: {problem}").format(problem=report.problem), err=True)
+    sys.exit(1)
+
+
+@kiosk.command()
+@_ledger_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(
+    config_path: Path | None, ledger_path: Path | None, key_path: Path | None, as_json: bool
+) -> None:
+    """Counts, unsynced records, chain head and last boot (never the sealed results)."""
+    report = _report(config_path, ledger_path, key_path)
+    data = report.status()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_status(data))
+    if not report.intact:
+        sys.exit(1)
+
+
+def format_status(data: dict) -> str:
+    """The status as lines a technician reads."""
+    lines = [
+        _("Device: {device}").format(device=data["device_id"]),
+        _("Ledger: {path}").format(path=data["ledger"]),
+        _("Intact: {answer}").format(answer=_("yes") if data["intact"] else _("NO")),
+    ]
+    if data["problem"]:
+        lines.append(_("Problem: {problem}").format(problem=data["problem"]))
+    lines.append(_("Records: {records}").format(records=data["records"]))
+    box = data["open_box"]
+    if box:
+        lines.append(
+            _("Open box: {box} ({ballots} ballots, {refused} refused presses)").format(
+                box=box["box"], ballots=box["ballots"], refused=box["refused_presses"]
+            )
+        )
+    if data["head"]:
+        lines.append(_("Chain head: {seq} {hash}").format(**data["head"]))
+    lines.append(_("Not yet synced: {count} records").format(count=data["unsynced_records"]))
+    boot = data["last_boot"]
+    if boot:
+        lines.append(
+            _("Last boot: #{boot} at {time} ({quality}), software {software}").format(
+                boot=boot["boot"],
+                time=boot["wall_time"],
+                quality=boot["time_quality"],
+                software=boot["software"],
+            )
+        )
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--votes", default=12, show_default=True, help="Simulated citizens to serve.")
+def demo(votes: int) -> None:
+    """Run a simulated counter's ballot box on this machine (no hardware needed)."""
+    from hom_phieu.demo import run_demo
+
+    run_demo(votes, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

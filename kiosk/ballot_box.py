@@ -1,0 +1,330 @@
+"""The device's sealed monthly ballot box: the only way records get into the ledger.
+
+Every write builds a record, checks it against the verified ledger's rules, signs
+it, and commits it in one durable SQLite transaction before anything is
+acknowledged. Boxes follow calendar months in Vietnam time; a month is closed
+(CLOSE seal, then the next month's OPEN zero report, in one transaction) only at a
+moment whose wall time is trusted. Until then votes keep going into the open box,
+flagged with their time quality: never dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hom_phieu import __version__
+from kiosk.clock import Clock, Stamp, SystemClock, TimeState, box_of, stamp, with_anchor
+from kiosk.device_key import DeviceKey
+from kiosk.errors import BallotBoxError, LedgerCorruptError
+from kiosk.ledger_store import LedgerStore
+from kiosk.records import (
+    FORMAT_VERSION,
+    Channel,
+    Kind,
+    Level,
+    Record,
+    canonical_bytes,
+    decode,
+    receipt_code,
+)
+from kiosk.verify import Verifier, verify_rows
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the citizen's acknowledgement may say about a committed vote. No level."""
+
+    seq: int
+    box: str
+    counter: int
+    code: str
+    wall_ms: int
+    time_quality: str
+
+
+class BallotBox:
+    """Open one with :meth:`open`; close it with :meth:`close` (or use ``with``)."""
+
+    def __init__(
+        self, store: LedgerStore, key: DeviceKey, clock: Clock, verifier: Verifier
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._clock = clock
+        self._verifier = verifier
+        self._time = TimeState(last_wall_ms=verifier.state.last_wall_ms)
+
+    # --- life cycle ------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        ledger_path: Path,
+        key: DeviceKey,
+        clock: Clock | None = None,
+        *,
+        kernel_boot_id: str | None = None,
+    ) -> BallotBox:
+        """Open (or create) the ledger, verify all of it, and record this start (BOOT)."""
+        clock = clock or SystemClock()
+        store = LedgerStore(ledger_path)
+        try:
+            verifier = _verified(store, key)
+            box = cls(store, key, clock, verifier)
+            box._boot(kernel_boot_id or _kernel_boot_id())
+        except BaseException:
+            store.close()
+            raise
+        return box
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> BallotBox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what the kiosk does ---------------------------------------------------------
+    def cast_vote(
+        self, *, clerk: str, button: str, level: Level, channel: Channel = Channel.BUTTON
+    ) -> Receipt:
+        """Record one ballot. Returns only once it is durable on disk."""
+        _require_text("clerk", clerk)
+        _require_text("button", button)
+        level, channel = Level(level), Channel(channel)
+        moment = self._advance_time()
+        box = self._open_box()
+        body = {
+            "counter": box.votes + 1,
+            "clerk": clerk,
+            "button": button,
+            "level": level.value,
+            "channel": channel.value,
+        }
+        (record,) = self._write(moment, [(Kind.VOTE, body)])
+        return Receipt(
+            seq=record.seq,
+            box=record.box,
+            counter=body["counter"],
+            code=receipt_code(record.hash),
+            wall_ms=record.wall_ms,
+            time_quality=record.tq.value,
+        )
+
+    def refuse(self, *, button: str, reason: str, clerk: str = "", **detail: Any) -> Record:
+        """Record a press refused by the anti-stuffing rules: logged, never counted."""
+        _require_text("button", button)
+        _require_text("reason", reason)
+        moment = self._advance_time()
+        body = _with_details({"button": button, "reason": reason, "clerk": clerk}, detail)
+        (record,) = self._write(moment, [(Kind.REFUSED, body)])
+        return record
+
+    def event(self, event_type: str, **detail: Any) -> Record:
+        """Record a device event: a fault, a configuration change, a clock change…"""
+        _require_text("event type", event_type)
+        moment = self._advance_time()
+        (record,) = self._write(moment, [(Kind.EVENT, _with_details({"type": event_type}, detail))])
+        return record
+
+    def record_time_anchor(self, server_wall_ms: int, mono_ns: int, **detail: Any) -> Record:
+        """Remember a server-signed time taken at ``mono_ns`` of this run, and log it."""
+        self._time = with_anchor(self._time, server_wall_ms, mono_ns)
+        return self.event("time_anchor", server_wall_ms=server_wall_ms, **detail)
+
+    def tick(self) -> list[Record]:
+        """Called from the main loop: notes clock jumps, closes the month when it is due."""
+        before = self._verifier.state.head_seq
+        self._advance_time()
+        return self.records_after(before)
+
+    # --- what others may read ----------------------------------------------------------
+    @property
+    def device_id(self) -> str:
+        return self._key.device_id
+
+    @property
+    def state(self):
+        """The verified ledger's state (counts of the open box are sealed: don't show them)."""
+        return self._verifier.state
+
+    def records_after(self, seq: int) -> list[Record]:
+        return [decode(row.data) for row in self._store.iter_rows(after_seq=seq)]
+
+    @property
+    def store(self) -> LedgerStore:
+        return self._store
+
+    # --- internals -----------------------------------------------------------------
+    def _open_box(self):
+        box = self._verifier.state.open_box
+        if box is None:  # only before the very first OPEN, which _boot writes
+            raise BallotBoxError("no box is open")
+        return box
+
+    def _boot(self, kernel_boot_id: str) -> None:
+        reading = self._clock.read()
+        moment = stamp(self._time, reading)
+        body = {
+            "software": __version__,
+            "kernel_boot_id": kernel_boot_id,
+            "clock_ms": reading.wall_ms,
+            "clock_synced": reading.synced,
+        }
+        specs: list[tuple[Kind, dict]] = [(Kind.BOOT, body)]
+        if self._verifier.state.open_box is None:
+            specs.append((Kind.OPEN, {}))  # the first box: the month the clock shows
+        self._write(moment, specs, boot=self._verifier.state.boot + 1)
+        self._roll_over_if_due(moment)
+
+    def _advance_time(self) -> Stamp:
+        """Stamp the present; log a clock jump; close the month if a trusted clock says so."""
+        moment = stamp(self._time, self._clock.read())
+        if moment.jump is not None:
+            jump = moment.jump
+            self._write(
+                moment,
+                [
+                    (
+                        Kind.EVENT,
+                        {
+                            "type": "clock_jump",
+                            "expected_ms": jump.expected_ms,
+                            "clock_ms": jump.actual_ms,
+                            "delta_ms": jump.delta_ms,
+                            "clock_synced": jump.synced,
+                        },
+                    )
+                ],
+            )
+        self._roll_over_if_due(moment)
+        return moment
+
+    def _roll_over_if_due(self, moment: Stamp) -> None:
+        open_box = self._verifier.state.open_box
+        if open_box is None or not moment.tq.trusted:
+            return
+        new_box = box_of(moment.wall_ms)
+        if new_box <= open_box.box:
+            return
+        self._write(
+            moment,
+            [(Kind.CLOSE, {}), (Kind.OPEN, {})],  # bodies are made by _write
+            new_box=new_box,
+        )
+
+    def _write(
+        self,
+        moment: Stamp,
+        specs: list[tuple[Kind, dict]],
+        *,
+        boot: int | None = None,
+        new_box: str | None = None,
+    ) -> list[Record]:
+        """Build, check, sign and commit ``specs`` as one transaction; then advance state."""
+        verifier = self._verifier
+        saved = verifier.state
+        verifier.state = copy.deepcopy(saved) if len(specs) > 1 else saved
+        built: list[tuple[Record, bytes]] = []
+        try:
+            for kind, spec_body in specs:
+                state = verifier.state
+                body = dict(spec_body)
+                box = state.open_box.box if state.open_box else ""
+                if kind is Kind.CLOSE:
+                    assert state.open_box is not None
+                    body = {
+                        **state.open_box.seal(),
+                        "open_seq": state.open_box.open_seq,
+                        "last_hash": state.head_hash,
+                    }
+                elif kind is Kind.OPEN:
+                    last = state.last_record
+                    previous_close = last.hash if last and last.kind is Kind.CLOSE else None
+                    box = new_box or box_of(moment.wall_ms)
+                    body = {"votes": 0, "refused": 0, "previous_close": previous_close}
+                record = self._build(kind, box, body, moment, boot or state.boot)
+                broken = verifier.check_rule(record)
+                if broken is not None:
+                    raise BallotBoxError(f"refusing to write a {kind.value} record: {broken[1]}")
+                if len(specs) > 1:
+                    verifier.accept(record)
+                built.append((record, self._key.sign(record.data)))
+            self._store.append([(r.seq, r.kind.value, r.box, r.data, sig) for r, sig in built])
+        except BaseException:
+            verifier.state = saved
+            raise
+        if len(specs) == 1:
+            verifier.accept(built[0][0])
+        self._time = moment.state
+        return [record for record, _ in built]
+
+    def _build(
+        self, kind: Kind, box: str, body: Mapping[str, Any], moment: Stamp, boot: int
+    ) -> Record:
+        state = self._verifier.state
+        fields = {
+            "v": FORMAT_VERSION,
+            "device": self._key.device_id,
+            "seq": state.head_seq + 1,
+            "prev": state.head_hash,
+            "kind": kind.value,
+            "box": box,
+            "wall_ms": moment.wall_ms,
+            "tq": moment.tq.value,
+            "boot": boot,
+            "mono_ns": moment.mono_ns,
+            "body": dict(body),
+        }
+        return Record.of(canonical_bytes(fields), fields)
+
+
+def _verified(store: LedgerStore, key: DeviceKey) -> Verifier:
+    """Check the file, its identity and every record; refuse to go on if anything is wrong."""
+    problem = store.integrity_problem()
+    if problem is not None:
+        raise LedgerCorruptError(f"SQLite integrity check failed: {problem}")
+    meta = store.meta()
+    public_b64 = base64.b64encode(key.public_raw).decode()
+    if not meta:
+        store.init_meta(
+            {"device_id": key.device_id, "public_key": public_b64, "format": str(FORMAT_VERSION)}
+        )
+    elif meta.get("public_key") != public_b64:
+        raise LedgerCorruptError(
+            f"the ledger belongs to device {meta.get('device_id')}, but the device key is "
+            f"{key.device_id}: restore the matching key file, never a new one"
+        )
+    problem, verifier = verify_rows(store.iter_rows(), key.public_raw, key.device_id)
+    if problem is not None:
+        raise LedgerCorruptError(problem)
+    return verifier
+
+
+def _with_details(body: dict[str, Any], detail: Mapping[str, Any]) -> dict[str, Any]:
+    clash = sorted(set(body) & set(detail))
+    if clash:
+        raise BallotBoxError(f"details may not redefine {', '.join(clash)}")
+    return {**body, **detail}
+
+
+def _require_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise BallotBoxError(f"{name} must be a non-empty text, got {value!r}")
+
+
+def _kernel_boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return str(uuid.UUID(int=0))
+
+
+__all__ = ["BallotBox", "BallotBoxError", "LedgerCorruptError", "Receipt"]

@@ -1,0 +1,202 @@
+"""Ledger records: their kinds, canonical encoding, hash and receipt code.
+
+Pure functions only (no files, no clock), so that the device, the server and the
+tests all read records the same way.
+
+A record is a JSON object encoded canonically: keys sorted, no insignificant white
+space, UTF-8, integers and strings only (no floats, whose text form is not unique).
+Its hash is SHA-256 of those bytes; the next record carries it in ``prev``; the
+device signs the same bytes with Ed25519.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+FORMAT_VERSION = 1
+GENESIS_PREV = "0" * 64
+
+
+class Kind(StrEnum):
+    """What a record says happened."""
+
+    BOOT = "BOOT"  # the daemon started (boot counter, kernel boot id, software version)
+    OPEN = "OPEN"  # a monthly box was opened for voting: the zero report
+    VOTE = "VOTE"  # one counted ballot
+    REFUSED = "REFUSED"  # a press refused by the anti-stuffing rules: logged, never counted
+    EVENT = "EVENT"  # faults, configuration change, clock change, time anchor
+    CLOSE = "CLOSE"  # the seal of a monthly box: counts and the hash of its last record
+
+
+class TimeQuality(StrEnum):
+    """How far the record's wall time can be trusted."""
+
+    SYNCED = "synced"  # the OS clock was synchronised (NTP) when the record was written
+    ANCHORED = "anchored"  # server-signed time plus monotonic time elapsed since, same boot
+    UNSYNCED = "unsynced"  # an estimate: kept and flagged, never dropped
+
+    @property
+    def trusted(self) -> bool:
+        return self is not TimeQuality.UNSYNCED
+
+
+class Level(StrEnum):
+    """The statutory three-level scale that every office's buttons map to."""
+
+    VERY_SATISFIED = "very_satisfied"  # Rất hài lòng
+    SATISFIED = "satisfied"  # Hài lòng
+    NOT_SATISFIED = "not_satisfied"  # Không hài lòng / Chưa hài lòng
+
+
+class Channel(StrEnum):
+    """How a ballot was cast."""
+
+    BUTTON = "button"
+    PHONE = "phone"
+
+
+# Fields every record carries, whatever its kind.
+HEADER_FIELDS = ("v", "device", "seq", "prev", "kind", "box", "wall_ms", "tq", "boot", "mono_ns")
+
+
+class RecordFormatError(ValueError):
+    """The bytes are not a well-formed record of a known version."""
+
+
+def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
+    """The one byte string that represents ``obj``."""
+    _reject_floats(obj)
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _reject_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise RecordFormatError("floats have no canonical form; use integers")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _reject_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_floats(item)
+
+
+def record_hash(data: bytes) -> str:
+    """Hex SHA-256 of a record's canonical bytes: what the next record's ``prev`` holds."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded record. ``data`` is the exact signed byte string; ``hash`` its SHA-256."""
+
+    data: bytes
+    fields: Mapping[str, Any]
+    hash: str
+
+    @classmethod
+    def of(cls, data: bytes, fields: Mapping[str, Any]) -> Record:
+        return cls(data, fields, record_hash(data))
+
+    @property
+    def seq(self) -> int:
+        return self.fields["seq"]
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(self.fields["kind"])
+
+    @property
+    def box(self) -> str:
+        return self.fields["box"]
+
+    @property
+    def prev(self) -> str:
+        return self.fields["prev"]
+
+    @property
+    def device(self) -> str:
+        return self.fields["device"]
+
+    @property
+    def wall_ms(self) -> int:
+        return self.fields["wall_ms"]
+
+    @property
+    def tq(self) -> TimeQuality:
+        return TimeQuality(self.fields["tq"])
+
+    @property
+    def boot(self) -> int:
+        return self.fields["boot"]
+
+    @property
+    def mono_ns(self) -> int:
+        return self.fields["mono_ns"]
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        return self.fields["body"]
+
+
+def decode(data: bytes) -> Record:
+    """Parse and check the shape of a record; raises RecordFormatError naming the fault."""
+    try:
+        fields = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordFormatError(f"not valid JSON: {exc}") from None
+    if not isinstance(fields, dict):
+        raise RecordFormatError("not a JSON object")
+    if fields.get("v") != FORMAT_VERSION:
+        raise RecordFormatError(f"unknown format version {fields.get('v')!r}")
+    missing = [name for name in (*HEADER_FIELDS, "body") if name not in fields]
+    if missing:
+        raise RecordFormatError(f"missing fields: {', '.join(missing)}")
+    if fields["kind"] not in Kind.__members__:
+        raise RecordFormatError(f"unknown kind {fields['kind']!r}")
+    if fields["tq"] not in {q.value for q in TimeQuality}:
+        raise RecordFormatError(f"unknown time quality {fields['tq']!r}")
+    for name in ("seq", "wall_ms", "boot", "mono_ns"):
+        if type(fields[name]) is not int:
+            raise RecordFormatError(f"field {name} is not an integer")
+    if not isinstance(fields["body"], dict):
+        raise RecordFormatError("body is not an object")
+    if canonical_bytes(fields) != data:
+        raise RecordFormatError("not in canonical encoding")
+    return Record.of(data, fields)
+
+
+# --- receipt codes -------------------------------------------------------------------
+# Digits and capitals without the look-alikes 0/O, 1/I/L: 31 symbols that survive
+# being read off thermal paper and typed on a phone.
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECEIPT_LENGTH = 10  # about 49.5 bits: no collisions expected across a nation's month
+
+
+def receipt_code(record_hash_hex: str) -> str:
+    """The citizen's receipt code for a VOTE, derived from its record hash: ``ABCDE-FGHJK``."""
+    number = int(record_hash_hex, 16)
+    symbols = []
+    for _ in range(RECEIPT_LENGTH):
+        number, index = divmod(number, len(RECEIPT_ALPHABET))
+        symbols.append(RECEIPT_ALPHABET[index])
+    code = "".join(symbols)
+    half = RECEIPT_LENGTH // 2
+    return f"{code[:half]}-{code[half:]}"
+
+
+def normalise_receipt_code(text: str) -> str | None:
+    """A typed receipt code in canonical form, or None when it cannot be one.
+
+    Accepts lower case, spaces and hyphens anywhere. A character outside the alphabet
+    (such as O or I) makes the code invalid rather than silently guessed.
+    """
+    compact = "".join(ch for ch in text.upper() if ch not in " -")
+    if len(compact) != RECEIPT_LENGTH or any(ch not in RECEIPT_ALPHABET for ch in compact):
+        return None
+    half = RECEIPT_LENGTH // 2
+    return f"{compact[:half]}-{compact[half:]}"

@@ -1,0 +1,383 @@
+"""Full verification of a device's ledger: every link, every signature, every rule.
+
+Pure: it reads rows handed to it and returns the first problem, named and explained,
+so the device at start-up, ``hom-phieu kiosk verify`` and (later) the server all apply
+the same checks. What is checked, in ledger order:
+
+* the row decodes as a canonical record of a known version;
+* it belongs to this device (its fingerprint) and its signature verifies;
+* its sequence number is the next one (else: removed, reordered or inserted records);
+* it links to the hash of the record before it (else: a replaced record);
+* wall time never goes backwards; boot counters step by one;
+* the box grammar: BOOT first; OPEN only when no box is open, with a zero report;
+  VOTE/REFUSED only into the open box, ballot counters stepping by one; CLOSE seals
+  exactly the counts recomputed from the box's records and the hash of the record
+  before it, and is always followed by the OPEN of the next box (they are written in
+  one transaction), so a ledger that ends in a CLOSE has been truncated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hom_phieu.i18n import _
+from kiosk.clock import local_iso
+from kiosk.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
+
+
+class Fault(StrEnum):
+    """The kinds of damage verification tells apart."""
+
+    UNREADABLE = "unreadable"
+    ALTERED = "altered"
+    BAD_SIGNATURE = "bad-signature"
+    FOREIGN = "foreign-key"
+    REMOVED = "removed"
+    REORDERED = "reordered"
+    INSERTED = "inserted"
+    REPLACED = "replaced"
+    TRUNCATED = "truncated"
+    TIME_BACKWARDS = "time-backwards"
+    RULE = "rule"  # a well-signed record that breaks the ledger's grammar
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """The first thing wrong with a ledger: where, what kind, and in words."""
+
+    position: int  # 1-based position of the row in ledger order
+    seq: int | None  # the sequence number the row claims, if readable
+    fault: Fault
+    message: str
+
+    def __str__(self) -> str:
+        where = (
+            _("record {seq}").format(seq=self.seq)
+            if self.seq is not None
+            else _("row {position}").format(position=self.position)
+        )
+        return f"{where}: {self.fault.value}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A stored record as it lies in the database: its key, bytes and signature."""
+
+    seq: int
+    data: bytes
+    sig: bytes
+
+
+@dataclass(slots=True)
+class BoxTally:
+    """Counts of one box recomputed from its records (never from stored counters)."""
+
+    box: str
+    open_seq: int
+    votes: int = 0
+    refused: int = 0
+    counts: dict[str, Counter[str]] = field(default_factory=dict)  # clerk -> level -> n
+    buttons: Counter[str] = field(default_factory=Counter)
+
+    def add_vote(self, record: Record) -> None:
+        body = record.body
+        self.votes += 1
+        self.counts.setdefault(body["clerk"], Counter())[body["level"]] += 1
+        self.buttons[body["button"]] += 1
+
+    def seal(self) -> dict:
+        """The counts a CLOSE record carries for this box, in canonical shape."""
+        return {
+            "votes": self.votes,
+            "refused": self.refused,
+            "counts": {clerk: dict(sorted(c.items())) for clerk, c in sorted(self.counts.items())},
+            "buttons": dict(sorted(self.buttons.items())),
+        }
+
+
+@dataclass(slots=True)
+class LedgerState:
+    """What a verified ledger leaves behind: enough to go on appending to it."""
+
+    head_seq: int = 0
+    head_hash: str = GENESIS_PREV
+    last_wall_ms: int = 0
+    boot: int = 0
+    open_box: BoxTally | None = None
+    closed_boxes: list[str] = field(default_factory=list)
+    last_record: Record | None = None
+    last_boot: Record | None = None
+
+
+class Verifier:
+    """Walks records in order, checking each against everything before it.
+
+    Used whole by :func:`verify_rows`, and record by record by the ballot box as it
+    appends, so a record that would break the rules is never written.
+    """
+
+    def __init__(self, public_key_raw: bytes, device_id: str) -> None:
+        self._public_key = Ed25519PublicKey.from_public_bytes(public_key_raw)
+        self.device_id = device_id
+        self.state = LedgerState()
+
+    def signature_ok(self, data: bytes, sig: bytes) -> bool:
+        try:
+            self._public_key.verify(sig, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    def check_rule(self, record: Record) -> tuple[Fault, str] | None:
+        """Why ``record`` may not follow the ledger so far, or None. Does not change state."""
+        if record.wall_ms < self.state.last_wall_ms:
+            return Fault.TIME_BACKWARDS, _(
+                "wall time runs backwards: {wall} is before {last}"
+            ).format(wall=local_iso(record.wall_ms), last=local_iso(self.state.last_wall_ms))
+        reason = self._grammar_problem(record)
+        return (Fault.RULE, reason) if reason is not None else None
+
+    def _grammar_problem(self, record: Record) -> str | None:
+        state = self.state
+        kind, body = record.kind, record.body
+        if state.head_seq == 0 and kind is not Kind.BOOT:
+            return _("the ledger must begin with a BOOT record")
+        if kind is Kind.BOOT:
+            if record.boot != state.boot + 1:
+                return _("boot counter {boot} does not follow {previous}").format(
+                    boot=record.boot, previous=state.boot
+                )
+        elif record.boot != state.boot:
+            return _("boot counter {boot} differs from the current boot {current}").format(
+                boot=record.boot, current=state.boot
+            )
+        last = state.last_record
+        if last is not None and last.kind is Kind.CLOSE and kind is not Kind.OPEN:
+            return _("a CLOSE must be followed by the OPEN of the next box")
+        open_box = state.open_box
+        expected_box = open_box.box if open_box else ""
+        if kind is Kind.OPEN:
+            if open_box is not None:
+                return _("box {box} opened while box {open} is still open").format(
+                    box=record.box, open=open_box.box
+                )
+            if state.closed_boxes and record.box <= state.closed_boxes[-1]:
+                return _("box {box} does not come after closed box {closed}").format(
+                    box=record.box, closed=state.closed_boxes[-1]
+                )
+            if body.get("votes") != 0 or body.get("refused") != 0:
+                return _("the zero report of an OPEN must show 0 votes and 0 refused")
+            previous_close = last.hash if last is not None and last.kind is Kind.CLOSE else None
+            if body.get("previous_close") != previous_close:
+                return _("the OPEN does not name the CLOSE before it")
+            return None
+        if record.box != expected_box:
+            return _('record in box "{box}" while the open box is "{open}"').format(
+                box=record.box, open=expected_box
+            )
+        if kind is Kind.VOTE:
+            if open_box is None:
+                return _("a VOTE while no box is open")
+            if body.get("counter") != open_box.votes + 1:
+                return _("ballot counter {counter} does not follow {previous}").format(
+                    counter=body.get("counter"), previous=open_box.votes
+                )
+            for name in ("clerk", "button", "level", "channel"):
+                if not isinstance(body.get(name), str):
+                    return _("a VOTE without the field {name}").format(name=name)
+        elif kind is Kind.CLOSE:
+            if open_box is None:
+                return _("a CLOSE while no box is open")
+            if body.get("last_hash") != state.head_hash:
+                return _("the CLOSE does not seal the hash of the record before it")
+            if body.get("open_seq") != open_box.open_seq:
+                return _("the CLOSE names the wrong OPEN")
+            sealed = {name: body.get(name) for name in ("votes", "refused", "counts", "buttons")}
+            if sealed != open_box.seal():
+                return _("the CLOSE counts differ from the records of its box")
+        return None
+
+    def accept(self, record: Record) -> None:
+        """Advance the state past ``record`` (already checked)."""
+        state = self.state
+        kind = record.kind
+        if kind is Kind.BOOT:
+            state.boot = record.boot
+            state.last_boot = record
+        elif kind is Kind.OPEN:
+            state.open_box = BoxTally(box=record.box, open_seq=record.seq)
+        elif kind is Kind.VOTE:
+            assert state.open_box is not None
+            state.open_box.add_vote(record)
+        elif kind is Kind.REFUSED and state.open_box is not None:
+            state.open_box.refused += 1
+        elif kind is Kind.CLOSE:
+            state.closed_boxes.append(record.box)
+            state.open_box = None
+        state.head_seq = record.seq
+        state.head_hash = record.hash
+        state.last_wall_ms = record.wall_ms
+        state.last_record = record
+
+
+def verify_rows(
+    rows: Iterable[Row], public_key_raw: bytes, device_id: str
+) -> tuple[Problem | None, Verifier]:
+    """Check a whole ledger. Returns the first problem (or None) and the verifier's state.
+
+    Streams: one row and the one after it are in memory at a time, so a year of
+    records verifies in flat memory. Only on the failure path is the rest read, to
+    tell a reordered record from a removed one.
+    """
+    verifier = Verifier(public_key_raw, device_id)
+    iterator = iter(rows)
+    current = _decoded(next(iterator, None))
+    position = 0
+    while current is not None:
+        position += 1
+        following = _decoded(next(iterator, None))
+        later = _later_seqs(following, iterator)
+        problem = _check_position(verifier, position, current, following, later)
+        if problem is not None:
+            return problem, verifier
+        verifier.accept(current[1])
+        current = following
+    last = verifier.state.last_record
+    if last is not None and last.kind is Kind.CLOSE:
+        return (
+            Problem(
+                position,
+                last.seq,
+                Fault.TRUNCATED,
+                _(
+                    "the ledger ends with the CLOSE of box {box} without the OPEN of the next "
+                    "box that is always written with it: records after it were removed"
+                ).format(box=last.box),
+            ),
+            verifier,
+        )
+    return None, verifier
+
+
+Decoded = tuple[Row, Record | None]
+
+
+def _decoded(row: Row | None) -> Decoded | None:
+    if row is None:
+        return None
+    try:
+        return row, decode(row.data)
+    except RecordFormatError:
+        return row, None
+
+
+def _later_seqs(following: Decoded | None, rest: Iterator[Row]) -> Iterator[int | None]:
+    """Sequence numbers claimed by the rows after the current one (read lazily)."""
+    if following is not None:
+        yield following[1].seq if following[1] is not None else None
+    for row in rest:
+        decoded = _decoded(row)
+        yield decoded[1].seq if decoded and decoded[1] is not None else None
+
+
+def _check_position(
+    verifier: Verifier,
+    position: int,
+    current: Decoded,
+    following_item: Decoded | None,
+    later_seqs: Iterator[int | None],
+) -> Problem | None:
+    row, record = current
+    following = following_item[1] if following_item is not None else None
+    state = verifier.state
+    expected_seq = state.head_seq + 1
+
+    def problem(fault: Fault, message: str, seq: int | None = None) -> Problem:
+        return Problem(position, seq if seq is not None else row.seq, fault, message)
+
+    if record is None:
+        try:
+            decode(row.data)
+        except RecordFormatError as exc:
+            reason = str(exc)
+        return problem(
+            Fault.UNREADABLE,
+            _("the stored bytes are not a record ({reason})").format(reason=reason),
+        )
+    if record.device != verifier.device_id:
+        return problem(
+            Fault.FOREIGN,
+            _("the record belongs to device {other}, not to this device {device}").format(
+                other=record.device, device=verifier.device_id
+            ),
+            record.seq,
+        )
+    if not verifier.signature_ok(record.data, row.sig):
+        linked = following is not None and following.prev == record.hash
+        if linked:
+            return problem(
+                Fault.BAD_SIGNATURE,
+                _(
+                    "the content is intact (the next record links to it) but its signature "
+                    "does not verify with the device key"
+                ),
+                record.seq,
+            )
+        return problem(
+            Fault.ALTERED,
+            _(
+                "the content does not match its signature: the record was changed after it "
+                "was written"
+            ),
+            record.seq,
+        )
+    if record.seq > expected_seq:
+        if expected_seq in later_seqs:
+            return problem(
+                Fault.REORDERED,
+                _("record {seq} stands before record {expected}").format(
+                    seq=record.seq, expected=expected_seq
+                ),
+                record.seq,
+            )
+        message = (
+            _("record {first} is missing: removed from the ledger")
+            if record.seq == expected_seq + 1
+            else _("records {first}–{last} are missing: removed from the ledger")
+        )
+        return problem(
+            Fault.REMOVED, message.format(first=expected_seq, last=record.seq - 1), record.seq
+        )
+    if record.seq < expected_seq:
+        return problem(
+            Fault.INSERTED,
+            _(
+                "a record claiming number {seq} stands where record {expected} belongs: "
+                "inserted or duplicated"
+            ).format(seq=record.seq, expected=expected_seq),
+            record.seq,
+        )
+    if record.prev != state.head_hash:
+        return problem(
+            Fault.REPLACED,
+            _(
+                "it does not link to the record {previous} stored before it: a record was "
+                "replaced or inserted here"
+            ).format(previous=record.seq - 1),
+            record.seq,
+        )
+    broken = verifier.check_rule(record)
+    if broken is not None:
+        return problem(broken[0], broken[1], record.seq)
+    return None
+
+
+def verify_records(rows: Iterable[Row], public_key_raw: bytes, device_id: str) -> Problem | None:
+    """Convenience: just the first problem."""
+    return verify_rows(rows, public_key_raw, device_id)[0]

@@ -1,0 +1,35 @@
+"""Subprocess for the crash test: casts votes as fast as it can on the real clock.
+
+Prints ``ACK <seq> <receipt code>`` for each vote only after ``cast_vote`` has
+returned (the vote is committed); the test SIGKILLs this process at random moments.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kiosk.ballot_box import BallotBox
+from kiosk.device_key import DeviceKey
+from kiosk.records import Level
+
+LEVELS = list(Level)
+
+
+def main(ledger: str, key_file: str) -> None:
+    key = DeviceKey.load_or_create(Path(key_file))
+    with BallotBox.open(Path(ledger), key) as box:
+        print("READY", flush=True)
+        number = 0
+        while True:
+            number += 1
+            level = LEVELS[number % len(LEVELS)]
+            receipt = box.cast_vote(clerk="lan", button=level.value, level=level)
+            sys.stdout.write(f"ACK {receipt.seq} {receipt.code}\n")
+            sys.stdout.flush()
+            if number % 7 == 0:
+                box.refuse(button=level.value, reason="min_gap", clerk="lan")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
