@@ -24,7 +24,7 @@ CONFIG_HELP = "Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml i
     "--lang",
     type=click.Choice(LANGUAGES),
     default=None,
-    help="Language of messages: vi (default) or en.",
+    help="Language of messages: vi or en (default: the device's configured language, vi).",
 )
 @click.version_option(__version__, prog_name="hom-phieu")
 def main(lang: str | None) -> None:
@@ -71,6 +71,8 @@ def _report(config_path: Path | None, ledger_path: Path | None, key_path: Path |
         config = load_config_or_defaults(config_path)
     except ConfigError as exc:
         _fail(str(exc))
+    if click.get_current_context().find_root().params.get("lang") is None:
+        set_language(config.device.language)  # the device's language unless --lang says
     ledger = ledger_path or config.ledger_path
     key = key_path or config.key_path
     try:
@@ -134,7 +136,7 @@ def format_status(data: dict) -> str:
     box = data["open_box"]
     if box:
         lines.append(
-            _("Open box: {box} ({ballots} ballots, {refused} refused presses)").format(
+            _("Box now collecting: {box} ({ballots} ballots, {refused} refused presses)").format(
                 box=box["box"], ballots=box["ballots"], refused=box["refused_presses"]
             )
         )

@@ -69,14 +69,19 @@ class BallotBox:
         clock: Clock | None = None,
         *,
         kernel_boot_id: str | None = None,
+        config_digest: str | None = None,
     ) -> BallotBox:
-        """Open (or create) the ledger, verify all of it, and record this start (BOOT)."""
+        """Open (or create) the ledger, verify all of it, and record this start (BOOT).
+
+        ``config_digest`` (a hash of the device configuration) goes into the BOOT record;
+        when it differs from the previous start's, a ``config_change`` EVENT follows.
+        """
         clock = clock or SystemClock()
         store = LedgerStore(ledger_path)
         try:
             verifier = _verified(store, key)
             box = cls(store, key, clock, verifier)
-            box._boot(kernel_boot_id or _kernel_boot_id())
+            box._boot(kernel_boot_id or _kernel_boot_id(), config_digest)
         except BaseException:
             store.close()
             raise
@@ -169,7 +174,9 @@ class BallotBox:
             raise BallotBoxError("no box is open")
         return box
 
-    def _boot(self, kernel_boot_id: str) -> None:
+    def _boot(self, kernel_boot_id: str, config_digest: str | None) -> None:
+        previous = self._verifier.state.last_boot
+        previous_digest = previous.body.get("config_digest") if previous else None
         reading = self._clock.read()
         moment = stamp(self._time, reading)
         body = {
@@ -177,11 +184,14 @@ class BallotBox:
             "kernel_boot_id": kernel_boot_id,
             "clock_ms": reading.wall_ms,
             "clock_synced": reading.synced,
+            "config_digest": config_digest,
         }
         specs: list[tuple[Kind, dict]] = [(Kind.BOOT, body)]
         if self._verifier.state.open_box is None:
             specs.append((Kind.OPEN, {}))  # the first box: the month the clock shows
         self._write(moment, specs, boot=self._verifier.state.boot + 1)
+        if previous is not None and config_digest != previous_digest:
+            self.event("config_change", previous_digest=previous_digest, digest=config_digest)
         self._roll_over_if_due(moment)
 
     def _advance_time(self) -> Stamp:

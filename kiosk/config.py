@@ -29,6 +29,11 @@ PRINT_WHEN, SCREENS = ("always", "on_demand", "never"), ("none", "framebuffer", 
 COLOURS = ("green", "yellow", "orange", "red", "blue", "white")
 LEVEL_COLOURS = dict(very_satisfied="green", satisfied="yellow", not_satisfied="red")
 COLOUR_PATTERN = "#[0-9a-fA-F]{6}|" + "|".join(COLOURS)
+WHOLE_NUMBER, ALLOWED_VALUE, DATE_TIME = (
+    N_("a whole number"),
+    N_("an allowed value"),
+    N_("a date/time"),
+)
 FORMS = {  # name: (pattern, what a value must be, how to fix it)
     "identifier": (r"[a-z0-9_]+", N_("an identifier"), N_("use only a-z, 0-9 and _")),
     "code": (r"[a-z0-9][a-z0-9_-]*", N_("a code"), N_("use only a-z, 0-9, _ and -")),
@@ -314,7 +319,7 @@ def _value(value: Any, hint: Any, rules: Any, key: str, problems: list[str]) -> 
     raw, shown = str if enum or hint is Path else hint, _show(value)
     choices = rules.get("choices") or (tuple(hint) if enum else ())
     low, high, form = rules.get("low", 0), rules.get("high"), FORMS.get(rules.get("form", ""))
-    what = _(rules.get("what", N_("a whole number") if high else N_("an allowed value")))
+    what = _(rules.get("what", WHOLE_NUMBER if high else ALLOWED_VALUE))
     if type(value) is not raw:
         message, expected = _("{key}: expected {expected}, got {value} ({actual})"), _EXPECTED[raw]
         problem = message.format(key=key, expected=_(expected), value=shown, actual=_kind(value))
@@ -384,7 +389,7 @@ def _show(value: Any) -> str:
 def _kind(value: Any) -> str:
     kinds = {bool: N_("true/false"), int: N_("a whole number"), float: N_("a decimal number"),
              str: N_("text"), list: N_("a list"), dict: N_("a table")}  # fmt: skip
-    return _(next((w for t, w in kinds.items() if isinstance(value, t)), N_("a date/time")))
+    return _(next((w for t, w in kinds.items() if isinstance(value, t)), DATE_TIME))
 
 
 # --- documentation ------------------------------------------------------------------------

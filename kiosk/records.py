@@ -75,14 +75,18 @@ def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
 
 
 def _reject_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise RecordFormatError("floats have no canonical form; use integers")
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _reject_floats(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_floats(item)
+    # Iterative, with exact type checks: this runs on every vote, and recursion or
+    # isinstance against the collections ABCs cost more than the JSON encoding itself.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind is float:
+            raise RecordFormatError("floats have no canonical form; use integers")
 
 
 def record_hash(data: bytes) -> str:
@@ -179,7 +183,7 @@ RECEIPT_LENGTH = 10  # about 49.5 bits: no collisions expected across a nation's
 
 def receipt_code(record_hash_hex: str) -> str:
     """The citizen's receipt code for a VOTE, derived from its record hash: ``ABCDE-FGHJK``."""
-    number = int(record_hash_hex, 16)
+    number = int(record_hash_hex[:16], 16)  # 64 bits: more than the 49.5 the code shows
     symbols = []
     for _ in range(RECEIPT_LENGTH):
         number, index = divmod(number, len(RECEIPT_ALPHABET))

@@ -26,7 +26,7 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from kiosk.clock import local_iso
 from kiosk.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
 
@@ -46,6 +46,26 @@ class Fault(StrEnum):
     TIME_BACKWARDS = "time-backwards"
     RULE = "rule"  # a well-signed record that breaks the ledger's grammar
 
+    @property
+    def label(self) -> str:
+        """The fault's name in the current language (``value`` stays the stable code)."""
+        return _(FAULT_LABELS[self])
+
+
+FAULT_LABELS = {
+    Fault.UNREADABLE: N_("unreadable"),
+    Fault.ALTERED: N_("altered"),
+    Fault.BAD_SIGNATURE: N_("bad signature"),
+    Fault.FOREIGN: N_("foreign key"),
+    Fault.REMOVED: N_("removed"),
+    Fault.REORDERED: N_("reordered"),
+    Fault.INSERTED: N_("inserted"),
+    Fault.REPLACED: N_("replaced"),
+    Fault.TRUNCATED: N_("truncated"),
+    Fault.TIME_BACKWARDS: N_("time backwards"),
+    Fault.RULE: N_("rule broken"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -62,7 +82,7 @@ class Problem:
             if self.seq is not None
             else _("row {position}").format(position=self.position)
         )
-        return f"{where}: {self.fault.value}: {self.message}"
+        return f"{where}: {self.fault.label}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +192,7 @@ class Verifier:
                     box=record.box, closed=state.closed_boxes[-1]
                 )
             if body.get("votes") != 0 or body.get("refused") != 0:
-                return _("the zero report of an OPEN must show 0 votes and 0 refused")
+                return _("the zero report of an OPEN must show 0 ballots and 0 refused presses")
             previous_close = last.hash if last is not None and last.kind is Kind.CLOSE else None
             if body.get("previous_close") != previous_close:
                 return _("the OPEN does not name the CLOSE before it")

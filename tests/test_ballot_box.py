@@ -215,7 +215,7 @@ def test_receipt_codes_are_short_and_unambiguous() -> None:
     assert normalise_receipt_code(code.lower().replace("-", " ")) == code
     assert normalise_receipt_code(code.replace("2", "Z", 1) + "X") is None
     assert normalise_receipt_code("OOOOO-OOOOO") is None
-    assert receipt_code("ab" * 32) != receipt_code("ab" * 31 + "ac")
+    assert receipt_code("ab" * 32) != receipt_code("ac" + "ab" * 31)
 
 
 def test_records_are_canonical_and_reject_floats() -> None:
@@ -226,3 +226,24 @@ def test_records_are_canonical_and_reject_floats() -> None:
         canonical_bytes({"a": 1.5})
     with pytest.raises(RecordFormatError, match="missing fields"):
         decode(b'{"v":1}')
+
+
+def test_configuration_change_between_starts_is_an_event(
+    ledger_path: Path, key: DeviceKey, clock: FakeClock
+) -> None:
+    BallotBox.open(ledger_path, key, clock, config_digest="aaa").close()
+    BallotBox.open(ledger_path, key, clock, config_digest="aaa").close()
+    with BallotBox.open(ledger_path, key, clock, config_digest="bbb") as box:
+        changes = [
+            r.body
+            for r in box.records_after(0)
+            if r.kind is Kind.EVENT and r.body["type"] == "config_change"
+        ]
+        boots = [r.body["config_digest"] for r in box.records_after(0) if r.kind is Kind.BOOT]
+    assert boots == ["aaa", "aaa", "bbb"]
+    assert changes == [{"type": "config_change", "previous_digest": "aaa", "digest": "bbb"}]
+
+
+def test_event_details_cannot_overwrite_the_record_fields(box: BallotBox) -> None:
+    with pytest.raises(BallotBoxError, match="redefine type"):
+        box.event("printer_fault", type="vote")

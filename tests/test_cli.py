@@ -1,0 +1,129 @@
+"""The ``hom-phieu`` command as technicians run it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.ballot_box import BallotBox
+from kiosk.records import Level
+from tests.ledger_tools import raw_connection
+
+COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
+
+
+def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOM_PHIEU_HOME": str(home)}
+    return subprocess.run([COMMAND, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.fixture
+def sealed_ledger(ledger_path: Path, key, clock) -> Path:
+    with BallotBox.open(ledger_path, key, clock) as box:
+        box.cast_vote(clerk="clerk-lan", button="rat_hai_long", level=Level.VERY_SATISFIED)
+        box.cast_vote(clerk="clerk-binh", button="khong_hai_long", level=Level.NOT_SATISFIED)
+        box.refuse(button="rat_hai_long", reason="min_gap", clerk="clerk-lan")
+    return ledger_path
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("kiosk",), ("kiosk", "verify"), ("kiosk", "status"), ("demo",)]
+)
+def test_help_on_every_level(args: tuple[str, ...], isolated_home: Path) -> None:
+    result = run(*args, "--help", home=isolated_home)
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_verify_intact_ledger(sealed_ledger: Path, tmp_path: Path, isolated_home) -> None:
+    result = run(
+        "--lang",
+        "en",
+        "kiosk",
+        "verify",
+        "--ledger",
+        str(sealed_ledger),
+        "--key",
+        str(tmp_path / "device-key.pem"),
+        home=isolated_home,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Ledger intact: 5 records" in result.stdout
+
+
+def test_verify_names_the_first_bad_record(sealed_ledger: Path, isolated_home: Path) -> None:
+    raw_connection(sealed_ledger).execute("DELETE FROM records WHERE seq = 3")
+    result = run(
+        "--lang", "en", "kiosk", "verify", "--ledger", str(sealed_ledger), home=isolated_home
+    )
+    assert result.returncode == 1
+    assert "record 4: removed: record 3 is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_speaks_vietnamese_by_default(sealed_ledger: Path, isolated_home: Path) -> None:
+    raw_connection(sealed_ledger).execute("DELETE FROM records WHERE seq = 3")
+    result = run("kiosk", "verify", "--ledger", str(sealed_ledger), home=isolated_home)
+    assert result.returncode == 1
+    english = run(
+        "--lang", "en", "kiosk", "verify", "--ledger", str(sealed_ledger), home=isolated_home
+    )
+    assert result.stderr != english.stderr
+    assert any(ord(ch) > 0x1E00 for ch in result.stderr), result.stderr  # ạ, ế, ổ …
+
+
+def test_missing_ledger_is_a_clear_error(isolated_home: Path) -> None:
+    result = run("--lang", "en", "kiosk", "verify", home=isolated_home)
+    assert result.returncode == 2
+    assert "no ledger at" in result.stderr and str(isolated_home) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_names_the_key(tmp_path: Path, isolated_home: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[anti_stuffing]\nmin_gap_ms = "soon"\n', encoding="utf-8")
+    result = run("--lang", "en", "kiosk", "status", "--config", str(config), home=isolated_home)
+    assert result.returncode == 2
+    assert "anti_stuffing.min_gap_ms" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_json_never_reveals_sealed_counts(sealed_ledger: Path, isolated_home) -> None:
+    result = run("kiosk", "status", "--json", "--ledger", str(sealed_ledger), home=isolated_home)
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["intact"] is True
+    assert status["open_box"] == {
+        "box": "2026-11",
+        "opened_seq": 2,
+        "ballots": 2,
+        "refused_presses": 1,
+    }
+    assert status["head"]["seq"] == 5 and status["unsynced_records"] == 5
+    assert status["last_boot"]["boot"] == 1
+    for secret in ["very_satisfied", "not_satisfied", "clerk-lan", "clerk-binh", "hai_long"]:
+        assert secret not in result.stdout
+    text = run("kiosk", "status", "--ledger", str(sealed_ledger), home=isolated_home).stdout
+    for secret in ["very_satisfied", "not_satisfied", "clerk-lan", "clerk-binh", "hai_long"]:
+        assert secret not in text
+
+
+def test_demo_runs_and_verifies(isolated_home: Path) -> None:
+    result = run("--lang", "en", "demo", "--votes", "3", home=isolated_home)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("receipt ") == 3
+    assert "Ledger verified" in result.stdout
+    assert (isolated_home / "demo" / "ballot-box.sqlite3").exists()
+    again = run(
+        "kiosk",
+        "verify",
+        "--ledger",
+        str(isolated_home / "demo" / "ballot-box.sqlite3"),
+        "--key",
+        str(isolated_home / "demo" / "device-key.pem"),
+        home=isolated_home,
+    )
+    assert again.returncode == 0

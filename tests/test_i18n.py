@@ -1,0 +1,41 @@
+"""Vietnamese first: every message is translated, compiled, and keeps its placeholders."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+from babel.messages.pofile import read_po
+
+from hom_phieu.i18n import _, set_language
+from kiosk.verify import Fault, Problem
+from tools import catalogs
+
+
+def test_every_message_has_a_current_vietnamese_translation() -> None:
+    assert catalogs.problems(catalogs.extract(), "vi") == []
+
+
+def test_translations_keep_placeholders_and_are_nfc() -> None:
+    with catalogs.po_path("vi").open("rb") as handle:
+        catalog = read_po(handle, locale="vi")
+    fields = string.Formatter()
+    for message in catalog:
+        if not message.id:
+            continue
+        wanted = sorted(name for _, name, _, _ in fields.parse(message.id) if name is not None)
+        got = sorted(name for _, name, _, _ in fields.parse(message.string) if name is not None)
+        assert got == wanted, message.id
+        assert unicodedata.is_normalized("NFC", message.string), message.id
+
+
+def test_problems_read_in_vietnamese() -> None:
+    problem = Problem(4, 4, Fault.REMOVED, "x")
+    set_language("vi")
+    text = str(problem)
+    assert text.startswith("bản ghi 4: bị xóa")
+    set_language("en")
+    assert str(problem).startswith("record 4: removed")
+    assert re.search(r"[ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ]", text)
+    assert _("unreadable") == "unreadable"
