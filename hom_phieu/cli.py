@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from hom_phieu import __version__
+from hom_phieu import __version__, formatting
 from hom_phieu.i18n import LANGUAGES, _, set_language
 
 CONFIG_HELP = "Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists."
@@ -148,7 +148,7 @@ def format_status(data: dict) -> str:
         lines.append(
             _("Last boot: #{boot} at {time} ({quality}), software {software}").format(
                 boot=boot["boot"],
-                time=boot["wall_time"],
+                time=formatting.date_time_iso(boot["wall_time"]),
                 quality=boot["time_quality"],
                 software=boot["software"],
             )

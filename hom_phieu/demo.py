@@ -11,12 +11,13 @@ verified as ``hom-phieu kiosk verify`` would. Everything is written under
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from hom_phieu import paths
+from hom_phieu import formatting, paths
 from hom_phieu.i18n import _
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import local_iso
 from kiosk.device_key import DeviceKey
 from kiosk.ledger_report import inspect_ledger
 from kiosk.records import Level
@@ -50,7 +51,7 @@ def run_demo(votes: int, echo: Callable[[str], None] = print) -> None:
                     n=number,
                     counter=receipt.counter,
                     box=receipt.box,
-                    time=local_iso(receipt.wall_ms),
+                    time=formatting.date_time(receipt.wall_ms),
                     code=receipt.code,
                 )
             )
@@ -67,9 +68,20 @@ def run_demo(votes: int, echo: Callable[[str], None] = print) -> None:
     else:
         echo(_("Ledger DAMAGED: {problem}").format(problem=report.problem))
     echo(_("The results stay sealed until the committee opens the box."))
-    echo(_("Try: hom-phieu kiosk status --ledger {ledger}").format(ledger=ledger_path))
+    command = _command_name()
     echo(
-        _("     hom-phieu kiosk verify --ledger {ledger} --key {key}").format(
-            ledger=ledger_path, key=key_path
+        _("Try: {command} kiosk status --ledger {ledger}").format(
+            command=command, ledger=ledger_path
         )
     )
+    echo(
+        _("     {command} kiosk verify --ledger {ledger} --key {key}").format(
+            command=command, ledger=ledger_path, key=key_path
+        )
+    )
+
+
+def _command_name() -> str:
+    """How this command was called (``.venv/bin/hom-phieu`` after ``./run demo``)."""
+    called = Path(sys.argv[0])
+    return str(called) if called.name == "hom-phieu" else "hom-phieu"
