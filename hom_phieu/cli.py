@@ -156,13 +156,52 @@ def format_status(data: dict) -> str:
     return "\n".join(lines)
 
 
-@main.command()
-@click.option("--votes", default=12, show_default=True, help="Simulated citizens to serve.")
-def demo(votes: int) -> None:
-    """Run a simulated counter's ballot box on this machine (no hardware needed)."""
-    from hom_phieu.demo import run_demo
+@kiosk.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=CONFIG_HELP,
+)
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="No hardware: mock pins, PNG screen, file printer, virtual panel on 127.0.0.1.",
+)
+@click.option(
+    "--panel-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port of the virtual panel with --simulate (0: any free port).",
+)
+def run(config_path: Path | None, simulate: bool, panel_port: int) -> None:
+    """Run the kiosk: buttons, screen, printer and the ballot box."""
+    from kiosk.runner import run as run_kiosk
 
-    run_demo(votes, echo=click.echo)
+    sys.exit(run_kiosk(config_path, simulate=simulate, panel_port=panel_port, echo=_echo))
+
+
+@main.command()
+@click.option(
+    "--panel-port",
+    type=click.IntRange(0, 65535),
+    default=8081,
+    show_default=True,
+    help="Port of the simulated kiosk's virtual panel (0: any free port).",
+)
+def demo(panel_port: int) -> None:
+    """A simulated kiosk on this machine with embedded defaults; prints the URL to open."""
+    from kiosk.runner import run as run_kiosk
+
+    _echo(_("hom-phieu demo: a simulated counter. Stop it with Ctrl+C."))
+    sys.exit(run_kiosk(None, simulate=True, panel_port=panel_port, echo=_echo))
+
+
+def _echo(message: str) -> None:
+    click.echo(message)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,6 +122,29 @@ class FakeClock:
         self.synced = synced
 
 
+class AdjustableClock:
+    """Real time, with a wall clock that can be set and marked (un)synchronised.
+
+    The simulator's clock: ``POST /api/clock`` sets it like NTP or a technician
+    would, and monotonic time keeps running untouched, as on a real device.
+    """
+
+    def __init__(self, *, synced: bool = True) -> None:
+        self._offset_ms = 0
+        self.synced = synced
+
+    def read(self) -> ClockReading:
+        return ClockReading(
+            wall_ms=time.time_ns() // 1_000_000 + self._offset_ms,
+            mono_ns=time.monotonic_ns(),
+            synced=self.synced,
+        )
+
+    def set(self, wall_ms: int, synced: bool) -> None:
+        self._offset_ms = wall_ms - time.time_ns() // 1_000_000
+        self.synced = synced
+
+
 def parse_iso_ms(iso: str) -> int:
     """ISO-8601 to epoch milliseconds; a time without offset is Vietnam time."""
     moment = datetime.fromisoformat(iso)

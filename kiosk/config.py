@@ -127,6 +127,11 @@ class AntiStuffing:
     burst_window_s: int = setting(60, "Length of the burst window, in seconds.", low=1, high=86_400)
     armed_mode: bool = setting(False, "Count a vote only after the clerk presses *served*.")
     armed_timeout_s: int = setting(120, "Seconds an armed vote stays valid.", low=1, high=3600)
+    hold_ms: int = setting(1500, "A press held longer is not a vote.", low=300, high=10_000)
+    gesture_s: int = setting(3, "Hold to choose the clerk on duty (see docs).", low=2, high=30)
+    refused_per_minute: int = setting(
+        20, "Refused presses logged one by one per minute; more are summed.", low=1, high=600
+    )
 
 
 @schema
@@ -137,6 +142,7 @@ class Printer:
     profile: str = setting("POS-5890", "python-escpos printer profile.")
     paper_width_mm: int = setting(58, "Paper width.", choices=(58, 80))
     print_tickets: str = setting("always", "When to print.", choices=PRINT_WHEN)
+    print_box_slips: bool = setting(True, "Print the seal and zero-report slips at a month change.")
     usb_vendor_id: int | None = setting(None, "USB vendor id, e.g. 0x0416.", high=0xFFFF)
     usb_product_id: int | None = setting(None, "USB product id, e.g. 0x5011.", high=0xFFFF)
     serial_device: Path | None = setting(None, "Serial port, e.g. /dev/ttyUSB0.")
@@ -153,6 +159,7 @@ class Screen:
     width: int = setting(480, "Width in pixels.", low=16, high=7680)
     height: int = setting(320, "Height in pixels.", low=16, high=4320)
     rotate: int = setting(0, "Rotation in degrees.", choices=(0, 90, 180, 270))
+    thanks_s: int = setting(5, "Seconds the thank-you screen stays.", low=1, high=60)
 
 
 @schema
@@ -376,6 +383,10 @@ def _cross_check(parts: dict[str, Any], problems: list[str]) -> None:
     served, stuffing = parts.get("served_button"), parts.get("anti_stuffing")
     if stuffing and stuffing.armed_mode and served and served.pin is None:
         problems.append(_("anti_stuffing.armed_mode: needs a served button; set served_button.pin"))
+    if printer and printer.print_tickets == "on_demand" and served and served.pin is None:
+        problems.append(
+            _("printer.print_tickets: on_demand needs a served button; set served_button.pin")
+        )
 
 
 def _listed(values: Sequence[Any]) -> str:

@@ -133,6 +133,7 @@ class LedgerState:
     closed_boxes: list[str] = field(default_factory=list)
     last_record: Record | None = None
     last_boot: Record | None = None
+    clerk_on_duty: str | None = None  # from the last ``clerk_on_duty`` EVENT
 
 
 class Verifier:
@@ -240,6 +241,8 @@ class Verifier:
         elif kind is Kind.CLOSE:
             state.closed_boxes.append(record.box)
             state.open_box = None
+        elif kind is Kind.EVENT and record.body.get("type") == "clerk_on_duty":
+            state.clerk_on_duty = record.body.get("clerk")
         state.head_seq = record.seq
         state.head_hash = record.hash
         state.last_wall_ms = record.wall_ms

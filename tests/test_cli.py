@@ -109,21 +109,3 @@ def test_status_json_never_reveals_sealed_counts(sealed_ledger: Path, isolated_h
     text = run("kiosk", "status", "--ledger", str(sealed_ledger), home=isolated_home).stdout
     for secret in ["very_satisfied", "not_satisfied", "clerk-lan", "clerk-binh", "hai_long"]:
         assert secret not in text
-
-
-def test_demo_runs_and_verifies(isolated_home: Path) -> None:
-    result = run("--lang", "en", "demo", "--votes", "3", home=isolated_home)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("receipt ") == 3
-    assert "Ledger verified" in result.stdout
-    assert (isolated_home / "demo" / "ballot-box.sqlite3").exists()
-    again = run(
-        "kiosk",
-        "verify",
-        "--ledger",
-        str(isolated_home / "demo" / "ballot-box.sqlite3"),
-        "--key",
-        str(isolated_home / "demo" / "device-key.pem"),
-        home=isolated_home,
-    )
-    assert again.returncode == 0

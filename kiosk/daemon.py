@@ -1,0 +1,461 @@
+"""The kiosk's main loop: the one place where presses become ballots.
+
+gpiozero callbacks and the printer thread only put events on a queue; this loop takes
+them, asks the press policy what they mean, writes to the ballot box, and only then
+gives feedback (LEDs, beep, the thank-you screen) and sends the ticket to the printer.
+Nothing here blocks on hardware: the printer has its own thread, the screen draws in
+milliseconds, and a fault in either is recorded and shown, never allowed to stop votes.
+The loop sleeps until the next deadline (a settling press, a timeout, the watchdog), so
+an idle kiosk uses no CPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hom_phieu import formatting
+from hom_phieu.i18n import _
+from kiosk.ballot_box import BallotBox, Receipt
+from kiosk.clock import Clock
+from kiosk.errors import BallotBoxError
+from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
+from kiosk.records import Kind, Record
+from kiosk.sd_notify import Notifier
+from kiosk.views import ButtonLegend, ClerkCard, Frame, FrameKind, Slip, Ticket
+
+BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
+MAX_SLEEP_S = 1.0
+
+
+class Display(Protocol):
+    def show(self, frame: Frame) -> None: ...  # raises on a screen fault
+
+
+class TicketSink(Protocol):
+    def submit(self, job_id: str, view: Ticket | Slip) -> None: ...  # never blocks or raises
+
+
+class ControlsLike(Protocol):
+    def thank(self) -> None: ...
+    def refuse(self) -> None: ...
+    def show_status(self, healthy: bool, armed: bool = False) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a press, for the simulator's API and the tests."""
+
+    id: int
+    button: str
+    action: str
+    reason: str = ""
+    receipt_code: str = ""
+    seq: int = 0
+
+
+class Kiosk:
+    """Build it, then :meth:`run` it (or :meth:`pump` it step by step in tests)."""
+
+    def __init__(
+        self,
+        *,
+        config: Any,
+        box: BallotBox,
+        clock: Clock,
+        controls_factory: Callable[[Callable[[str, bool], None]], ControlsLike],
+        display: Display,
+        printer: TicketSink | None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.box = box
+        self.clock = clock
+        self.display = display
+        self.printer = printer
+        self.notifier = notifier or Notifier()
+        self.policy = PressPolicy(
+            Rules.from_config(
+                config.anti_stuffing,
+                print_on_demand=config.printer.print_tickets == "on_demand",
+                thanks_s=config.screen.thanks_s,
+            ),
+            [b.name for b in config.buttons],
+            has_served=config.served_button.pin is not None,
+        )
+        self._events: queue.Queue[tuple] = queue.Queue()
+        self._outcomes: deque[Outcome] = deque(maxlen=1000)
+        self._outcome_ids = itertools.count(1)
+        self._job_ids = itertools.count(1)
+        self._changed = threading.Condition()
+        self._passes = 0
+        self._stopping = False
+        self._screen_until_ms: int | None = None  # times on the clock's monotonic scale
+        self._last_box_tick_ms: int | None = None
+        self._last_watchdog = 0.0  # the process's own monotonic time (systemd's view)
+        self._pending_ticket: Ticket | None = None
+        self._select_index = 0
+        self.fault: str | None = None  # why votes cannot be taken, for staff
+        self.printer_fault: str | None = None
+        self.screen_fault: str | None = None
+        self.clerk_id = box.state.clerk_on_duty or config.device.clerk_on_duty
+        if self.clerk_id not in {c.id for c in config.clerks}:
+            self.clerk_id = config.clerks[0].id
+        self.controls = controls_factory(self.on_edge)
+        self._show_idle()
+
+    # --- inputs from other threads ---------------------------------------------------------
+    def on_edge(self, button: str, pressed: bool) -> None:
+        """gpiozero callback: stamp and enqueue, nothing else."""
+        self._events.put(("edge", button, pressed, self._now_ms()))
+
+    def on_printed(self, job_id: str, ok: bool, error: str | None) -> None:
+        """Printer thread callback."""
+        self._events.put(("printed", job_id, ok, error))
+
+    def stop(self) -> None:
+        """Ask the loop to finish (signal handlers call this)."""
+        self._events.put(("stop",))
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        self.notifier.ready(self._status_text())
+        while not self._stopping:
+            try:
+                item = self._events.get(timeout=self._sleep_s())
+            except queue.Empty:
+                item = None
+            if item is not None:
+                self._handle(item)
+            self.pump()
+        self.notifier.stopping()
+
+    def pump(self) -> None:
+        """Handle everything queued and everything due, without waiting."""
+        while True:
+            try:
+                self._handle(self._events.get_nowait())
+            except queue.Empty:
+                break
+        now_ms = self._now_ms()
+        for decision in self.policy.tick(now_ms):
+            self._carry_out(decision)
+        if self._last_box_tick_ms is None or now_ms - self._last_box_tick_ms >= BOX_TICK_MS:
+            self._last_box_tick_ms = now_ms
+            self._box_tick()
+        if self._screen_until_ms is not None and now_ms >= self._screen_until_ms:
+            self._screen_until_ms = None
+            self._show_idle()
+        interval = self.notifier.watchdog_interval_s
+        monotonic = time.monotonic()
+        if interval is not None and monotonic - self._last_watchdog >= interval:
+            self._last_watchdog = monotonic
+            self.notifier.watchdog()
+        with self._changed:
+            self._passes += 1
+            self._changed.notify_all()
+
+    def _sleep_s(self) -> float:
+        now_ms = self._now_ms()
+        due_ms = [self.policy.next_deadline(), self._screen_until_ms]
+        if self._last_box_tick_ms is not None:
+            due_ms.append(self._last_box_tick_ms + BOX_TICK_MS)
+        waits = [MAX_SLEEP_S] + [(t - now_ms) / 1000 for t in due_ms if t is not None]
+        if self.notifier.watchdog_interval_s is not None:
+            interval = self.notifier.watchdog_interval_s
+            waits.append(self._last_watchdog + interval - time.monotonic())
+        return max(0.0, min(waits))
+
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "edge":
+            _, button, pressed, at_ms = item
+            for decision in self.policy.edge(button, pressed, at_ms):
+                self._carry_out(decision)
+        elif kind == "printed":
+            self._printed(*item[1:])
+        elif kind == "stop":
+            self._stopping = True
+
+    def _now_ms(self) -> int:
+        return self.clock.read().mono_ns // 1_000_000
+
+    # --- decisions ------------------------------------------------------------------------
+    def _carry_out(self, decision: Decision) -> None:
+        action = decision.action
+        if action is Action.VOTE:
+            self._vote(decision)
+        elif action is Action.REFUSED:
+            self._refuse(decision)
+        elif action is Action.ARMED:
+            self.controls.show_status(self.fault is None, armed=True)
+            self._show(self._frame(FrameKind.ARMED, message=_("Please rate the service now")))
+            self._outcome(decision)
+        elif action is Action.ARM_EXPIRED:
+            self._record_event("arm_expired")
+            self.controls.show_status(self.fault is None, armed=False)
+            self._show_idle()
+            self._outcome(decision)
+        elif action is Action.TICKET:
+            if self._pending_ticket is not None:
+                self._print(self._pending_ticket)
+                self._pending_ticket = None
+            self._outcome(decision)
+        else:
+            self._select(decision)
+
+    def _vote(self, decision: Decision) -> None:
+        button = self.config.button(decision.button)
+        try:
+            receipt = self.box.cast_vote(
+                clerk=self.clerk_id, button=button.name, level=button.level
+            )
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+            self.controls.refuse()
+            self._outcome(decision, action="failed", reason=str(exc))
+            return
+        self._back_in_service()
+        # The vote is durable: only now may anyone be told.
+        self.controls.thank()
+        self.controls.show_status(True, armed=False)
+        self._show(self._frame(FrameKind.THANKS, receipt_code=receipt.code), hold=True)
+        ticket = self._ticket(receipt)
+        mode = self.config.printer.print_tickets
+        if mode == "always":
+            self._print(ticket)
+        elif mode == "on_demand":
+            self._pending_ticket = ticket
+        self._outcome(decision, receipt_code=receipt.code, seq=receipt.seq)
+
+    def _refuse(self, decision: Decision) -> None:
+        try:
+            record = self.box.refuse(
+                button=decision.button,
+                reason=decision.reason,
+                clerk=self.clerk_id,
+                **decision.detail,
+            )
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+            self._outcome(decision, action="failed", reason=str(exc))
+            return
+        self.controls.refuse()
+        if decision.reason == "not_armed":
+            self._show(self._frame(FrameKind.WAITING), hold=True)
+        self._outcome(decision, reason=decision.reason, seq=record.seq)
+
+    def _select(self, decision: Decision) -> None:
+        clerks = self.config.clerks
+        action = decision.action
+        if action is Action.SELECT_START:
+            ids = [c.id for c in clerks]
+            self._select_index = ids.index(self.clerk_id) if self.clerk_id in ids else 0
+        elif action is Action.SELECT_NEXT:
+            self._select_index = (self._select_index + 1) % len(clerks)
+        elif action is Action.SELECT_CONFIRM:
+            chosen = clerks[self._select_index].id
+            if chosen != self.clerk_id:
+                self._record_event("clerk_on_duty", clerk=chosen, previous=self.clerk_id)
+                self.clerk_id = chosen
+        if action in (Action.SELECT_CONFIRM, Action.SELECT_CANCEL):
+            self._show_idle()
+        else:
+            hint = (
+                _("Served: next clerk. Hold served: confirm.")
+                if self.policy.has_served
+                else _("First button: next clerk. Last button: confirm.")
+            )
+            self._show(self._frame(FrameKind.CLERK_SELECT, message=hint))
+        self._outcome(decision)
+
+    # --- the box, the printer, the screen ---------------------------------------------------
+    def _box_tick(self) -> None:
+        try:
+            written = self.box.tick()
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+            return
+        if self.config.printer.print_box_slips:
+            for record in written:
+                if record.kind in (Kind.CLOSE, Kind.OPEN):
+                    self._print(self._slip(record))
+        if any(r.kind is Kind.OPEN for r in written):
+            self._show_idle()
+
+    def _record_event(self, event_type: str, **detail: Any) -> None:
+        try:
+            self.box.event(event_type, **detail)
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+
+    def _print(self, view: Ticket | Slip) -> None:
+        if self.printer is not None:
+            self.printer.submit(f"job-{next(self._job_ids)}", view)
+
+    def _printed(self, job_id: str, ok: bool, error: str | None) -> None:
+        if ok and self.printer_fault is not None:
+            self.printer_fault = None
+            self._record_event("printer_recovered", job=job_id)
+            self._refresh_idle()
+        elif not ok and self.printer_fault is None:
+            self.printer_fault = error or _("the printer failed")
+            self._record_event("printer_fault", job=job_id, error=self.printer_fault)
+            self._refresh_idle()
+
+    def _show(self, frame: Frame, hold: bool = False) -> None:
+        self.current_frame = frame
+        hold_ms = self.config.screen.thanks_s * 1000
+        self._screen_until_ms = self._now_ms() + hold_ms if hold else None
+        try:
+            self.display.show(frame)
+        except Exception as exc:  # a screen fault must never stop the ballot box
+            if self.screen_fault is None:
+                self.screen_fault = str(exc)
+                self._record_event("screen_fault", error=self.screen_fault)
+            return
+        if self.screen_fault is not None:
+            self.screen_fault = None
+            self._record_event("screen_recovered")
+
+    def _show_idle(self) -> None:
+        if self.fault is not None:
+            self._show(self._frame(FrameKind.OUT_OF_SERVICE, message=self.fault))
+        else:
+            self._show(self._frame(FrameKind.IDLE, message=self._staff_notice()))
+
+    def _refresh_idle(self) -> None:
+        if self._screen_until_ms is None and self.current_frame.kind in (
+            FrameKind.IDLE,
+            FrameKind.OUT_OF_SERVICE,
+        ):
+            self._show_idle()
+
+    def _out_of_service(self, reason: str) -> None:
+        if self.fault != reason:
+            self.fault = reason
+            self.controls.show_status(False)
+            self.notifier.status(_("Out of service: {reason}").format(reason=reason))
+        self._show_idle()
+
+    def _back_in_service(self) -> None:
+        if self.fault is not None:
+            self.fault = None
+            self.controls.show_status(True)
+            self.notifier.status(self._status_text())
+
+    def _staff_notice(self) -> str:
+        if self.printer_fault:
+            return _("Printer: {fault}").format(fault=self.printer_fault)
+        return ""
+
+    def _status_text(self) -> str:
+        state = self.box.state
+        box = state.open_box.box if state.open_box else "-"
+        return _("Box {box}: {ballots} ballots").format(
+            box=box, ballots=state.open_box.votes if state.open_box else 0
+        )
+
+    # --- views -------------------------------------------------------------------------
+    def clerk(self) -> ClerkCard:
+        clerk = next(c for c in self.config.clerks if c.id == self.clerk_id)
+        return ClerkCard(clerk.id, clerk.name, clerk.title, clerk.survey_url)
+
+    def _frame(self, kind: FrameKind, **fields: Any) -> Frame:
+        device = self.config.device
+        legend = tuple(ButtonLegend(b.name, b.label, b.colour) for b in self.config.buttons)
+        roster = tuple(ClerkCard(c.id, c.name, c.title, c.survey_url) for c in self.config.clerks)
+        reading = self.clock.read()
+        now_text = formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
+        return Frame(
+            kind=kind,
+            office=device.office,
+            counter=device.counter,
+            clerk=self.clerk(),
+            buttons=legend,
+            clerks=roster,
+            selected=self._select_index,
+            now_text=now_text,
+            **fields,
+        )
+
+    def _ticket(self, receipt: Receipt) -> Ticket:
+        clerk = self.clerk()
+        stamp = formatting.date_time(receipt.wall_ms)
+        return Ticket(
+            office=self.config.device.office,
+            counter=self.config.device.counter,
+            clerk_name=clerk.name,
+            clerk_title=clerk.title,
+            date_text=stamp[:10],
+            time_text=stamp[11:16],
+            receipt_code=receipt.code,
+            survey_url=clerk.survey_url,
+            time_unsure=receipt.time_quality == "unsynced",
+        )
+
+    def _slip(self, record: Record) -> Slip:
+        """The month-change slip: totals and seal only, never counts by level or clerk."""
+        stamp = formatting.date_time(record.wall_ms)
+        month = f"{record.box[5:]}/{record.box[:4]}"
+        if record.kind is Kind.CLOSE:
+            title = _("SEAL OF THE BALLOT BOX {month}").format(month=month)
+            lines = (
+                (_("Ballots"), str(record.body["votes"])),
+                (_("Refused presses"), str(record.body["refused"])),
+                (_("Seal record"), str(record.seq)),
+                (_("Last record hash"), record.body["last_hash"][:16]),
+            )
+        else:
+            title = _("ZERO REPORT OF THE BALLOT BOX {month}").format(month=month)
+            lines = ((_("Ballots"), "0"), (_("Opening record"), str(record.seq)))
+        lines += ((_("Device"), self.box.device_id),)
+        device = self.config.device
+        return Slip(title, device.office, device.counter, lines, stamp[:10], stamp[11:16])
+
+    # --- for the simulator and tests --------------------------------------------------------
+    def _outcome(self, decision: Decision, **fields: Any) -> None:
+        values = {"action": decision.action.value, "reason": decision.reason, **fields}
+        outcome = Outcome(next(self._outcome_ids), decision.button, **values)
+        with self._changed:
+            self._outcomes.append(outcome)
+            self._changed.notify_all()
+
+    def last_outcome_id(self) -> int:
+        with self._changed:
+            return self._outcomes[-1].id if self._outcomes else 0
+
+    def outcomes_after(self, outcome_id: int) -> list[Outcome]:
+        with self._changed:
+            return [o for o in self._outcomes if o.id > outcome_id]
+
+    def wait_settled(
+        self, button: str, after_outcome: int, timeout_s: float = 5.0
+    ) -> list[Outcome]:
+        """Wait until ``button``'s last edge has been settled and carried out."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            start = self._passes
+            while True:
+                mine = [o for o in self._outcomes if o.id > after_outcome and o.button == button]
+                settled = self._passes > start + 1 and self._events.empty()
+                settled = settled and not self.policy.pending(button)
+                if mine or settled:
+                    return mine
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return mine
+                self._changed.wait(remaining)
+
+    def close(self) -> None:
+        self.controls.close()
+
+
+__all__ = ["SERVED", "Display", "Kiosk", "Outcome", "TicketSink"]

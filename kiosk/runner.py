@@ -1,0 +1,201 @@
+"""``hom-phieu kiosk run``: put the parts together, run the loop, take them apart.
+
+With ``simulate`` the parts are gpiozero's MockFactory pins, a PNG screen, a file
+printer and the virtual panel on 127.0.0.1; everything else is the real code. If the
+ledger cannot be opened (damaged, foreign, disk trouble) the kiosk does not exit into
+a restart loop: it stays up out of service, showing the reason to staff, and tells
+systemd so (STATUS), until it is stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hom_phieu import paths
+from hom_phieu.i18n import _, set_language
+from kiosk.ballot_box import BallotBox
+from kiosk.clock import AdjustableClock, SystemClock
+from kiosk.config import ConfigError, KioskConfig, load_config_or_defaults
+from kiosk.daemon import Kiosk
+from kiosk.device_key import DeviceKey, DeviceKeyError
+from kiosk.errors import BallotBoxError
+from kiosk.sd_notify import Notifier
+from kiosk.views import Frame, FrameKind
+
+Echo = Callable[[str], None]
+
+
+def config_digest(config_path: Path | None) -> str:
+    """What the BOOT record remembers of the configuration."""
+    from kiosk.config import DEFAULT_PATH
+
+    path = config_path or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
+    data = path.read_bytes() if path else b"embedded defaults"
+    return hashlib.sha256(data).hexdigest()
+
+
+def run(
+    config_path: Path | None,
+    *,
+    simulate: bool,
+    panel_port: int = 0,
+    echo: Echo = print,
+    config: KioskConfig | None = None,
+) -> int:
+    try:
+        config = config or load_config_or_defaults(config_path)
+    except ConfigError as exc:
+        echo(str(exc))
+        return 2
+    set_language(config.device.language)
+    parts = _Parts(config, simulate, echo)
+    try:
+        return parts.run(config_digest(config_path), panel_port)
+    finally:
+        parts.close()
+
+
+class _Parts:
+    """Everything one kiosk process owns, closed in reverse order."""
+
+    def __init__(self, config: KioskConfig, simulate: bool, echo: Echo) -> None:
+        self.config, self.simulate, self.echo = config, simulate, echo
+        self.closers: list[Callable[[], Any]] = []
+        self.kiosk: Kiosk | None = None
+        self.notifier = Notifier()
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception as exc:  # closing must go on
+                self.echo(_("while stopping: {error}").format(error=exc))
+
+    def run(self, digest: str, panel_port: int) -> int:
+        from hardware.output import FrameDisplay
+
+        config, echo = self.config, self.echo
+        clock = AdjustableClock() if self.simulate else SystemClock()
+        display = FrameDisplay(self._screen(), config.screen.width, config.screen.height)
+        self.closers.append(display.close)
+        try:
+            key = DeviceKey.load_or_create(config.key_path)
+            box = BallotBox.open(config.ledger_path, key, clock, config_digest=digest)
+        except (BallotBoxError, DeviceKeyError) as exc:
+            return self._out_of_service(display, str(exc))
+        self.closers.append(box.close)
+        archive = None
+        if self.simulate:
+            from kiosk.simulation import TicketArchive
+
+            archive = TicketArchive(paths.home() / "simulator" / "tickets", clock)
+        kiosk_ref: list[Kiosk] = []
+
+        def on_result(job_id: str, ok: bool, error: str | None) -> None:
+            kiosk_ref[0].on_printed(job_id, ok, error)
+
+        printer = self._printer(on_result, archive)
+        kiosk = Kiosk(
+            config=config,
+            box=box,
+            clock=clock,
+            controls_factory=self._controls_factory(),
+            display=display,
+            printer=printer,
+            notifier=self.notifier,
+        )
+        kiosk_ref.append(kiosk)
+        self.kiosk = kiosk
+        self.closers.append(kiosk.close)
+        self._on_signals(kiosk.stop)
+        state = box.state
+        echo(
+            _("Kiosk ready: device {device}, box {box}, {ballots} ballots.").format(
+                device=box.device_id,
+                box=state.open_box.box if state.open_box else "-",
+                ballots=state.open_box.votes if state.open_box else 0,
+            )
+        )
+        if self.simulate:
+            self._start_panel(kiosk, clock, archive, display, panel_port)
+        kiosk.run()
+        return 0
+
+    # --- the parts -----------------------------------------------------------------------
+    def _screen(self) -> Any:
+        from hardware.screen import NullScreen, PngScreen, ScreenError, open_screen
+
+        if self.simulate:
+            return PngScreen(paths.home() / "simulator" / "screen.png")
+        try:
+            return open_screen(self.config.screen, paths.home())
+        except ScreenError as exc:
+            self.echo(_("Screen unavailable: {error}").format(error=exc))
+            return NullScreen()
+
+    def _printer(self, on_result: Callable[[str, bool, str | None], None], archive: Any):
+        from dataclasses import replace
+
+        from hardware.output import TicketPrinter
+        from hardware.printer import PrinterWorker
+
+        printer_config = self.config.printer
+        if self.simulate:
+            printer_config = replace(printer_config, kind="file", file=archive.folder / "x.bin")
+            worker = PrinterWorker(printer_config, on_result, connect=archive.connection)
+        elif printer_config.kind == "none" or printer_config.print_tickets == "never":
+            return None
+        else:
+            worker = PrinterWorker(printer_config, on_result)
+        printer = TicketPrinter(worker, printer_config, on_result)
+        self.closers.append(printer.close)
+        return printer
+
+    def _controls_factory(self) -> Callable[[Callable[[str, bool], None]], Any]:
+        from hardware.controls import Controls
+
+        pin_factory = None
+        if self.simulate:
+            from gpiozero.pins.mock import MockFactory
+
+            pin_factory = MockFactory()
+        return lambda on_edge: Controls(self.config, on_edge, pin_factory)
+
+    def _start_panel(self, kiosk: Kiosk, clock: Any, archive: Any, display: Any, port: int):
+        from kiosk.panel import PanelServer, create_panel_app
+        from kiosk.simulation import Simulation
+
+        simulation = Simulation(kiosk, clock, archive, display)
+        server = PanelServer(create_panel_app(simulation), port)
+        server.start()
+        self.closers.append(server.stop)
+        self.echo(_("Virtual panel: {url}").format(url=server.url))
+
+    def _on_signals(self, stop: Callable[[], None]) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_args: stop())
+
+    def _out_of_service(self, display: Any, reason: str) -> int:
+        """No ballot box: show why, stay up for staff to see it, until told to stop."""
+        self.echo(_("Out of service: {reason}").format(reason=reason))
+        device = self.config.device
+        frame = Frame(FrameKind.OUT_OF_SERVICE, device.office, device.counter, message=reason)
+        try:
+            display.show(frame)
+        except Exception as exc:
+            self.echo(_("Screen unavailable: {error}").format(error=exc))
+        stopped = threading.Event()
+        self._on_signals(stopped.set)
+        self.notifier.ready(_("Out of service: {reason}").format(reason=reason))
+        interval = self.notifier.watchdog_interval_s or 1.0
+        while not stopped.wait(interval):
+            self.notifier.watchdog()
+        self.notifier.stopping()
+        return 1

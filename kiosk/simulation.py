@@ -1,0 +1,165 @@
+"""A kiosk without hardware: MockFactory pins, a file printer, a PNG screen.
+
+Everything else (the daemon, the ballot box, the press rules, rendering, ESC/POS) is the
+real code. Tickets are written by python-escpos' ``File`` printer, one file per ticket,
+so the simulator can list them and show each as bytes and as an image.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpiozero.pins.mock import MockFactory
+
+from kiosk.clock import AdjustableClock, local_iso
+from kiosk.press_policy import SERVED
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedTicket:
+    id: str
+    wall_ms: int
+
+
+class TicketArchive:
+    """The simulated printer's paper: ``tickets/<n>.bin``, as the printer received it."""
+
+    def __init__(self, folder: Path, clock: AdjustableClock) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tickets: list[ArchivedTicket] = []
+
+    def connection(self) -> _ArchiveConnection:
+        """What the printer worker connects to: each write is one ticket's file."""
+        return _ArchiveConnection(self)
+
+    def _next_path(self) -> Path:
+        with self._lock:
+            ticket = ArchivedTicket(f"{len(self._tickets) + 1:04d}", self._clock.read().wall_ms)
+            self._tickets.append(ticket)
+        return self.folder / f"{ticket.id}.bin"
+
+    def list(self) -> list[ArchivedTicket]:
+        with self._lock:
+            return [t for t in self._tickets if (self.folder / f"{t.id}.bin").exists()]
+
+    def read(self, ticket_id: str) -> bytes | None:
+        if ticket_id not in {t.id for t in self.list()}:
+            return None
+        return (self.folder / f"{ticket_id}.bin").read_bytes()
+
+    def image(self, ticket_id: str) -> Any:
+        from hardware.escpos_decode import decode, page_image
+
+        data = self.read(ticket_id)
+        return None if data is None else page_image(decode(data))
+
+
+class _ArchiveConnection:
+    """A python-escpos ``File`` printer per ticket, so each ticket is its own file."""
+
+    def __init__(self, archive: TicketArchive) -> None:
+        self._archive = archive
+
+    def _raw(self, data: bytes) -> None:
+        from hardware.printer import prepare_escpos
+
+        prepare_escpos()
+        from escpos.printer import File
+
+        printer = File(str(self._archive._next_path()))
+        printer.open()
+        try:
+            printer._raw(data)
+        finally:
+            printer.close()
+
+    def close(self) -> None:
+        pass
+
+
+class Simulation:
+    """What the virtual panel needs: the kiosk, its pins, its screen, its paper, its clock."""
+
+    def __init__(self, kiosk: Any, clock: AdjustableClock, archive: TicketArchive, display: Any):
+        self.kiosk = kiosk
+        self.clock = clock
+        self.archive = archive
+        self.display = display
+
+    def rating_pins(self) -> dict[str, Any]:
+        return {b.name: self.kiosk.controls.buttons[b.name].pin for b in self.kiosk.config.buttons}
+
+    def press(self, name: str, hold_ms: int) -> dict[str, Any]:
+        """Press and release a button through its mock pin; answer once it is settled."""
+        import time
+
+        pin = self.kiosk.controls.buttons[name].pin
+        before = self.kiosk.last_outcome_id()
+        pin.drive_low()
+        time.sleep(hold_ms / 1000)
+        pin.drive_high()
+        outcomes = self.kiosk.wait_settled(name, before)
+        if not outcomes:
+            return {"button": name, "outcome": "ignored"}
+        last = outcomes[-1]
+        answer: dict[str, Any] = {"button": name, "outcome": last.action}
+        if last.reason:
+            answer["reason"] = last.reason
+        if last.receipt_code:
+            answer["receipt_code"] = last.receipt_code
+        if last.seq:
+            answer["seq"] = last.seq
+        return answer
+
+    def wait_quiet(self) -> None:
+        self.kiosk.wait_settled(SERVED, self.kiosk.last_outcome_id(), timeout_s=1.5)
+
+    def screen_image(self) -> Any:
+        return self.display.last_image
+
+    def state(self) -> dict[str, Any]:
+        kiosk = self.kiosk
+        box = kiosk.box.state.open_box
+        clerk = kiosk.clerk()
+        reading = self.clock.read()
+        last = kiosk.box.state.last_record
+        return {
+            "buttons": [
+                {"name": b.name, "label": b.label, "level": b.level.value}
+                for b in kiosk.config.buttons
+            ],
+            "served_button": kiosk.policy.has_served,
+            "clerk_on_duty": {"id": clerk.id, "name": clerk.name, "title": clerk.title},
+            "box": {
+                "box": box.box if box else None,
+                "ballots": box.votes if box else 0,
+                "refused_presses": box.refused if box else 0,
+            },
+            "out_of_service": kiosk.fault,
+            "printer": {
+                "status": "fault" if kiosk.printer_fault else "ok",
+                "fault": kiosk.printer_fault,
+            },
+            "screen": {
+                "status": "fault" if kiosk.screen_fault else "ok",
+                "fault": kiosk.screen_fault,
+                "frame": kiosk.current_frame.kind.value,
+            },
+            "armed": kiosk.policy.armed,
+            "clock": {
+                "now": local_iso(reading.wall_ms),
+                "synced": reading.synced,
+                "last_record_time_quality": last.tq.value if last else None,
+            },
+            "device_id": kiosk.box.device_id,
+        }
+
+
+def mock_pin_factory() -> MockFactory:
+    return MockFactory()

@@ -1,0 +1,84 @@
+"""Start a simulated kiosk as a real process and talk to its virtual panel."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
+
+
+class KioskProcess:
+    def __init__(
+        self,
+        home: Path,
+        *args: str,
+        command: tuple[str, ...] = ("kiosk", "run"),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+        extra = ("--simulate",) if command == ("kiosk", "run") else ()
+        self.process = subprocess.Popen(
+            [COMMAND, "--lang", "en", *command, *extra, "--panel-port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self, timeout_s: float = 30) -> str:
+        deadline = time.monotonic() + timeout_s
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError("the kiosk exited:\n" + "".join(self.lines))
+            self.lines.append(line)
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                return found.group(1)
+        raise AssertionError("no panel URL:\n" + "".join(self.lines))
+
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=10) as response:
+            return json.loads(response.read())
+
+    def get_bytes(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=10) as response:
+            return response.read()
+
+    def post(self, path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            self.url + path.lstrip("/"),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return {"status": error.code, **json.loads(error.read())}
+
+    def press(self, button: str, hold_ms: int = 60) -> dict:
+        return self.post("/api/press", {"button": button, "hold_ms": hold_ms})
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=20)
+        self.lines.append(output)
+        return self.process.returncode

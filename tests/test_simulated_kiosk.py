@@ -1,0 +1,158 @@
+"""The simulated kiosk as a real process, driven through its virtual panel's API."""
+
+from __future__ import annotations
+
+import io
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hardware.escpos_decode import decode
+from kiosk.ledger_report import inspect_ledger
+from kiosk.ledger_store import LedgerStore
+from kiosk.records import Kind, receipt_code
+from kiosk.records import decode as decode_record
+from tests.kiosk_process import KioskProcess
+
+FAST_RULES = """
+[anti_stuffing]
+bounce_ms = 10
+min_gap_ms = 0
+burst_count = 999
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(FAST_RULES, encoding="utf-8")
+    return path
+
+
+def ledger_votes(home: Path) -> dict[str, int]:
+    store = LedgerStore(home / "kiosk" / "ballot-box.sqlite3", readonly=True)
+    try:
+        records = [decode_record(row.data) for row in store.rows()]
+    finally:
+        store.close()
+    return {receipt_code(r.hash): r.seq for r in records if r.kind is Kind.VOTE}
+
+
+def test_sigkill_mid_presses_loses_no_acknowledged_vote(isolated_home: Path, config) -> None:
+    acknowledged: list[str] = []
+    chooser = random.Random(3)
+    for round_number in range(3):
+        kiosk = KioskProcess(isolated_home, "--config", str(config))
+        for _ in range(3):  # some votes for sure, then a kill while presses fly
+            answer = kiosk.press(chooser.choice(["rat_hai_long", "hai_long", "khong_hai_long"]))
+            assert answer["outcome"] == "vote", answer
+            acknowledged.append(answer["receipt_code"])
+        stop = threading.Event()
+
+        def keep_pressing(process: KioskProcess = kiosk, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                try:
+                    answer = process.press("hai_long", hold_ms=5)
+                except OSError:
+                    return
+                if answer.get("outcome") == "vote":
+                    acknowledged.append(answer["receipt_code"])
+
+        presser = threading.Thread(target=keep_pressing)
+        presser.start()
+        time.sleep(chooser.uniform(0.2, 0.8))
+        kiosk.kill()
+        stop.set()
+        presser.join(timeout=30)
+        report = inspect_ledger(isolated_home / "kiosk" / "ballot-box.sqlite3")
+        assert report.intact, f"round {round_number}: {report.problem}"
+    stored = ledger_votes(isolated_home)
+    missing = [code for code in acknowledged if code not in stored]
+    assert not missing, f"acknowledged but lost: {missing}"
+    assert len(acknowledged) >= 9
+
+
+def test_panel_api_state_screen_tickets_and_errors(isolated_home: Path, config) -> None:
+    kiosk = KioskProcess(isolated_home, "--config", str(config))
+    try:
+        state = kiosk.get("/api/state")
+        assert [b["name"] for b in state["buttons"]] == [
+            "rat_hai_long",
+            "hai_long",
+            "khong_hai_long",
+        ]
+        assert state["box"]["ballots"] == 0 and state["screen"]["frame"] == "idle"
+        vote = kiosk.press("rat_hai_long")
+        assert vote["outcome"] == "vote" and len(vote["receipt_code"]) == 11
+        state = kiosk.get("/api/state")
+        assert state["box"]["ballots"] == 1
+        assert "very_satisfied" not in str(state["box"])  # sealed: no counts by level
+        screen = Image.open(io.BytesIO(kiosk.get_bytes("/api/screen.png")))
+        assert screen.size == (480, 320)
+        tickets = kiosk.get("/api/tickets")["tickets"]
+        assert len(tickets) == 1
+        raw = kiosk.get_bytes(tickets[0]["bin"])
+        decoded = decode(raw)
+        assert decoded.cuts == 1 and decoded.images
+        picture = Image.open(io.BytesIO(kiosk.get_bytes(tickets[0]["png"])))
+        assert picture.width == 384
+        assert kiosk.press("nope")["status"] == 400
+        assert kiosk.post("/api/served", {})["status"] == 404  # no served button configured
+        assert kiosk.post("/api/press", {"button": "hai_long", "hold_ms": -1})["status"] == 400
+    finally:
+        kiosk.terminate()
+
+
+def test_month_change_through_the_clock_api(isolated_home: Path, config) -> None:
+    kiosk = KioskProcess(isolated_home, "--config", str(config))
+    try:
+        kiosk.post("/api/clock", {"now": "2026-11-30T23:59:30+07:00", "synced": True})
+        assert kiosk.press("hai_long")["outcome"] == "vote"
+        kiosk.post("/api/clock", {"now": "2026-12-01T00:00:05+07:00", "synced": True})
+        deadline = time.monotonic() + 10
+        while kiosk.get("/api/state")["box"]["box"] != "2026-12":
+            assert time.monotonic() < deadline, "the month did not change"
+            time.sleep(0.2)
+        # The seal and the zero report were printed after the ticket.
+        deadline = time.monotonic() + 10
+        while len(kiosk.get("/api/tickets")["tickets"]) < 3:
+            assert time.monotonic() < deadline, "no box slips were printed"
+            time.sleep(0.2)
+        answer = kiosk.press("hai_long")
+        assert answer["outcome"] == "vote"
+        assert kiosk.get("/api/state")["box"] == {
+            "box": "2026-12",
+            "ballots": 1,
+            "refused_presses": 0,
+        }
+    finally:
+        assert kiosk.terminate() == 0
+
+
+def test_sigterm_stops_cleanly_and_systemd_hears_ready_and_watchdog(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(10)
+    kiosk = KioskProcess(
+        isolated_home,
+        command=("demo",),
+        env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"},
+    )
+    messages = []
+    try:
+        while not any("WATCHDOG=1" in m for m in messages):
+            messages.append(listener.recv(4096).decode())
+        assert any(m.startswith("READY=1") for m in messages)
+    finally:
+        code = kiosk.terminate()
+        listener.close()
+    assert code == 0
+    assert inspect_ledger(isolated_home / "kiosk" / "ballot-box.sqlite3").intact
