@@ -128,7 +128,7 @@ def ticket_width_px(paper_width_mm: int, profile: str) -> int:
 
 def ticket_bytes(image: Image.Image, profile: str) -> bytes:
     """The ESC/POS bytes of one printed ``image``: initialise, the image as a raster
-    (``GS v 0``, the command every profile's printers know), centred, feed, cut."""
+    (``GS v 0``, which every thermal receipt profile lists), centred, feed, cut."""
     profile_px = profile_width_px(profile)
     if profile_px and image.width > profile_px:
         raise PrinterError(

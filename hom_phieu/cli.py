@@ -71,7 +71,7 @@ def _report(config_path: Path | None, ledger_path: Path | None, key_path: Path |
         config = load_config_or_defaults(config_path)
     except ConfigError as exc:
         _fail(str(exc))
-    if click.get_current_context().find_root().params.get("lang") is None:
+    if _chosen_language() is None:
         set_language(config.device.language)  # the device's language unless --lang says
     ledger = ledger_path or config.ledger_path
     key = key_path or config.key_path
@@ -180,7 +180,40 @@ def run(config_path: Path | None, simulate: bool, panel_port: int) -> None:
     """Run the kiosk: buttons, screen, printer and the ballot box."""
     from kiosk.runner import run as run_kiosk
 
-    sys.exit(run_kiosk(config_path, simulate=simulate, panel_port=panel_port, echo=_echo))
+    code = run_kiosk(
+        config_path,
+        simulate=simulate,
+        panel_port=panel_port,
+        echo=_echo,
+        language=_chosen_language(),
+    )
+    sys.exit(code)
+
+
+@kiosk.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=CONFIG_HELP,
+)
+@click.option("--simulate", is_flag=True, help="Mock pins and printer: rehearse the walk-through.")
+@click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
+def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:
+    """Walk through every button, light, the buzzer, the screen and the printer."""
+    from kiosk.runner import selftest as run_selftest
+
+    def confirm(question: str) -> bool:
+        if yes:
+            _echo(f"{question} {_('yes')}")
+            return True
+        return click.confirm(question, default=True)
+
+    code = run_selftest(
+        config_path, simulate=simulate, echo=_echo, confirm=confirm, language=_chosen_language()
+    )
+    sys.exit(code)
 
 
 @main.command()
@@ -196,7 +229,15 @@ def demo(panel_port: int) -> None:
     from kiosk.runner import run as run_kiosk
 
     _echo(_("hom-phieu demo: a simulated counter. Stop it with Ctrl+C."))
-    sys.exit(run_kiosk(None, simulate=True, panel_port=panel_port, echo=_echo))
+    code = run_kiosk(
+        None, simulate=True, panel_port=panel_port, echo=_echo, language=_chosen_language()
+    )
+    sys.exit(code)
+
+
+def _chosen_language() -> str | None:
+    """The language given with --lang, if any."""
+    return click.get_current_context().find_root().params.get("lang")
 
 
 def _echo(message: str) -> None:

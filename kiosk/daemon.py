@@ -196,7 +196,7 @@ class Kiosk:
             self._refuse(decision)
         elif action is Action.ARMED:
             self.controls.show_status(self.fault is None, armed=True)
-            self._show(self._frame(FrameKind.ARMED, message=_("Please rate the service now")))
+            self._show(self._frame(FrameKind.ARMED))
             self._outcome(decision)
         elif action is Action.ARM_EXPIRED:
             self._record_event("arm_expired")
@@ -218,6 +218,7 @@ class Kiosk:
                 clerk=self.clerk_id, button=button.name, level=button.level
             )
         except BallotBoxError as exc:
+            self.policy.vote_failed(decision.at_ms)
             self._out_of_service(str(exc))
             self.controls.refuse()
             self._outcome(decision, action="failed", reason=str(exc))
@@ -247,6 +248,7 @@ class Kiosk:
             self._out_of_service(str(exc))
             self._outcome(decision, action="failed", reason=str(exc))
             return
+        self._back_in_service()
         self.controls.refuse()
         if decision.reason == "not_armed":
             self._show(self._frame(FrameKind.WAITING), hold=True)
@@ -350,6 +352,7 @@ class Kiosk:
             self.fault = None
             self.controls.show_status(True)
             self.notifier.status(self._status_text())
+            self._show_idle()
 
     def _staff_notice(self) -> str:
         if self.printer_fault:

@@ -139,6 +139,11 @@ class PressPolicy:
         decisions += self._timers(now_ms)
         return decisions
 
+    def vote_failed(self, at_ms: int) -> None:
+        """The vote decided at ``at_ms`` could not be recorded: it counts for no rule."""
+        if at_ms in self._votes:
+            self._votes.remove(at_ms)
+
     def pending(self, button: str) -> bool:
         """True while an edge of ``button`` waits to settle."""
         state = self._buttons.get(button)

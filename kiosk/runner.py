@@ -39,20 +39,28 @@ def config_digest(config_path: Path | None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _load(config_path: Path | None, language: str | None, echo: Echo) -> KioskConfig | None:
+    """The configuration, and the language it asks for (unless ``--lang`` said otherwise)."""
+    try:
+        config = load_config_or_defaults(config_path)
+    except ConfigError as exc:
+        echo(str(exc))
+        return None
+    set_language(language or config.device.language)
+    return config
+
+
 def run(
     config_path: Path | None,
     *,
     simulate: bool,
     panel_port: int = 0,
     echo: Echo = print,
-    config: KioskConfig | None = None,
+    language: str | None = None,
 ) -> int:
-    try:
-        config = config or load_config_or_defaults(config_path)
-    except ConfigError as exc:
-        echo(str(exc))
+    config = _load(config_path, language, echo)
+    if config is None:
         return 2
-    set_language(config.device.language)
     parts = _Parts(config, simulate, echo)
     try:
         return parts.run(config_digest(config_path), panel_port)
@@ -199,3 +207,79 @@ class _Parts:
             self.notifier.watchdog()
         self.notifier.stopping()
         return 1
+
+
+class _Console:
+    """The technician at the terminal (or, simulated, a hand that presses each button)."""
+
+    def __init__(self, echo: Echo, confirm: Callable[[str], bool], press: Any = None) -> None:
+        self.say, self.confirm, self._press = echo, confirm, press
+
+    def waiting_for_press(self, button: str) -> None:
+        if self._press is not None:
+            self._press(button)
+
+
+def selftest(
+    config_path: Path | None,
+    *,
+    simulate: bool,
+    echo: Echo,
+    confirm: Callable[[str], bool],
+    language: str | None = None,
+) -> int:
+    """Check each button, light, the buzzer, the screen and the printer with a technician."""
+    from kiosk.selftest import Selftest, report
+
+    config = _load(config_path, language, echo)
+    if config is None:
+        return 2
+    parts = _Parts(config, simulate, echo)
+    try:
+        from hardware.output import FrameDisplay
+        from hardware.printer import PrinterWorker
+
+        display = FrameDisplay(parts._screen(), config.screen.width, config.screen.height)
+        parts.closers.append(display.close)
+        printer_factory = None
+        if simulate:
+            from kiosk.simulation import TicketArchive
+
+            archive = TicketArchive(paths.home() / "simulator" / "tickets", AdjustableClock())
+
+            def printer_factory(on_result):
+                return PrinterWorker(config.printer, on_result, connect=archive.connection)
+
+        elif config.printer.kind != "none":
+
+            def printer_factory(on_result):
+                return PrinterWorker(config.printer, on_result)
+
+        clock = AdjustableClock() if simulate else SystemClock()
+        pins: dict[str, Any] = {}
+
+        def press(button: str) -> None:  # simulated hands, a moment after the request
+            pin = pins["controls"].buttons[button].pin
+            threading.Timer(0.05, lambda: (pin.drive_low(), pin.drive_high())).start()
+
+        console = _Console(echo, confirm, press if simulate else None)
+        factory = parts._controls_factory()
+        try:
+            test = Selftest(
+                config,
+                lambda on_edge: pins.setdefault("controls", factory(on_edge)),
+                display,
+                printer_factory,
+                console,
+                lambda: clock.read().wall_ms,
+            )
+        except Exception as exc:  # GPIO busy, no pin factory, permission…
+            echo(_("The GPIO pins cannot be used: {error}. Is the kiosk service still running? "
+                   "(systemctl stop hom-phieu-kiosk)").format(error=exc))  # fmt: skip
+            return 2
+        parts.closers.append(test.close)
+        checks = test.run()
+        echo(report(checks))
+        return 0 if all(c.ok for c in checks) else 1
+    finally:
+        parts.close()
