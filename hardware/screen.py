@@ -10,7 +10,9 @@ at the configured size; a back-end that drives a panel rotates them (clockwise, 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +130,8 @@ class FbGeometry:
 
     @classmethod
     def read(cls, device: Path, sysfs: Path = SYSFS_GRAPHICS) -> FbGeometry:
-        """Read ``virtual_size``, ``bits_per_pixel`` and ``stride`` of ``/dev/fbN``."""
+        """Read ``bits_per_pixel`` and ``stride`` of ``/dev/fbN`` from sysfs, and the visible
+        size from the device (``virtual_size`` may be a double-height page-flip buffer)."""
         folder = sysfs / Path(os.path.realpath(device)).name
         try:
             width, height = (
@@ -145,7 +148,29 @@ class FbGeometry:
             raise ScreenError(
                 f"cannot read the geometry of {device} from {folder}: {error}"
             ) from error
+        visible = _visible_size(device)
+        if visible is not None:
+            width, height = visible
         return cls(width, height, bits, stride)
+
+
+FBIOGET_VSCREENINFO = 0x4600
+
+
+def _visible_size(device: Path) -> tuple[int, int] | None:
+    """xres and yres of struct fb_var_screeninfo (its first two __u32), or None."""
+    try:
+        fd = os.open(device, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = fcntl.ioctl(fd, FBIOGET_VSCREENINFO, bytes(160))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    xres, yres = struct.unpack_from("=II", info)
+    return (xres, yres) if xres and yres else None
 
 
 def rgb565(image: Image.Image) -> bytes:
@@ -309,5 +334,14 @@ def open_screen(config_screen: config.Screen, state_dir: Path) -> Screen:
     if kind == "framebuffer":
         return FramebufferScreen(config_screen.device, config_screen.rotate)
     if kind == "luma":
-        return LumaScreen(config_screen.width, config_screen.height, config_screen.rotate)
+        return LumaScreen(
+            config_screen.width,
+            config_screen.height,
+            config_screen.rotate,
+            driver=config_screen.luma_driver,
+            port=config_screen.spi_port,
+            chip_select=config_screen.spi_device,
+            gpio_dc=config_screen.dc_pin,
+            gpio_rst=config_screen.rst_pin,
+        )
     raise ScreenError(f"screen.kind is {kind!r}: use none, framebuffer, luma or png")

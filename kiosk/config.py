@@ -160,6 +160,11 @@ class Screen:
     height: int = setting(320, "Height in pixels.", low=16, high=4320)
     rotate: int = setting(0, "Rotation in degrees.", choices=(0, 90, 180, 270))
     thanks_s: int = setting(5, "Seconds the thank-you screen stays.", low=1, high=60)
+    luma_driver: str = setting("ili9341", "luma.lcd driver (kind luma), e.g. st7735.")
+    spi_port: int = setting(0, "SPI bus of the luma display.", low=0, high=6)
+    spi_device: int = setting(0, "SPI chip select of the luma display.", low=0, high=3)
+    dc_pin: int = gpio("BCM GPIO of the luma display's DC line.", 24)
+    rst_pin: int = gpio("BCM GPIO of the luma display's reset line.", 25)
 
 
 @schema
@@ -369,6 +374,8 @@ def _cross_check(parts: dict[str, Any], problems: list[str]) -> None:
     for name in ("served_button", "status_led", "buzzer"):
         if part := parts.get(name):
             pins += [(f"{name}.{f.name}", getattr(part, f.name)) for f in fields(part)]
+    if (screen := parts.get("screen")) and screen.kind == "luma":
+        pins += [(f"screen.{f}", getattr(screen, f)) for f in ("dc_pin", "rst_pin")]
     unique(pins, _("{key}: GPIO {value} is already used by {other}; give each its own pin"))
     device, clerks = parts.get("device"), [c.id for _key, c in each("clerks")]
     roster_ok = parts.get("clerks") and None not in parts["clerks"]

@@ -23,11 +23,12 @@ class KioskProcess:
         *args: str,
         command: tuple[str, ...] = ("kiosk", "run"),
         env: dict[str, str] | None = None,
+        lang: str = "en",
     ) -> None:
         env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
         extra = ("--simulate",) if command == ("kiosk", "run") else ()
         self.process = subprocess.Popen(
-            [COMMAND, "--lang", "en", *command, *extra, "--panel-port", "0", *args],
+            [COMMAND, "--lang", lang, *command, *extra, "--panel-port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

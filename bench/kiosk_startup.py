@@ -1,0 +1,229 @@
+"""The kiosk daemon as a process: cold start to ready, resident memory, idle CPU.
+
+``hom-phieu --lang en kiosk run --simulate`` is started as a subprocess with a fresh
+``HOM_PHIEU_HOME``; it is ready when it prints the virtual panel's address (after the
+ledger is open and READY is sent). A second start on the same home shows a start on an
+existing ledger. While the kiosk idles, its resident memory and CPU are read from /proc.
+
+The floor is a Python process with the same interpreter that imports what any such
+daemon needs (gpiozero, Pillow, python-escpos, cryptography, Flask, qrcode), prints a
+line and sleeps: its time to that line, its memory and its idle CPU, measured the same
+way and at the same time as the kiosk's.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import Row, Settings, log, ms, ratio
+
+ORDER = 3
+REPEATS, REPEATS_QUICK = 5, 2
+IDLE_S, IDLE_S_QUICK = 5.0, 2.0
+SETTLE_S = 0.5  # after ready, before the idle window: the loop's first pass, the panel thread
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+MARKER = "Virtual panel: http://127.0.0.1:"
+FLOOR_MARKER = "imported"
+IMPORTS = "gpiozero, PIL.Image, escpos.printer, cryptography, flask, qrcode"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class Process:
+    """A child whose stdout is read by a thread (so it never blocks on a full pipe)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], stderr: Path) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr = stderr.open("wb")
+        self.started_ns = time.perf_counter_ns()
+        self.popen = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
+        )
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            self._lines.put(raw.decode(errors="replace"))
+        self._lines.put(None)
+
+    def wait_for(self, marker: str) -> int:
+        """Nanoseconds from spawn until a stdout line containing ``marker`` was read."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.stop()
+                raise RuntimeError(f"{marker!r} never came; stdout: {''.join(self.output)!r}")
+            self.output.append(line)
+            if marker in line:
+                return time.perf_counter_ns() - self.started_ns
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far (user + system), from /proc/PID/stat."""
+        stat = Path(f"/proc/{self.popen.pid}/stat").read_text()
+        fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for process {self.popen.pid}")
+
+    def stop(self) -> tuple[int, float]:
+        """SIGTERM, wait; the exit code and the seconds it took to exit."""
+        started = time.perf_counter()
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            code = self.popen.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            code = self.popen.wait()
+        self._stderr.close()
+        return code, time.perf_counter() - started
+
+
+@dataclass(slots=True)
+class Samples:
+    start_ns: list[int]
+    rss_kib: list[int]
+    cpu_pct: list[float]
+    cpu_s: list[float]
+
+
+def child_env(workdir: Path, home: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
+    escpos, tmp = workdir / "escpos-cache", workdir / "tmp"
+    escpos.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    # python-escpos 3.1 makes a temporary folder on import even with the variable set: in
+    # TMPDIR under the work directory, the floor's are removed with it.
+    env.update(PYTHONUNBUFFERED="1", ESCPOS_CAPABILITIES_PICKLE_DIR=str(escpos), TMPDIR=str(tmp))
+    if home is not None:
+        env["HOM_PHIEU_HOME"] = str(home)
+    return env
+
+
+def idle(processes: list[Process], seconds: float) -> list[tuple[float, float]]:
+    """Each process's CPU over the same ``seconds``: (percent of one core, CPU seconds)."""
+    time.sleep(SETTLE_S)
+    before = [p.cpu_s() for p in processes]
+    started = time.perf_counter()
+    time.sleep(seconds)
+    after = [p.cpu_s() for p in processes]
+    wall = time.perf_counter() - started
+    return [(100 * (a - b) / wall, a - b) for a, b in zip(after, before, strict=True)]
+
+
+def run(settings: Settings) -> list[Row]:
+    workdir = settings.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    repeats = REPEATS_QUICK if settings.quick else REPEATS
+    window = IDLE_S_QUICK if settings.quick else IDLE_S
+    script = Path(sys.executable).with_name("hom-phieu")
+    floor_argv = [
+        sys.executable,
+        "-c",
+        f"import {IMPORTS}; import time; print({FLOOR_MARKER!r}); time.sleep(3600)",
+    ]
+    kiosk_argv = [str(script), "--lang", "en", "kiosk", "run", "--simulate", "--panel-port", "0"]
+    floor, kiosk = Samples([], [], [], []), Samples([], [], [], [])
+    second: list[int] = []
+    for rep in range(repeats):
+        home = workdir / f"home-{rep}"
+        # The floor first, then the kiosk while the floor sleeps; then both idle together.
+        sleeper = Process(floor_argv, child_env(workdir, None), workdir / f"floor-{rep}.err")
+        try:
+            floor.start_ns.append(sleeper.wait_for(FLOOR_MARKER))
+            daemon = Process(kiosk_argv, child_env(workdir, home), workdir / f"kiosk-{rep}.err")
+            try:
+                kiosk.start_ns.append(daemon.wait_for(MARKER))
+                for samples, (pct, cpu) in zip(
+                    (floor, kiosk), idle([sleeper, daemon], window), strict=True
+                ):
+                    samples.cpu_pct.append(pct)
+                    samples.cpu_s.append(cpu)
+                floor.rss_kib.append(sleeper.rss_kib())
+                kiosk.rss_kib.append(daemon.rss_kib())
+            finally:
+                code, took = daemon.stop()
+                _check_exit("kiosk (empty ledger)", code, took, workdir / f"kiosk-{rep}.err")
+        finally:
+            sleeper.stop()
+        # The same home again: the ledger exists (a restart).
+        again = Process(kiosk_argv, child_env(workdir, home), workdir / f"again-{rep}.err")
+        try:
+            second.append(again.wait_for(MARKER))
+        finally:
+            code, took = again.stop()
+            _check_exit("kiosk (existing ledger)", code, took, workdir / f"again-{rep}.err")
+        log(
+            f"  kiosk start-up {rep + 1}/{repeats}: ready in {ms(kiosk.start_ns[-1])} "
+            f"(again {ms(second[-1])}), imports {ms(floor.start_ns[-1])}; "
+            f"{kiosk.rss_kib[-1] / 1024:.1f} MiB; idle CPU {kiosk.cpu_pct[-1]:.2f} %"
+        )
+    return _rows(repeats, window, floor, kiosk, second)
+
+
+def _check_exit(what: str, code: int, took: float, stderr: Path) -> None:
+    """Not a measurement, but worth telling: a kiosk that stops badly or slowly on SIGTERM."""
+    if code != 0 or took > 2:
+        tail = stderr.read_text(errors="replace").strip().splitlines()[-3:]
+        log(f"  note: {what} exited {code} {took:.1f} s after SIGTERM; stderr: {tail}")
+
+
+def _cpu(pct: float, cpu_s: float) -> str:
+    return f"{pct:.2f} % ({cpu_s * 1000:.0f} ms CPU)"
+
+
+def _rows(
+    repeats: int, window: float, floor: Samples, kiosk: Samples, second: list[int]
+) -> list[Row]:
+    imports = f"`python -c 'import {IMPORTS}'`"
+    started, again, bottom = (statistics.median(s) for s in (kiosk.start_ns, second, floor.start_ns))
+    rss, rss_floor = statistics.median(kiosk.rss_kib), statistics.median(floor.rss_kib)
+    pct, pct_floor = statistics.median(kiosk.cpu_pct), statistics.median(floor.cpu_pct)
+    cpu, cpu_floor = statistics.median(kiosk.cpu_s), statistics.median(floor.cpu_s)
+    resolution = 1000 / TICK
+    return [
+        Row(
+            f"Kiosk cold start → ready, empty ledger (`kiosk run --simulate`, median of {repeats})",
+            ms(started),
+            f"{ms(bottom)} ({imports})",
+            ratio(started, bottom),
+        ),
+        Row(
+            "Kiosk start → ready again, existing ledger (same home)",
+            ms(again),
+            ms(bottom),
+            ratio(again, bottom),
+        ),
+        Row(
+            "Kiosk resident memory (VmRSS) after ready",
+            f"{rss / 1024:.1f} MiB",
+            f"{rss_floor / 1024:.1f} MiB (the same imports, sleeping)",
+            ratio(rss, rss_floor),
+        ),
+        Row(
+            f"Kiosk idle CPU over {window:.0f} s (one core = 100 %; "
+            f"ticks of {resolution:.0f} ms)",
+            _cpu(pct, cpu),
+            _cpu(pct_floor, cpu_floor) + " (the same imports, sleeping)",
+            ratio(pct, pct_floor) if pct_floor > 0 else "— (floor 0)",
+        ),
+    ]

@@ -1,0 +1,29 @@
+"""The virtual panel page in a real headless browser: click a button, see the vote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.browser import chromium_page, needs_chromium
+from tests.kiosk_process import KioskProcess
+
+
+@needs_chromium
+def test_clicking_a_button_on_the_panel_casts_a_vote(isolated_home: Path) -> None:
+    kiosk = KioskProcess(isolated_home, lang="vi")
+    try:
+        with chromium_page() as page:
+            page.goto(kiosk.url)
+            assert page.title().startswith("Thiết bị mô phỏng")
+            page.get_by_role("button", name="Hài lòng", exact=True).click()
+            page.wait_for_function(
+                "document.getElementById('result').textContent.includes('receipt_code')"
+            )
+            result = page.locator("#result").text_content()
+            assert '"outcome": "vote"' in result or '"outcome":"vote"' in result
+            page.wait_for_selector("#tickets img")
+            screen = page.locator("#screen")
+            assert screen.evaluate("image => image.naturalWidth") == 480
+        assert kiosk.get("/api/state")["box"]["ballots"] == 1
+    finally:
+        kiosk.terminate()
