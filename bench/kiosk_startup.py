@@ -78,6 +78,15 @@ class Process:
         fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
         return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime: fields 14 and 15
 
+    def wakeups(self) -> int:
+        """Context switches of every thread so far: how often the process has slept and woken."""
+        total = 0
+        for status in Path(f"/proc/{self.popen.pid}/task").glob("*/status"):
+            for line in status.read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+        return total
+
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -104,6 +113,7 @@ class Samples:
     rss_kib: list[int]
     cpu_pct: list[float]
     cpu_s: list[float]
+    wakeups_per_s: list[float]
 
 
 def child_env(workdir: Path, home: Path | None) -> dict[str, str]:
@@ -114,20 +124,29 @@ def child_env(workdir: Path, home: Path | None) -> dict[str, str]:
     # python-escpos 3.1 makes a temporary folder on import even with the variable set: in
     # TMPDIR under the work directory, the floor's are removed with it.
     env.update(PYTHONUNBUFFERED="1", ESCPOS_CAPABILITIES_PICKLE_DIR=str(escpos), TMPDIR=str(tmp))
+    # Bytecode cached as on a device (pip writes .pyc files; a source tree gets them on the
+    # first run), but under the work directory, whatever PYTHONDONTWRITEBYTECODE says here:
+    # the warm-up start compiles, the measured starts read the cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     if home is not None:
         env["HOM_PHIEU_HOME"] = str(home)
     return env
 
 
-def idle(processes: list[Process], seconds: float) -> list[tuple[float, float]]:
-    """Each process's CPU over the same ``seconds``: (percent of one core, CPU seconds)."""
+def idle(processes: list[Process], seconds: float) -> list[tuple[float, float, float]]:
+    """Each process over the same ``seconds``: (percent of one core, CPU seconds, wake-ups
+    per second)."""
     time.sleep(SETTLE_S)
-    before = [p.cpu_s() for p in processes]
+    before = [(p.cpu_s(), p.wakeups()) for p in processes]
     started = time.perf_counter()
     time.sleep(seconds)
-    after = [p.cpu_s() for p in processes]
+    after = [(p.cpu_s(), p.wakeups()) for p in processes]
     wall = time.perf_counter() - started
-    return [(100 * (a - b) / wall, a - b) for a, b in zip(after, before, strict=True)]
+    return [
+        (100 * (cpu - cpu0) / wall, cpu - cpu0, (woke - woke0) / wall)
+        for (cpu0, woke0), (cpu, woke) in zip(before, after, strict=True)
+    ]
 
 
 def run(settings: Settings) -> list[Row]:
@@ -142,8 +161,17 @@ def run(settings: Settings) -> list[Row]:
         f"import {IMPORTS}; import time; print({FLOOR_MARKER!r}); time.sleep(3600)",
     ]
     kiosk_argv = [str(script), "--lang", "en", "kiosk", "run", "--simulate", "--panel-port", "0"]
-    floor, kiosk = Samples([], [], [], []), Samples([], [], [], [])
+    floor, kiosk = Samples([], [], [], [], []), Samples([], [], [], [], [])
     second: list[int] = []
+    # Unrecorded: bring the interpreter's and the libraries' files into the page cache for
+    # both alike, so that the first measured repetition is not a disk read for one of them.
+    for argv, marker, home in ((floor_argv, FLOOR_MARKER, None), (kiosk_argv, MARKER, "warm")):
+        env = child_env(workdir, workdir / home if home else None)
+        warm = Process(argv, env, workdir / "warm-up.err")
+        try:
+            warm.wait_for(marker)
+        finally:
+            warm.stop()
     for rep in range(repeats):
         home = workdir / f"home-{rep}"
         # The floor first, then the kiosk while the floor sleeps; then both idle together.
@@ -153,16 +181,17 @@ def run(settings: Settings) -> list[Row]:
             daemon = Process(kiosk_argv, child_env(workdir, home), workdir / f"kiosk-{rep}.err")
             try:
                 kiosk.start_ns.append(daemon.wait_for(MARKER))
-                for samples, (pct, cpu) in zip(
+                for samples, (pct, cpu, woke) in zip(
                     (floor, kiosk), idle([sleeper, daemon], window), strict=True
                 ):
                     samples.cpu_pct.append(pct)
                     samples.cpu_s.append(cpu)
+                    samples.wakeups_per_s.append(woke)
                 floor.rss_kib.append(sleeper.rss_kib())
                 kiosk.rss_kib.append(daemon.rss_kib())
             finally:
-                code, took = daemon.stop()
-                _check_exit("kiosk (empty ledger)", code, took, workdir / f"kiosk-{rep}.err")
+                code, stopped = daemon.stop()
+                _check_exit("kiosk (empty ledger)", code, stopped, workdir / f"kiosk-{rep}.err")
         finally:
             sleeper.stop()
         # The same home again: the ledger exists (a restart).
@@ -175,7 +204,8 @@ def run(settings: Settings) -> list[Row]:
         log(
             f"  kiosk start-up {rep + 1}/{repeats}: ready in {ms(kiosk.start_ns[-1])} "
             f"(again {ms(second[-1])}), imports {ms(floor.start_ns[-1])}; "
-            f"{kiosk.rss_kib[-1] / 1024:.1f} MiB; idle CPU {kiosk.cpu_pct[-1]:.2f} %"
+            f"{kiosk.rss_kib[-1] / 1024:.1f} MiB; idle CPU {kiosk.cpu_pct[-1]:.2f} %, "
+            f"{kiosk.wakeups_per_s[-1]:.0f} wake-ups/s; SIGTERM → exit {stopped:.2f} s"
         )
     return _rows(repeats, window, floor, kiosk, second)
 
@@ -187,18 +217,20 @@ def _check_exit(what: str, code: int, took: float, stderr: Path) -> None:
         log(f"  note: {what} exited {code} {took:.1f} s after SIGTERM; stderr: {tail}")
 
 
-def _cpu(pct: float, cpu_s: float) -> str:
-    return f"{pct:.2f} % ({cpu_s * 1000:.0f} ms CPU)"
+def _cpu(samples: Samples) -> str:
+    pct, cpu_s = statistics.median(samples.cpu_pct), statistics.median(samples.cpu_s)
+    woke = statistics.median(samples.wakeups_per_s)
+    return f"{pct:.2f} % ({cpu_s * 1000:.0f} ms CPU; {woke:.0f} wake-ups/s)"
 
 
 def _rows(
     repeats: int, window: float, floor: Samples, kiosk: Samples, second: list[int]
 ) -> list[Row]:
     imports = f"`python -c 'import {IMPORTS}'`"
-    started, again, bottom = (statistics.median(s) for s in (kiosk.start_ns, second, floor.start_ns))
+    started, again = statistics.median(kiosk.start_ns), statistics.median(second)
+    bottom = statistics.median(floor.start_ns)
     rss, rss_floor = statistics.median(kiosk.rss_kib), statistics.median(floor.rss_kib)
     pct, pct_floor = statistics.median(kiosk.cpu_pct), statistics.median(floor.cpu_pct)
-    cpu, cpu_floor = statistics.median(kiosk.cpu_s), statistics.median(floor.cpu_s)
     resolution = 1000 / TICK
     return [
         Row(
@@ -220,10 +252,9 @@ def _rows(
             ratio(rss, rss_floor),
         ),
         Row(
-            f"Kiosk idle CPU over {window:.0f} s (one core = 100 %; "
-            f"ticks of {resolution:.0f} ms)",
-            _cpu(pct, cpu),
-            _cpu(pct_floor, cpu_floor) + " (the same imports, sleeping)",
+            f"Kiosk idle CPU over {window:.0f} s (one core = 100 %; ticks of {resolution:.0f} ms)",
+            _cpu(kiosk),
+            _cpu(floor) + " (the same imports, sleeping)",
             ratio(pct, pct_floor) if pct_floor > 0 else "— (floor 0)",
         ),
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero import LED, Button, Buzzer, Device
+from gpiozero import LED, Buzzer, Device, DigitalInputDevice
 
 from kiosk.press_policy import SERVED
 
@@ -24,7 +24,7 @@ class Controls:
 
     def __init__(self, config: Any, on_edge: EdgeCallback, pin_factory: Any = None) -> None:
         self._devices: list[Device] = []
-        self.buttons: dict[str, Button] = {}
+        self.buttons: dict[str, DigitalInputDevice] = {}
         self.leds: dict[str, LED] = {}
         for spec in config.buttons:
             self._button(spec.name, spec.pin, on_edge, pin_factory)
@@ -45,9 +45,13 @@ class Controls:
         return None if pin is None else self._add(kind(pin, pin_factory=pin_factory))
 
     def _button(self, name: str, pin: int, on_edge: EdgeCallback, pin_factory: Any) -> None:
-        button = self._add(Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory))
-        button.when_pressed = lambda: on_edge(name, True)
-        button.when_released = lambda: on_edge(name, False)
+        # DigitalInputDevice, not Button: Button's hold thread wakes ten times a second
+        # per button, and holds are timed by the press policy anyway.
+        button = self._add(
+            DigitalInputDevice(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
+        )
+        button.when_activated = lambda: on_edge(name, True)
+        button.when_deactivated = lambda: on_edge(name, False)
         self.buttons[name] = button
 
     # --- feedback (returns at once: gpiozero blinks in its own background thread) ------------

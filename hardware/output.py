@@ -6,15 +6,12 @@ daemon never touches Pillow or python-escpos itself.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from hardware.printer import PrinterWorker, ResultCallback, slip_data, ticket_data
+from hardware.printer import PrinterWorker, slip_data, ticket_data
 from hardware.screen import Screen
 from hardware.screen_frames import render_frame
 from kiosk.views import Frame, Slip, Ticket
-
-log = logging.getLogger(__name__)
 
 
 class FrameDisplay:
@@ -36,27 +33,15 @@ class FrameDisplay:
 
 
 class TicketPrinter:
-    """Turns tickets and slips into ESC/POS bytes and queues them on the printer thread."""
+    """Queues tickets and slips on the printer thread, which draws and prints them."""
 
-    def __init__(
-        self, worker: PrinterWorker, config_printer: Any, on_result: ResultCallback
-    ) -> None:
+    def __init__(self, worker: PrinterWorker, config_printer: Any) -> None:
         self.worker = worker
         self.config = config_printer
-        self._on_result = on_result
 
     def submit(self, job_id: str, view: Ticket | Slip) -> None:
-        try:
-            data = (
-                ticket_data(view, self.config)
-                if isinstance(view, Ticket)
-                else slip_data(view, self.config)
-            )
-        except Exception as exc:  # a drawing fault must not reach the vote's path
-            log.exception("could not render print job %s", job_id)
-            self._on_result(job_id, False, str(exc))
-            return
-        self.worker.submit(job_id, data)
+        draw = ticket_data if isinstance(view, Ticket) else slip_data
+        self.worker.submit(job_id, lambda: draw(view, self.config))
 
     def close(self) -> None:
         self.worker.close()

@@ -344,11 +344,11 @@ class PrinterWorker:
         self._thread.start()
 
     # -- the caller's side --
-    def submit(self, job_id: str, data: bytes) -> None:
+    def submit(self, job_id: str, data: bytes | Callable[[], bytes]) -> None:
         """Queue ``data`` for printing; its outcome goes to ``on_result``. A job id already
         submitted is ignored (logged): the first submission reports for it."""
         try:
-            payload = bytes(data)
+            payload = data if callable(data) else bytes(data)
             with self._lock:
                 if job_id in self._seen:
                     log.warning("print job %s submitted twice; printed at most once", job_id)
@@ -411,7 +411,14 @@ class PrinterWorker:
             else:
                 self._print(job_id, data)
 
-    def _print(self, job_id: str, data: bytes) -> None:
+    def _print(self, job_id: str, data: bytes | Callable[[], bytes]) -> None:
+        if callable(data):  # drawn here, on the printer thread, not in the vote's loop
+            try:
+                data = data()
+            except Exception as exc:
+                log.exception("could not draw print job %s", job_id)
+                self._failed_job(job_id, _("not printed: {error}").format(error=exc), queued=True)
+                return
         with self._lock:
             self._busy_since = time.monotonic()
         try:

@@ -7,6 +7,8 @@ Error correction M: a smudged screen or a faded ticket still reads.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import qrcode
 from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
@@ -14,11 +16,14 @@ from qrcode.constants import ERROR_CORRECT_M
 QUIET_ZONE = 4  # modules; ISO/IEC 18004 asks for 4
 
 
-def _matrix(data: str, border: int) -> list[list[bool]]:
+@lru_cache(maxsize=32)
+def _matrix(data: str, border: int) -> tuple[tuple[bool, ...], ...]:
+    # Cached: choosing the mask is most of the cost of a screen frame or a ticket, and a
+    # kiosk draws the same few clerks' URLs again and again.
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=border)
     code.add_data(data)
     code.make(fit=True)
-    return code.get_matrix()  # True = dark module, the quiet zone included
+    return tuple(map(tuple, code.get_matrix()))  # True = dark, the quiet zone included
 
 
 def qr_modules(data: str, border: int = QUIET_ZONE) -> int:

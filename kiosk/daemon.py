@@ -5,8 +5,8 @@ them, asks the press policy what they mean, writes to the ballot box, and only t
 gives feedback (LEDs, beep, the thank-you screen) and sends the ticket to the printer.
 Nothing here blocks on hardware: the printer has its own thread, the screen draws in
 milliseconds, and a fault in either is recorded and shown, never allowed to stop votes.
-The loop sleeps until the next deadline (a settling press, a timeout, the watchdog), so
-an idle kiosk uses no CPU.
+The loop sleeps until the next deadline (a settling press, a timeout, the watchdog), and
+at most a second, so an idle kiosk wakes about once a second and uses next to no CPU.
 """
 
 from __future__ import annotations
@@ -153,6 +153,10 @@ class Kiosk:
         if self._screen_until_ms is not None and now_ms >= self._screen_until_ms:
             self._screen_until_ms = None
             self._show_idle()
+        elif self.current_frame.kind is FrameKind.IDLE and self._clock_text() != (
+            self.current_frame.now_text
+        ):
+            self._show_idle()  # the minute on the screen moved on (or the clock synced)
         interval = self.notifier.watchdog_interval_s
         monotonic = time.monotonic()
         if interval is not None and monotonic - self._last_watchdog >= interval:
@@ -375,8 +379,6 @@ class Kiosk:
         device = self.config.device
         legend = tuple(ButtonLegend(b.name, b.label, b.colour) for b in self.config.buttons)
         roster = tuple(ClerkCard(c.id, c.name, c.title, c.survey_url) for c in self.config.clerks)
-        reading = self.clock.read()
-        now_text = formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
         return Frame(
             kind=kind,
             office=device.office,
@@ -385,9 +387,14 @@ class Kiosk:
             buttons=legend,
             clerks=roster,
             selected=self._select_index,
-            now_text=now_text,
+            now_text=self._clock_text(),
             **fields,
         )
+
+    def _clock_text(self) -> str:
+        """``22/11/2026 08:15`` for the screen; nothing while the clock is not trusted."""
+        reading = self.clock.read()
+        return formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
 
     def _ticket(self, receipt: Receipt) -> Ticket:
         clerk = self.clerk()

@@ -160,7 +160,7 @@ class _Parts:
             return None
         else:
             worker = PrinterWorker(printer_config, on_result)
-        printer = TicketPrinter(worker, printer_config, on_result)
+        printer = TicketPrinter(worker, printer_config)
         self.closers.append(printer.close)
         return printer
 

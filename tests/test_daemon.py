@@ -102,7 +102,7 @@ class Rig:
         self.display = FrameDisplay(self.screen, 480, 320)
         self.paper = FlakyDummy()
         self.worker = PrinterWorker(self.config.printer, self._printed, connect=lambda: self.paper)
-        self.printer = TicketPrinter(self.worker, self.config.printer, self._printed)
+        self.printer = TicketPrinter(self.worker, self.config.printer)
         self.kiosk = Kiosk(
             config=self.config,
             box=self.box,

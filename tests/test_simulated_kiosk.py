@@ -94,7 +94,10 @@ def test_panel_api_state_screen_tickets_and_errors(isolated_home: Path, config) 
         assert "very_satisfied" not in str(state["box"])  # sealed: no counts by level
         screen = Image.open(io.BytesIO(kiosk.get_bytes("/api/screen.png")))
         assert screen.size == (480, 320)
-        tickets = kiosk.get("/api/tickets")["tickets"]
+        deadline = time.monotonic() + 10  # the printer thread draws and prints it
+        while not (tickets := kiosk.get("/api/tickets")["tickets"]):
+            assert time.monotonic() < deadline, "no ticket was printed"
+            time.sleep(0.1)
         assert len(tickets) == 1
         raw = kiosk.get_bytes(tickets[0]["bin"])
         decoded = decode(raw)
