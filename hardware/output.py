@@ -43,5 +43,10 @@ class TicketPrinter:
         draw = ticket_data if isinstance(view, Ticket) else slip_data
         self.worker.submit(job_id, lambda: draw(view, self.config))
 
+    @property
+    def status(self) -> Any:
+        """The printer's :class:`hardware.printer.PrinterStatus` (a hanging write included)."""
+        return self.worker.status
+
     def close(self) -> None:
         self.worker.close()

@@ -59,6 +59,7 @@ class BallotBox:
         self._clock = clock
         self._verifier = verifier
         self._time = TimeState(last_wall_ms=verifier.state.last_wall_ms)
+        self.started_at_seq = verifier.state.head_seq  # the ledger's head before this run
 
     # --- life cycle ------------------------------------------------------------------
     @classmethod

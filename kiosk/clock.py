@@ -8,7 +8,8 @@ The monotonic clock, by contrast, is right about elapsed time within one boot. S
 * otherwise a server time anchor taken in this run, plus monotonic time elapsed
   since, is believed (``anchored``);
 * otherwise the wall time is an estimate (``unsynced``): the last stamped wall
-  time plus monotonic time elapsed, never a jump of the unsynchronised clock;
+  time plus monotonic time elapsed, never a jump of the unsynchronised clock; at
+  start-up the unsynchronised clock is believed only up to 14 days past the ledger;
 * the stamped wall time never goes below the previous record's (nor below the
   release floor), so the ledger's wall time never runs backwards.
 
@@ -31,9 +32,13 @@ from kiosk.records import TimeQuality
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 # No record of this software can honestly be earlier than its first release.
 EARLIEST_PLAUSIBLE_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
+LATEST_PLAUSIBLE_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
 # A clock reading that strays further than this from what monotonic time predicts
 # is a jump, recorded as an EVENT.
 JUMP_TOLERANCE_MS = 2_000
+# How far ahead of the ledger an unsynchronised clock is believed at start-up: a kiosk
+# switched off over the Tết holidays comes back about this much later.
+MAX_UNSYNCED_LEAP_MS = 14 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,19 +135,22 @@ class AdjustableClock:
     """
 
     def __init__(self, *, synced: bool = True) -> None:
-        self._offset_ms = 0
-        self.synced = synced
+        self._setting = (0, synced)  # (offset, synced) swapped as one: readers never mix them
+
+    @property
+    def synced(self) -> bool:
+        return self._setting[1]
 
     def read(self) -> ClockReading:
+        offset_ms, synced = self._setting
         return ClockReading(
-            wall_ms=time.time_ns() // 1_000_000 + self._offset_ms,
+            wall_ms=time.time_ns() // 1_000_000 + offset_ms,
             mono_ns=time.monotonic_ns(),
-            synced=self.synced,
+            synced=synced,
         )
 
     def set(self, wall_ms: int, synced: bool) -> None:
-        self._offset_ms = wall_ms - time.time_ns() // 1_000_000
-        self.synced = synced
+        self._setting = (wall_ms - time.time_ns() // 1_000_000, synced)
 
 
 def parse_iso_ms(iso: str) -> int:
@@ -230,6 +238,11 @@ def stamp(state: TimeState, reading: ClockReading) -> Stamp:
         candidate, quality = state.anchor.at(reading.mono_ns), TimeQuality.ANCHORED
     elif state.estimate is not None:
         candidate, quality = state.estimate.at(reading.mono_ns), TimeQuality.UNSYNCED
+    elif state.last_wall_ms and reading.wall_ms > state.last_wall_ms + MAX_UNSYNCED_LEAP_MS:
+        # A run's first record, on a clock nobody vouches for, far ahead of the ledger (a
+        # garbage RTC, a mistyped date): following it would lift the floor into the future
+        # and hold every trusted time below it, so no month could close for years.
+        candidate, quality = state.last_wall_ms, TimeQuality.UNSYNCED
     else:
         candidate, quality = reading.wall_ms, TimeQuality.UNSYNCED
 

@@ -129,6 +129,9 @@ class AntiStuffing:
     armed_timeout_s: int = setting(120, "Seconds an armed vote stays valid.", low=1, high=3600)
     hold_ms: int = setting(1500, "A press held longer is not a vote.", low=300, high=10_000)
     gesture_s: int = setting(3, "Hold to choose the clerk on duty (see docs).", low=2, high=30)
+    chord_gesture: bool = setting(
+        False, "No served button: first + last buttons held choose the clerk (anyone can)."
+    )
     refused_per_minute: int = setting(
         20, "Refused presses logged one by one per minute; more are summed.", low=1, high=600
     )

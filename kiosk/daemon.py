@@ -90,7 +90,8 @@ class Kiosk:
             [b.name for b in config.buttons],
             has_served=config.served_button.pin is not None,
         )
-        self._events: queue.Queue[tuple] = queue.Queue()
+        # SimpleQueue: its put() is reentrant, so a signal handler may call stop() safely.
+        self._events: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._outcomes: deque[Outcome] = deque(maxlen=1000)
         self._outcome_ids = itertools.count(1)
         self._job_ids = itertools.count(1)
@@ -102,6 +103,7 @@ class Kiosk:
         self._last_watchdog = 0.0  # the process's own monotonic time (systemd's view)
         self._pending_ticket: Ticket | None = None
         self._select_index = 0
+        self._slipped_seq = box.started_at_seq  # slips for box changes from this run on
         self.fault: str | None = None  # why votes cannot be taken, for staff
         self.printer_fault: str | None = None
         self.screen_fault: str | None = None
@@ -223,6 +225,7 @@ class Kiosk:
             )
         except BallotBoxError as exc:
             self.policy.vote_failed(decision.at_ms)
+            self._pending_ticket = None  # no earlier citizen's ticket for a failed vote
             self._out_of_service(str(exc))
             self.controls.refuse()
             self._outcome(decision, action="failed", reason=str(exc))
@@ -285,16 +288,35 @@ class Kiosk:
     # --- the box, the printer, the screen ---------------------------------------------------
     def _box_tick(self) -> None:
         try:
-            written = self.box.tick()
+            self.box.tick()
         except BallotBoxError as exc:
             self._out_of_service(str(exc))
             return
-        if self.config.printer.print_box_slips:
-            for record in written:
-                if record.kind in (Kind.CLOSE, Kind.OPEN):
-                    self._print(self._slip(record))
-        if any(r.kind is Kind.OPEN for r in written):
-            self._show_idle()
+        self._print_box_slips()
+        self._check_printer()
+
+    def _print_box_slips(self) -> None:
+        """Slips for every CLOSE and OPEN since the last look, wherever they were written
+        (at start-up, before a vote, or by the tick)."""
+        if self.box.state.head_seq <= self._slipped_seq:
+            return
+        written = self.box.records_after(self._slipped_seq)
+        self._slipped_seq = written[-1].seq if written else self._slipped_seq
+        changes = [r for r in written if r.kind in (Kind.CLOSE, Kind.OPEN)]
+        if changes and self.config.printer.print_box_slips:
+            for record in changes:
+                self._print(self._slip(record))
+        if changes:
+            self._refresh_idle()
+
+    def _check_printer(self) -> None:
+        """A write that hangs (no paper on a printer that cannot say so) reports nothing:
+        ask the printer how it is, so staff see the fault while it lasts."""
+        status = getattr(self.printer, "status", None)
+        if status is not None and status.state == "fault" and self.printer_fault is None:
+            self.printer_fault = status.reason or _("the printer failed")
+            self._record_event("printer_fault", error=self.printer_fault)
+            self._refresh_idle()
 
     def _record_event(self, event_type: str, **detail: Any) -> None:
         try:

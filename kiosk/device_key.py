@@ -57,7 +57,6 @@ class DeviceKey:
             return cls._load(path)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
         private = Ed25519PrivateKey.generate()
         pem = private.private_bytes(
             serialization.Encoding.PEM,
@@ -65,9 +64,14 @@ class DeviceKey:
             serialization.NoEncryption(),
         )
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
         except FileExistsError:  # another process made it first: use theirs
             return cls._load(path)
+        except OSError as exc:
+            raise DeviceKeyError(
+                f"cannot create the device key {path}: {exc.strerror or exc}"
+            ) from None
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
             handle.flush()
@@ -77,14 +81,18 @@ class DeviceKey:
 
     @classmethod
     def _load(cls, path: Path) -> DeviceKey:
-        mode = path.stat().st_mode & 0o777
+        mode = path.stat().st_mode & 0o777  # FileNotFoundError: the caller makes a key
         if mode & 0o077:
             raise DeviceKeyError(
                 f"device key {path} has mode {mode:o}; it must be readable by its owner only "
                 f"(run: chmod 600 {path})"
             )
         try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise DeviceKeyError(f"device key {path} cannot be read: {exc.strerror}") from None
+        try:
+            private = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError) as exc:
             raise DeviceKeyError(f"device key {path} is not a readable key: {exc}") from None
         if not isinstance(private, Ed25519PrivateKey):

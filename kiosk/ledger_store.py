@@ -78,7 +78,7 @@ class LedgerStore:
             self.conn = connect(path, readonly=readonly)
             if not readonly:
                 self.conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, OSError) as exc:
             self._release_lock()
             raise LedgerStoreError(f"ledger {path} cannot be opened as SQLite: {exc}") from None
 
@@ -123,7 +123,7 @@ class LedgerStore:
                     "INSERT INTO records (seq, kind, box, data, sig) VALUES (?, ?, ?, ?, ?)",
                     entries,
                 )
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:  # full, read-only, I/O error, corrupt: nothing written
             if "full" in str(exc).lower():
                 raise DiskFullError(
                     f"the disk holding {self.path} is full: nothing was recorded"
@@ -186,9 +186,15 @@ class _Transaction:
 
 
 def _take_writer_lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # a read-only or full SD card, a missing mount
+        raise LedgerStoreError(
+            f"cannot open the ballot box at {path}: {exc.strerror or exc}; check that its "
+            "disk is mounted read-write and has space"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -20,7 +20,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_file
 from werkzeug.serving import make_server
 
 from hom_phieu.i18n import _
-from kiosk.clock import local_iso, parse_iso_ms
+from kiosk.clock import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS, local_iso, parse_iso_ms
 from kiosk.press_policy import SERVED
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
@@ -118,8 +118,11 @@ def create_panel_app(simulation: Any) -> Flask:
             abort(400, description=_('send {"now": ISO-8601 time, "synced": true or false}'))
         try:
             wall_ms = parse_iso_ms(now)
-        except ValueError:
+        except (ValueError, OverflowError):
             abort(400, description=_("now is not an ISO-8601 time: {value}").format(value=now))
+        if not EARLIEST_PLAUSIBLE_MS <= wall_ms < LATEST_PLAUSIBLE_MS:
+            abort(400, description=_("now must lie between 2026 and 2099: {value}").format(
+                value=now))  # fmt: skip
         simulation.clock.set(wall_ms, synced)
         simulation.wait_quiet()
         return jsonify(simulation.state()["clock"])

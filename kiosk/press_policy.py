@@ -20,8 +20,9 @@ EVENT, change the screen). The rules, in order:
 
 Clerk on duty gesture: hold *served* for ``gesture_s`` to choose the clerk (short
 presses of *served* move to the next clerk, holding it again confirms). Without a
-served button, hold the first and the last rating buttons together for ``gesture_s``;
-then the first button moves to the next clerk and the last confirms. Choosing ends by
+served button, and only if ``chord_gesture`` is on (any citizen could do it too), hold
+the first and the last rating buttons together for ``gesture_s``; then the first button
+moves to the next clerk and the last confirms. Choosing ends by
 itself after ``SELECT_TIMEOUT_MS`` without a press.
 """
 
@@ -69,12 +70,14 @@ class Rules:
     hold_ms: int = 1500
     gesture_s: int = 3
     refused_per_minute: int = 20
+    chord_gesture: bool = False  # without a served button: first + last held together
     print_on_demand: bool = False
     thanks_ms: int = 5000  # a ticket can be asked for this long after the vote
 
     @classmethod
     def from_config(cls, stuffing: Any, *, print_on_demand: bool, thanks_s: int) -> Rules:
         names = [
+            "chord_gesture",
             "bounce_ms",
             "min_gap_ms",
             "burst_count",
@@ -127,22 +130,33 @@ class PressPolicy:
         state = self._buttons.get(button)
         if state is None:
             raise KeyError(f"unknown button {button!r}")
+        # Whatever was already steady before this edge settles first: a whole press that
+        # waited in the queue while the loop was busy must not be overwritten unseen.
+        decisions = self.tick(at_ms)
         state.raw_down, state.raw_at = pressed, at_ms
-        return self.tick(at_ms) if self.rules.bounce_ms == 0 else []
+        if self.rules.bounce_ms == 0:
+            decisions += self.tick(at_ms)
+        return decisions
 
     def tick(self, now_ms: int) -> list[Decision]:
         """Everything due by ``now_ms``, in time order."""
         decisions: list[Decision] = []
-        for name, state in self._buttons.items():
-            if state.raw_down != state.down and now_ms - state.raw_at >= self.rules.bounce_ms:
-                decisions += self._settle(name, state)
+        settling = [
+            (state.raw_at, name, state)
+            for name, state in self._buttons.items()
+            if state.raw_down != state.down and now_ms - state.raw_at >= self.rules.bounce_ms
+        ]
+        for _at, name, state in sorted(settling, key=lambda item: item[:2]):  # in time order
+            decisions += self._settle(name, state)
         decisions += self._timers(now_ms)
         return decisions
 
     def vote_failed(self, at_ms: int) -> None:
-        """The vote decided at ``at_ms`` could not be recorded: it counts for no rule."""
+        """The vote decided at ``at_ms`` could not be recorded: it counts for no rule, and
+        there is no ticket to ask for."""
         if at_ms in self._votes:
             self._votes.remove(at_ms)
+        self._ticket_until = None
 
     def pending(self, button: str) -> bool:
         """True while an edge of ``button`` waits to settle."""
@@ -163,7 +177,7 @@ class PressPolicy:
         if self._storm_start is not None:
             times.append(self._storm_start + STORM_WINDOW_MS)
         gesture = [self._buttons[n] for n in self._gesture_buttons()]
-        if all(s.down and not s.gesture_done for s in gesture):
+        if self._gesture_allowed() and all(s.down and not s.gesture_done for s in gesture):
             times.append(max(s.down_at for s in gesture) + self.rules.gesture_s * 1000)
         chord = self._chord_down()
         for name, state in self._buttons.items():
@@ -174,9 +188,14 @@ class PressPolicy:
         due = [t for t in times if t is not None]
         return min(due) if due else None
 
+    def _gesture_allowed(self) -> bool:
+        return self.has_served or self.rules.chord_gesture
+
     def _chord_down(self) -> bool:
         """Without a served button, the first and last rating buttons held together."""
-        return not self.has_served and all(self._buttons[n].down for n in self._gesture_buttons())
+        if self.has_served or not self.rules.chord_gesture:
+            return False
+        return all(self._buttons[n].down for n in self._gesture_buttons())
 
     def _may_be_held(self, name: str, state: _Button, chord: bool) -> bool:
         return (
@@ -258,6 +277,8 @@ class PressPolicy:
         return self._refuse(name, "select", at)
 
     def _gesture(self, now: int) -> list[Decision]:
+        if not self._gesture_allowed():
+            return []
         names = self._gesture_buttons()
         states = [self._buttons[n] for n in names]
         if not all(s.down and not s.gesture_done for s in states):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ from kiosk.clock import AdjustableClock, SystemClock
 from kiosk.config import ConfigError, KioskConfig, load_config_or_defaults
 from kiosk.daemon import Kiosk
 from kiosk.device_key import DeviceKey, DeviceKeyError
-from kiosk.errors import BallotBoxError
+from kiosk.errors import BallotBoxError, LedgerBusyError, LedgerCorruptError
 from kiosk.sd_notify import Notifier
 from kiosk.views import Frame, FrameKind
 
 Echo = Callable[[str], None]
+RETRY_OPEN_S = 30.0  # out of service for a full or read-only disk: try the ledger again
 
 
 def config_digest(config_path: Path | None) -> str:
@@ -85,17 +87,26 @@ class _Parts:
                 self.echo(_("while stopping: {error}").format(error=exc))
 
     def run(self, digest: str, panel_port: int) -> int:
-        from hardware.output import FrameDisplay
-
         config, echo = self.config, self.echo
         clock = AdjustableClock() if self.simulate else SystemClock()
-        display = FrameDisplay(self._screen(), config.screen.width, config.screen.height)
-        self.closers.append(display.close)
-        try:
-            key = DeviceKey.load_or_create(config.key_path)
-            box = BallotBox.open(config.ledger_path, key, clock, config_digest=digest)
-        except (BallotBoxError, DeviceKeyError) as exc:
-            return self._out_of_service(display, str(exc))
+        display: Any = None
+        while True:  # the ledger first: a second kiosk must not paint over the first's screen
+            try:
+                key = DeviceKey.load_or_create(config.key_path)
+                box = BallotBox.open(config.ledger_path, key, clock, config_digest=digest)
+                break
+            except LedgerBusyError as exc:
+                echo(str(exc))
+                return 2
+            except (BallotBoxError, DeviceKeyError) as exc:
+                if display is None:
+                    display = self._display()
+                # Damage and a wrong key wait for a technician; a full or read-only disk
+                # may heal (space freed, remounted): try again now and then.
+                heals = not isinstance(exc, LedgerCorruptError | DeviceKeyError)
+                if not self._out_of_service(display, str(exc), retry=heals):
+                    return 1
+        display = display or self._display()
         self.closers.append(box.close)
         archive = None
         if self.simulate:
@@ -135,6 +146,14 @@ class _Parts:
         return 0
 
     # --- the parts -----------------------------------------------------------------------
+    def _display(self) -> Any:
+        from hardware.output import FrameDisplay
+
+        config = self.config
+        display = FrameDisplay(self._screen(), config.screen.width, config.screen.height)
+        self.closers.append(display.close)
+        return display
+
     def _screen(self) -> Any:
         from hardware.screen import NullScreen, PngScreen, ScreenError, open_screen
 
@@ -190,8 +209,9 @@ class _Parts:
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, lambda *_args: stop())
 
-    def _out_of_service(self, display: Any, reason: str) -> int:
-        """No ballot box: show why, stay up for staff to see it, until told to stop."""
+    def _out_of_service(self, display: Any, reason: str, *, retry: bool) -> bool:
+        """No ballot box: show why and stay up for staff to see it. True when it is time to
+        try again (``retry``), False once told to stop."""
         self.echo(_("Out of service: {reason}").format(reason=reason))
         device = self.config.device
         frame = Frame(FrameKind.OUT_OF_SERVICE, device.office, device.counter, message=reason)
@@ -199,14 +219,19 @@ class _Parts:
             display.show(frame)
         except Exception as exc:
             self.echo(_("Screen unavailable: {error}").format(error=exc))
-        stopped = threading.Event()
-        self._on_signals(stopped.set)
+        stopped = []  # a plain list: appending is safe in a signal handler, locks are not
+        self._on_signals(lambda: stopped.append(True))
         self.notifier.ready(_("Out of service: {reason}").format(reason=reason))
-        interval = self.notifier.watchdog_interval_s or 1.0
-        while not stopped.wait(interval):
+        interval = min(self.notifier.watchdog_interval_s or 1.0, 1.0)
+        waited = 0.0
+        while not stopped:
+            if retry and waited >= RETRY_OPEN_S:
+                return True
+            time.sleep(interval)
+            waited += interval
             self.notifier.watchdog()
         self.notifier.stopping()
-        return 1
+        return False
 
 
 class _Console:
@@ -236,11 +261,9 @@ def selftest(
         return 2
     parts = _Parts(config, simulate, echo)
     try:
-        from hardware.output import FrameDisplay
         from hardware.printer import PrinterWorker
 
-        display = FrameDisplay(parts._screen(), config.screen.width, config.screen.height)
-        parts.closers.append(display.close)
+        display = parts._display()
         printer_factory = None
         if simulate:
             from kiosk.simulation import TicketArchive

@@ -247,3 +247,10 @@ def test_configuration_change_between_starts_is_an_event(
 def test_event_details_cannot_overwrite_the_record_fields(box: BallotBox) -> None:
     with pytest.raises(BallotBoxError, match="redefine type"):
         box.event("printer_fault", type="vote")
+
+
+def test_an_unusable_ledger_place_is_a_clear_error(tmp_path: Path, key, clock) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(BallotBoxError, match="cannot open the ballot box"):
+        BallotBox.open(blocker / "ballot-box.sqlite3", key, clock)

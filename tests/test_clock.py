@@ -157,3 +157,30 @@ def test_stamp_is_pure_and_monotone() -> None:
     first = stamp(state, clock.read())
     assert first.wall_ms == state.last_wall_ms and first.tq.value == "unsynced"
     assert stamp(state, clock.read()) == first  # same input, same answer
+
+
+def test_an_unsynced_clock_far_ahead_at_boot_cannot_block_later_months(
+    ledger_path: Path, key: DeviceKey, clock: FakeClock
+) -> None:
+    with BallotBox.open(ledger_path, key, clock) as box:
+        last = vote(box)
+    clock.reboot(wall_ms=parse_iso_ms("2031-05-01T08:00:00"), synced=False)  # garbage RTC
+    with BallotBox.open(ledger_path, key, clock) as box:
+        held = vote(box)
+        assert held.wall_ms < last.wall_ms + 60_000 and held.tq.value == "unsynced"
+    clock.reboot(wall_ms=parse_iso_ms("2026-12-02T08:00:00"), synced=True)  # NTP is back
+    with BallotBox.open(ledger_path, key, clock) as box:
+        december = vote(box)
+        assert december.box == "2026-12" and december.tq.value == "synced"
+        assert_intact(box, key)
+
+
+def test_an_unsynced_clock_a_few_days_ahead_at_boot_is_believed(
+    ledger_path: Path, key: DeviceKey, clock: FakeClock
+) -> None:
+    with BallotBox.open(ledger_path, key, clock) as box:
+        last = vote(box)
+    clock.reboot(wall_ms=last.wall_ms + 3 * 24 * HOUR, synced=False)  # an RTC after a weekend
+    with BallotBox.open(ledger_path, key, clock) as box:
+        later = vote(box)
+        assert later.wall_ms >= last.wall_ms + 3 * 24 * HOUR and later.tq.value == "unsynced"

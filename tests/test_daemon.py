@@ -3,6 +3,8 @@ real rendering and python-escpos printers; the clock is injected."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,7 @@ min_gap_ms = 3000
 [printer]
 kind = "file"
 file = "/dev/null"
+print_box_slips = false
 """
 
 
@@ -93,9 +96,11 @@ class FlakyDummy(Dummy):
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, key: DeviceKey, text: str = CONFIG, screen=None) -> None:
+    def __init__(
+        self, tmp_path: Path, key: DeviceKey, text: str = CONFIG, screen=None, clock=None
+    ) -> None:
         self.config = parse_config(text)
-        self.clock = FakeClock.at("2026-11-03T08:00:00")
+        self.clock = clock or FakeClock.at("2026-11-03T08:00:00")
         self.factory = MockFactory()
         self.box = BallotBox.open(tmp_path / "ledger.sqlite3", key, self.clock)
         self.screen = screen or NullScreen()
@@ -316,3 +321,82 @@ def test_full_disk_puts_the_kiosk_out_of_service_and_loses_nothing(rig: Rig) -> 
     assert rig.kiosk.current_frame.kind is FrameKind.THANKS
     stored = {r.seq for r in rig.records(Kind.VOTE)}
     assert {o.seq for o in acknowledged} <= stored
+
+
+def test_box_slips_at_first_start_and_for_a_month_turned_while_switched_off(
+    tmp_path: Path, key: DeviceKey
+) -> None:
+    text = CONFIG.replace("print_box_slips = false", "print_box_slips = true")
+    clock = FakeClock.at("2026-11-30T17:00:00")
+    rig = Rig(tmp_path, key, text=text, clock=clock)
+    rig.step(1000)
+    rig.settle_printer()
+    assert len(rig.paper.jobs) == 1  # the first box's zero report
+    rig.close()
+    clock.reboot(wall_ms=FakeClock.at("2026-12-01T07:30:00").wall_ms, synced=True)
+    rig = Rig(tmp_path, key, text=text, clock=clock)  # the month turned while it was off
+    try:
+        rig.step(1000)
+        rig.settle_printer()
+        assert len(rig.paper.jobs) == 2  # the seal of November, the zero report of December
+        closes = rig.records(Kind.CLOSE)
+        assert [c.box for c in closes] == ["2026-11"]
+        rig.step(1000)
+        rig.settle_printer()
+        assert len(rig.paper.jobs) == 2  # printed once
+    finally:
+        rig.close()
+
+
+def test_a_stalled_printer_is_shown_while_it_hangs(tmp_path: Path, key: DeviceKey) -> None:
+    release = threading.Event()
+
+    class Jammed(FlakyDummy):
+        def _raw(self, msg: bytes) -> None:
+            release.wait(30)  # a usblp write with no paper: it just blocks
+            super()._raw(msg)
+
+    rig = Rig(tmp_path, key)
+    rig.paper = Jammed()
+    rig.worker._stall_after_s = 0.2
+    try:
+        rig.press("hai_long")
+        time.sleep(0.5)
+        rig.step(1000)
+        assert rig.kiosk.printer_fault and len(rig.records(Kind.VOTE)) == 1
+        faults = [r for r in rig.records(Kind.EVENT) if r.body["type"] == "printer_fault"]
+        assert len(faults) == 1
+    finally:
+        release.set()
+        rig.settle_printer()
+        rig.close()
+    assert rig.kiosk.printer_fault is None  # the ticket came out in the end
+
+
+def test_on_demand_ticket_is_never_an_earlier_citizens(tmp_path: Path, key: DeviceKey) -> None:
+    text = CONFIG.replace(
+        "print_box_slips = false", 'print_box_slips = false\nprint_tickets = "on_demand"'
+    )
+    rig = Rig(tmp_path, key, text=text)
+    try:
+        rig.press("hai_long")
+        rig.press("served")  # the clerk asks for this citizen's ticket
+        rig.settle_printer()
+        assert len(rig.paper.jobs) == 1
+        rig.step(3000)
+        conn = rig.box.store.conn
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+        for _ in range(40):  # until a vote fails for lack of space
+            rig.press("hai_long")
+            rig.press("served")
+            if rig.kiosk.fault:
+                break
+            rig.step(3000)
+        assert rig.kiosk.fault
+        rig.settle_printer()
+        printed = len(rig.paper.jobs)
+        rig.press("served")
+        rig.settle_printer()
+        assert len(rig.paper.jobs) == printed  # nothing printed for the failed vote
+    finally:
+        rig.close()

@@ -143,7 +143,7 @@ def test_clerk_gesture_with_the_served_button() -> None:
 
 
 def test_clerk_gesture_without_a_served_button_casts_no_vote() -> None:
-    driver = Driver(Rules(gesture_s=3, hold_ms=1500))
+    driver = Driver(Rules(gesture_s=3, hold_ms=1500, chord_gesture=True))
     driver.edge(FIRST, True)
     driver.edge(LAST, True)
     driver.wait(3200)
@@ -192,3 +192,35 @@ def test_deadlines_always_move_forward(seed: int) -> None:
         driver.decisions += driver.policy.tick(driver.now)
         deadline = driver.policy.next_deadline()
         assert deadline is None or deadline > driver.now
+
+
+def test_without_the_chord_option_holding_two_buttons_is_two_held_presses() -> None:
+    driver = Driver(Rules(gesture_s=3, hold_ms=1500))
+    driver.edge(FIRST, True)
+    driver.edge(LAST, True)
+    driver.wait(3200)
+    driver.edge(FIRST, False)
+    driver.edge(LAST, False)
+    driver.wait(100)
+    assert driver.actions() == [("refused", FIRST, "held"), ("refused", LAST, "held")]
+
+
+def test_a_whole_press_queued_while_the_loop_was_busy_is_not_lost() -> None:
+    """Down and up edges both handled before the next tick: the press still counts."""
+    policy = PressPolicy(Rules(min_gap_ms=3000), BUTTONS, has_served=False)
+    decisions = policy.edge(FIRST, True, 1000) + policy.edge(FIRST, False, 1200)
+    decisions += policy.tick(1300)
+    decisions += policy.edge(LAST, True, 1400) + policy.edge(LAST, False, 1500)
+    decisions += policy.tick(1600)
+    assert [(d.action.value, d.button, d.reason) for d in decisions] == [
+        ("vote", FIRST, ""),
+        ("refused", LAST, "min_gap"),
+    ]
+
+
+def test_settling_is_in_time_order_across_buttons() -> None:
+    policy = PressPolicy(Rules(armed_mode=True), BUTTONS, has_served=True)
+    decisions = policy.edge(SERVED, True, 5000) + policy.edge(SERVED, False, 5100)
+    decisions += policy.edge(FIRST, True, 5110) + policy.edge(FIRST, False, 5200)
+    decisions += policy.tick(6000)
+    assert [d.action.value for d in decisions] == ["armed", "vote"]

@@ -95,18 +95,22 @@ def test_panel_api_state_screen_tickets_and_errors(isolated_home: Path, config) 
         screen = Image.open(io.BytesIO(kiosk.get_bytes("/api/screen.png")))
         assert screen.size == (480, 320)
         deadline = time.monotonic() + 10  # the printer thread draws and prints it
-        while not (tickets := kiosk.get("/api/tickets")["tickets"]):
+        while len(tickets := kiosk.get("/api/tickets")["tickets"]) < 2:
             assert time.monotonic() < deadline, "no ticket was printed"
             time.sleep(0.1)
-        assert len(tickets) == 1
-        raw = kiosk.get_bytes(tickets[0]["bin"])
+        assert len(tickets) == 2  # the first box's zero report, then the citizen's ticket
+        raw = kiosk.get_bytes(tickets[-1]["bin"])
         decoded = decode(raw)
         assert decoded.cuts == 1 and decoded.images
-        picture = Image.open(io.BytesIO(kiosk.get_bytes(tickets[0]["png"])))
+        picture = Image.open(io.BytesIO(kiosk.get_bytes(tickets[-1]["png"])))
         assert picture.width == 384
         assert kiosk.press("nope")["status"] == 400
         assert kiosk.post("/api/served", {})["status"] == 404  # no served button configured
         assert kiosk.post("/api/press", {"button": "hai_long", "hold_ms": -1})["status"] == 400
+        bad_time = {"now": "0001-01-01T00:00:00+07:00", "synced": True}
+        assert kiosk.post("/api/clock", bad_time)["status"] == 400
+        assert kiosk.post("/api/clock", {"now": "yesterday"})["status"] == 400
+        assert kiosk.get("/api/state")["box"]["ballots"] == 1  # still alive and well
     finally:
         kiosk.terminate()
 
@@ -121,9 +125,9 @@ def test_month_change_through_the_clock_api(isolated_home: Path, config) -> None
         while kiosk.get("/api/state")["box"]["box"] != "2026-12":
             assert time.monotonic() < deadline, "the month did not change"
             time.sleep(0.2)
-        # The seal and the zero report were printed after the ticket.
+        # First box's zero report, the ticket, then the seal and the new zero report.
         deadline = time.monotonic() + 10
-        while len(kiosk.get("/api/tickets")["tickets"]) < 3:
+        while len(kiosk.get("/api/tickets")["tickets"]) < 4:
             assert time.monotonic() < deadline, "no box slips were printed"
             time.sleep(0.2)
         answer = kiosk.press("hai_long")
@@ -159,3 +163,25 @@ def test_sigterm_stops_cleanly_and_systemd_hears_ready_and_watchdog(
         listener.close()
     assert code == 0
     assert inspect_ledger(isolated_home / "kiosk" / "ballot-box.sqlite3").intact
+
+
+def test_a_second_kiosk_on_the_same_ledger_refuses_to_start(isolated_home: Path, config) -> None:
+    import os
+    import subprocess
+
+    from tests.kiosk_process import COMMAND
+
+    first = KioskProcess(isolated_home, "--config", str(config))
+    try:
+        second = subprocess.run(
+            [COMMAND, "--lang", "en", "kiosk", "run", "--simulate", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HOM_PHIEU_HOME": str(isolated_home)},
+        )
+        assert second.returncode == 2
+        assert "another process is writing" in second.stdout + second.stderr
+        assert first.press("hai_long")["outcome"] == "vote"
+    finally:
+        first.terminate()
