@@ -16,7 +16,13 @@ import click
 from hom_phieu import __version__, formatting
 from hom_phieu.i18n import LANGUAGES, _, set_language
 
-CONFIG_HELP = "Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists."
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,13 +59,7 @@ def _ledger_options(function):
         default=None,
         help="Ledger file (overrides the configuration).",
     )(function)
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
-        help=CONFIG_HELP,
-    )(function)
+    return config_option(function)
 
 
 def _report(config_path: Path | None, ledger_path: Path | None, key_path: Path | None):
@@ -157,13 +157,7 @@ def format_status(data: dict) -> str:
 
 
 @kiosk.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help=CONFIG_HELP,
-)
+@config_option
 @click.option(
     "--simulate",
     is_flag=True,
@@ -191,13 +185,7 @@ def run(config_path: Path | None, simulate: bool, panel_port: int) -> None:
 
 
 @kiosk.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help=CONFIG_HELP,
-)
+@config_option
 @click.option("--simulate", is_flag=True, help="Mock pins and printer: rehearse the walk-through.")
 @click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
 def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:

@@ -12,6 +12,7 @@ this API's protection against cross-site requests.
 from __future__ import annotations
 
 import io
+import socket
 import threading
 import time
 from typing import Any
@@ -151,8 +152,10 @@ class PanelServer:
     """The panel's HTTP server on 127.0.0.1 in a thread of its own."""
 
     def __init__(self, app: Flask, port: int = 0) -> None:
-        self._server = make_server("127.0.0.1", port, app, threaded=True)
-        self.port = self._server.server_port
+        # Bind here, so a port in use is an OSError to report (werkzeug would exit).
+        self._socket = socket.create_server(("127.0.0.1", port))
+        self._server = make_server("127.0.0.1", port, app, threaded=True, fd=self._socket.fileno())
+        self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self._server.serve_forever, name="panel")
 
@@ -162,6 +165,7 @@ class PanelServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+        self._socket.close()
 
 
 def sleep_ms(ms: int) -> None:

@@ -141,7 +141,13 @@ class _Parts:
             )
         )
         if self.simulate:
-            self._start_panel(kiosk, clock, archive, display, panel_port)
+            try:
+                self._start_panel(kiosk, clock, archive, display, panel_port)
+            except OSError as exc:
+                message = _("The virtual panel cannot listen on 127.0.0.1:{port} ({error}); "
+                            "choose another with --panel-port (0: any free port).")  # fmt: skip
+                echo(message.format(port=panel_port, error=exc.strerror or exc))
+                return 2
         kiosk.run()
         return 0
 
