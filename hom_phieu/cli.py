@@ -204,6 +204,55 @@ def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:
     sys.exit(code)
 
 
+@main.group()
+def web() -> None:
+    """The admin server: accounts, units, devices, the sync API, the sealed boxes."""
+
+
+def _server_app():
+    from web import create_app, db
+
+    app = create_app()
+    db.upgrade(app.config["DATABASE_URL"])  # zero set-up: the schema is made or updated
+    return app
+
+
+@web.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the admin server with waitress (behind a TLS reverse proxy in production)."""
+    import waitress
+
+    app = _server_app()
+    if host in ("127.0.0.1", "localhost", "::1"):
+        # Plain HTTP on this machine only (the demo, a test): a Secure cookie would never
+        # come back. Anywhere else the cookie stays Secure and TLS is required.
+        app.config.update(SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
+    _echo(_("Admin server: http://{host}:{port}/").format(host=host, port=port))
+    waitress.serve(app, host=host, port=port, threads=threads, ident="hom-phieu")
+
+
+@web.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="Full name shown on pages.")
+@click.password_option(help="At least 10 characters (asked if not given).")
+def create_admin(username: str, display_name: str | None, password: str) -> None:
+    """Create an administrator account (the first one, or another)."""
+    from web import auth, db
+
+    app = _server_app()
+    with app.app_context():
+        try:
+            auth.create_user(username, password, display_name or username, "admin")
+        except ValueError as exc:
+            _fail(str(exc))
+        auth.audit("admin_created", username)
+        db.session().commit()
+    _echo(_("Administrator {name} created.").format(name=username))
+
+
 @main.command()
 @click.option(
     "--panel-port",

@@ -8,6 +8,7 @@ kept with ``tools/catalogs`` (extract, update, compile) and checked by the tests
 from __future__ import annotations
 
 import gettext
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -16,7 +17,10 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
-_language = DEFAULT_LANGUAGE
+# The process's language (the kiosk's, a command's), and a per-request override: the
+# admin server answers requests in different languages at once, each in its own context.
+_process_language = DEFAULT_LANGUAGE
+_request_language: ContextVar[str | None] = ContextVar("hom_phieu_language", default=None)
 
 
 @cache
@@ -26,25 +30,34 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
 
 
-def set_language(language: str) -> None:
-    """Choose the language of every message from now on (``vi`` or ``en``)."""
-    global _language
+def _check(language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
-    _language = language
+    return language
+
+
+def set_language(language: str) -> None:
+    """Choose the language of every message of this process (``vi`` or ``en``)."""
+    global _process_language
+    _process_language = _check(language)
+
+
+def set_request_language(language: str | None) -> None:
+    """Choose the language for the current context only (one web request)."""
+    _request_language.set(None if language is None else _check(language))
 
 
 def current_language() -> str:
-    return _language
+    return _request_language.get() or _process_language
 
 
 def _(message: str) -> str:
     """Translate ``message`` into the current language."""
-    return translations(_language).gettext(message)
+    return translations(current_language()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_language).ngettext(singular, plural, n)
+    return translations(current_language()).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

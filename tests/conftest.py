@@ -40,3 +40,36 @@ def ledger_path(tmp_path: Path) -> Path:
 def box(ledger_path: Path, key: DeviceKey, clock: FakeClock):
     with BallotBox.open(ledger_path, key, clock) as opened:
         yield opened
+
+
+# --- the admin server ---------------------------------------------------------------------
+import os  # noqa: E402
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+PG_URL = os.environ.get("HOM_PHIEU_TEST_DATABASE_URL")
+DATABASES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every server test runs on SQLite, and on the real PostgreSQL that .ci/run starts."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    engine = create_engine(PG_URL)
+    with engine.begin() as connection:  # a clean database for each test
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text("DROP FUNCTION IF EXISTS hom_phieu_append_only() CASCADE"))
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def server_app(database_url: str):
+    from web import create_app, db
+
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
+    db.upgrade(database_url)
+    yield app
+    app.extensions["hom_phieu_engine"].dispose()

@@ -1,0 +1,59 @@
+"""The admin server: a Flask application factory with one blueprint per job.
+
+Never imports ``hardware/``: only the kiosk may own pins, screen and printer.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from hom_phieu import paths
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the admin server. ``overrides``: Flask settings (tests, the demo)."""
+    instance = paths.home() / "server"
+    instance.mkdir(parents=True, exist_ok=True)
+    # instance_path in the state folder: inside a venv it is read-only under systemd.
+    app = Flask(__name__, instance_path=str(instance))
+    app.config.update(
+        DATABASE_URL=os.environ.get("HOM_PHIEU_DATABASE_URL")
+        or f"sqlite:///{instance / 'hom-phieu.sqlite3'}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_SECURE=True,
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        ENROLLMENT_HOURS=48,
+    )
+    app.config.update(overrides or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
+
+    from web import auth, db, i18n, pages
+
+    db.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    pages.init_app(app)
+    return app
+
+
+def _secret(instance: Path) -> str:
+    """The session-signing secret, made once, kept in the instance folder (0600)."""
+    path = instance / "secret-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

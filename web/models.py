@@ -1,0 +1,257 @@
+"""The admin server's data: the unit tree, offices and their people, devices, the records
+they send, and the sealed boxes those records land in.
+
+SQLAlchemy 2.0 declarative models, the same on SQLite and PostgreSQL; the schema is
+created and changed only by the Alembic migrations in ``web/migrations``. Nothing here
+stores a count: a box's figures are always recomputed from its records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True)}
+
+
+class Role:
+    """What an account may do (a committee member also has a committee role per office)."""
+
+    ADMIN = "admin"
+    TECHNICIAN = "technician"
+    COMMITTEE = "committee"
+    CLERK = "clerk"
+    VIEWER = "viewer"
+    ALL = (ADMIN, TECHNICIAN, COMMITTEE, CLERK, VIEWER)
+
+
+class CommitteeRole:
+    UBND_LEADER = "ubnd_leader"  # lãnh đạo UBND
+    MTTQ_CHAIR = "mttq_chair"  # chủ tịch Ủy ban MTTQ
+    UNION_REP = "union_rep"  # đại diện công đoàn
+    ONE_STOP_CLERK = "one_stop_clerk"  # công chức bộ phận một cửa
+    SECRETARY = "secretary"  # thư ký
+    ALL = (UBND_LEADER, MTTQ_CHAIR, UNION_REP, ONE_STOP_CLERK, SECRETARY)
+
+
+class Unit(Base):
+    """A node of the administrative tree: province, commune, ward… (depth is data)."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))  # "tỉnh", "xã", "phường", …
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: whole tree
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unit: Mapped[Unit | None] = relationship()
+
+
+class LoginAttempt(Base):
+    """Kept for throttling only; old rows are deleted."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditEntry(Base):
+    """Append-only log of administrative actions (no UPDATE or DELETE in the code)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ProcedureField(Base):
+    """Lĩnh vực thủ tục hành chính."""
+
+    __tablename__ = "procedure_fields"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Office(Base):
+    """Bộ phận một cửa of a unit: where the counters, clerks and kiosks are."""
+
+    __tablename__ = "offices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[Unit] = relationship()
+    counters: Mapped[list[Counter]] = relationship(back_populates="office")
+    clerks: Mapped[list[Clerk]] = relationship(back_populates="office")
+    scale: Mapped[list[ScaleButton]] = relationship(
+        back_populates="office", order_by="ScaleButton.position"
+    )
+
+
+class ScaleButton(Base):
+    """One button of an office's rating scale, mapped to the statutory three levels."""
+
+    __tablename__ = "scale_buttons"
+    __table_args__ = (UniqueConstraint("office_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    office: Mapped[Office] = relationship(back_populates="scale")
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    office: Mapped[Office] = relationship(back_populates="counters")
+
+
+class Clerk(Base):
+    __tablename__ = "clerks"
+    __table_args__ = (UniqueConstraint("office_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))  # the id kiosks put in VOTE records
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("procedure_fields.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    office: Mapped[Office] = relationship(back_populates="clerks")
+
+
+class CommitteeMember(Base):
+    __tablename__ = "committee_members"
+    __table_args__ = (UniqueConstraint("office_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    committee_role: Mapped[str] = mapped_column(String(30))
+    user: Mapped[User] = relationship()
+
+
+class Device(Base):
+    """A kiosk, known by its Ed25519 public key once it has enrolled."""
+
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    device_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # hp-…
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # active, revoked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enrolled_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    head_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # contiguous records held
+    head_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    health: Mapped[dict] = mapped_column(JSON, default=dict)
+    office: Mapped[Office] = relationship()
+    counter: Mapped[Counter | None] = relationship()
+
+
+class Enrollment(Base):
+    """A one-time code a technician gives a kiosk to provision it. Only its hash is kept."""
+
+    __tablename__ = "enrollments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    device: Mapped[Device] = relationship()
+
+
+class LedgerRecord(Base):
+    """A device's signed record, exactly as it was signed. (device, seq) is unique."""
+
+    __tablename__ = "ledger_records"
+    __table_args__ = (UniqueConstraint("device_pk", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    box: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM of the device's box
+    wall_ms: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sig: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[str] = mapped_column(String(64), index=True)
+    receipt: Mapped[str | None] = mapped_column(String(11), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evidence(Base):
+    """A record refused because the server already holds a different one for its seq:
+    the mark of a cloned or rolled-back device. Kept whole, for investigation."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sig: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    message: Mapped[str] = mapped_column(Text)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
