@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "hom-phieu-kiosk.service"
+UNITS = Path(__file__).resolve().parent.parent / "systemd"
+UNIT = UNITS / "hom-phieu-kiosk.service"
 
 
 def service() -> dict[str, list[str]]:
@@ -22,10 +23,12 @@ def service() -> dict[str, list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
-def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["hom-phieu-kiosk.service", "hom-phieu-web.service"])
+def test_systemd_analyze_verify_is_clean(tmp_path: Path, name: str) -> None:
     # The unit names the installed command; point it at one that exists here.
-    text = UNIT.read_text().replace("/opt/hom-phieu/.venv/bin/hom-phieu", sys.executable)
-    copy = tmp_path / UNIT.name
+    unit = UNITS / name
+    text = unit.read_text().replace("/opt/hom-phieu/.venv/bin/hom-phieu", sys.executable)
+    copy = tmp_path / unit.name
     copy.write_text(text)
     result = subprocess.run(
         ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
