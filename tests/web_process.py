@@ -1,0 +1,69 @@
+"""The admin server as a real process (waitress on 127.0.0.1), for browser and crash tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebProcess:
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1",
+                    **(env or {})}  # fmt: skip
+        self.process = subprocess.Popen(
+            [COMMAND, "--lang", "en", "web", "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError("the server exited: " + (self.process.stdout.read() or ""))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def create_admin(home: Path, username: str, password: str) -> None:
+    result = subprocess.run(
+        [COMMAND, "--lang", "en", "web", "create-admin", username, "--password", password],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HOM_PHIEU_HOME": str(home)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"created", result.stdout)
