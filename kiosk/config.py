@@ -113,7 +113,7 @@ class OnePin:
 
 @schema
 class Clerk:
-    id: str = setting(doc="Clerk id used in records; unique.", form="identifier")
+    id: str = setting(doc="Clerk code used in records (as on the server); unique.", form="code")
     name: str = setting(doc="Full name shown on the screen.")
     title: str = setting("", "Job title shown under the name.")
     survey_url: str | None = setting(None, "Phone survey page behind the QR code.", form="url")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hom_phieu.i18n import DEFAULT_LANGUAGE, set_language
+from hom_phieu.i18n import DEFAULT_LANGUAGE, set_language, set_request_language
 from kiosk.ballot_box import BallotBox
 from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
@@ -17,8 +17,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("HOM_PHIEU_HOME", str(home))
     set_language("en")
+    set_request_language(None)
     yield home
     set_language(DEFAULT_LANGUAGE)
+    set_request_language(None)
 
 
 @pytest.fixture

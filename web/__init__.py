@@ -36,12 +36,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
 
-    from web import auth, db, i18n, pages
+    from web import api_v1, auth, db, i18n, manage, pages
 
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     pages.init_app(app)
+    manage.init_app(app)
+    api_v1.init_app(app)
     return app
 
 

@@ -4,6 +4,7 @@ checked on every route, and the append-only audit log of administrative actions.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -43,7 +44,8 @@ class Account:
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # The password's hash is part of the session's id: a reset signs out every session.
+        return f"{self.id}:{session_stamp(self.user)}"
 
 
 def init_app(app: Flask) -> None:
@@ -54,9 +56,16 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
     @login_manager.user_loader
-    def load(user_id: str) -> Account | None:
+    def load(session_id: str) -> Account | None:
+        user_id, _, stamp = session_id.partition(":")
         user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
-        return Account(user) if user is not None and user.active else None
+        if user is None or not user.active or stamp != session_stamp(user):
+            return None
+        return Account(user)
+
+
+def session_stamp(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def hash_password(password: str) -> str:

@@ -19,6 +19,10 @@ def init_app(app: Flask) -> None:
             wanted = current_user.language
         set_request_language(wanted if wanted in LANGUAGES else "vi")
 
+    @app.teardown_request
+    def forget_language(_exc: BaseException | None) -> None:
+        set_request_language(None)  # a worker thread's next request starts afresh
+
     @app.after_request
     def remember_language(response):
         if request.args.get("lang") in LANGUAGES:

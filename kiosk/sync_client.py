@@ -1,0 +1,480 @@
+"""The kiosk's side of the sync protocol (``docs/sync-protocol.md``): push, acks, config.
+
+:class:`SyncClient` runs on its own thread with its own read-only connection to the
+ledger. It never writes the ledger: every verified acknowledgement and configuration is
+handed to a callback, which the daemon turns into work for its main loop (the one
+writer). Records go in ledger order, in batches, whenever the network allows; network
+failures back off exponentially (1 s doubling to 5 min, with jitter); a ``gap`` answer
+moves the position back to where the server says to resume.
+
+Every request is signed with the device key (:func:`signed_headers`); every answer the
+kiosk acts on (an ack, a configuration) is signed by the server key pinned at enrollment.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hom_phieu.i18n import _, current_language
+from kiosk.clock import Clock
+from kiosk.device_key import DeviceKey, verify_signature
+from kiosk.errors import LedgerStoreError
+from kiosk.ledger_store import LedgerStore
+from kiosk.records import canonical_bytes, record_hash
+from kiosk.verify import Row
+
+API = "/api/v1"
+DEVICE_HEADER = "X-HomPhieu-Device"
+SIGNATURE_HEADER = "X-HomPhieu-Signature"
+BATCH_SIZE = 200
+BATCH_BYTES = 1024 * 1024  # raw record bytes per push; base64 makes it ~1.4 MB < 2 MB
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 300.0
+
+log = logging.getLogger(__name__)
+
+
+# --- the wire ---------------------------------------------------------------------------
+class SyncError(Exception):
+    """A sync step failed; ``message`` says why in words for staff."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NetworkError(SyncError):
+    """The server could not be reached or answered nonsense: try again later."""
+
+
+class ServerRefused(SyncError):
+    """The server answered with an error (4xx/5xx) and its reason."""
+
+    def __init__(self, status: int, answer: Mapping[str, Any]) -> None:
+        self.status = status
+        self.error = str(answer.get("error") or status)
+        self.answer = dict(answer)
+        super().__init__(str(answer.get("message") or self.error))
+
+
+class UntrustedAnswer(SyncError):
+    """A signed answer failed its signature or does not describe this device's ledger."""
+
+
+def request_message(method: str, path: str, body: bytes) -> bytes:
+    """The bytes a device signs for a request: method, API path, SHA-256 of the body."""
+    return canonical_bytes(
+        {"method": method.upper(), "path": path, "body_sha256": hashlib.sha256(body).hexdigest()}
+    )
+
+
+def signed_headers(key: DeviceKey, method: str, path: str, body: bytes) -> dict[str, str]:
+    signature = key.sign(request_message(method, path, body))
+    return {
+        DEVICE_HEADER: key.device_id,
+        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+    }
+
+
+def server_signature_ok(server_public_raw: bytes, payload: Mapping[str, Any], sig: Any) -> bool:
+    """True when the server key signed the canonical bytes of ``payload``."""
+    if not isinstance(sig, str):
+        return False
+    try:
+        raw = base64.b64decode(sig, validate=True)
+        data = canonical_bytes(payload)
+    except (ValueError, TypeError):
+        return False
+    return verify_signature(server_public_raw, raw, data)
+
+
+def call(
+    server_url: str,
+    method: str,
+    path: str,
+    *,
+    key: DeviceKey,
+    payload: Mapping[str, Any] | None = None,
+    timeout_s: float = 20.0,
+) -> dict[str, Any]:
+    """One signed request to ``server_url`` + ``path``; the JSON answer of a 2xx.
+
+    Raises :class:`NetworkError` (unreachable, timeout, not JSON) or
+    :class:`ServerRefused` (an error status, with the server's code and reason).
+    """
+    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    headers = {
+        **signed_headers(key, method, path, body),
+        "Accept-Language": current_language(),
+        "Content-Type": "application/json",
+    }
+    request = urllib.request.Request(
+        server_url.rstrip("/") + path,
+        data=body if payload is not None else None,
+        headers=headers,
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ServerRefused(exc.code, _error_answer(exc)) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise NetworkError(
+            _("cannot reach the server {url}: {reason}").format(url=server_url, reason=reason)
+        ) from None
+    try:
+        answer = json.loads(raw)
+    except (ValueError, RecursionError):
+        answer = None
+    if not isinstance(answer, dict):
+        raise NetworkError(
+            _("the server {url} did not answer with JSON: is it a hom-phieu server?").format(
+                url=server_url
+            )
+        )
+    return answer
+
+
+def _error_answer(exc: urllib.error.HTTPError) -> dict[str, Any]:
+    try:
+        answer = json.loads(exc.read(64 * 1024))
+    except (ValueError, OSError, RecursionError):
+        answer = None
+    if isinstance(answer, dict) and "error" in answer:
+        return answer
+    return {"error": str(exc.code), "message": f"HTTP {exc.code} {exc.reason}"}
+
+
+def backoff_s(
+    failures: int,
+    *,
+    initial_s: float = BACKOFF_INITIAL_S,
+    maximum_s: float = BACKOFF_MAX_S,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling, capped, jittered.
+
+    The jitter (between half and all of the step) keeps a commune's kiosks, all cut off
+    by the same outage, from coming back at the same instant.
+    """
+    step = min(maximum_s, initial_s * 2 ** min(max(failures - 1, 0), 30))
+    return step * (0.5 + 0.5 * (rng or random).random())
+
+
+# --- the client -------------------------------------------------------------------------
+AckCallback = Callable[[int, str, int, int], None]  # head_seq, head_hash, server ms, mono ns
+ConfigCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the sync thread last saw, for the screen, ``kiosk status`` and health."""
+
+    state: str  # "starting", "ok", "offline" (network), "refused" (the server said no)
+    acked_seq: int
+    error: str | None = None  # the server's error code, or "network"
+    message: str | None = None
+    last_ok_ms: int | None = None  # wall time of the last complete sync (this machine's clock)
+    retry_in_s: float | None = None
+
+
+class SyncClient:
+    """Pushes records after ``acked_seq``, pulls the configuration, posts health.
+
+    Callbacks run on the sync thread: they must only hand the values to the main loop.
+    ``on_ack(head_seq, head_hash, server_time_ms, mono_ns_at_receipt)``: the server holds
+    the ledger up to ``head_seq`` (whose hash is ``head_hash``; already checked against
+    this ledger) and its clock read ``server_time_ms`` when ``clock`` read
+    ``mono_ns_at_receipt``. ``on_config(config)``: a configuration signed by the server,
+    for this device, different from the last one handed over.
+    """
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        key: DeviceKey,
+        server_public_key: bytes,
+        ledger_path: Path,
+        clock: Clock,
+        acked_seq: int,
+        on_ack: AckCallback,
+        on_config: ConfigCallback | None = None,
+        health: Callable[[], Mapping[str, Any]] | None = None,
+        config_version: str | None = None,
+        interval_s: float = 30.0,
+        config_interval_s: float = 3600.0,
+        timeout_s: float = 20.0,
+        batch_size: int = BATCH_SIZE,
+        backoff_initial_s: float = BACKOFF_INITIAL_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+    ) -> None:
+        self.server_url = server_url
+        self._key = key
+        self._server_key = server_public_key
+        self._ledger_path = ledger_path
+        self._clock = clock
+        self._on_ack = on_ack
+        self._on_config = on_config
+        self._health = health
+        self._config_version = config_version
+        self._interval_s = interval_s
+        self._config_interval_s = config_interval_s
+        self._timeout_s = timeout_s
+        self._batch_size = max(1, min(batch_size, 500))
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._lock = threading.Lock()
+        self._acked = acked_seq
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_config = 0.0  # time.monotonic() when the configuration is due
+        self._status = SyncStatus("starting", acked_seq)
+
+    # --- what the daemon calls ---------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="hom-phieu-sync", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Sync now (after a vote), unless the client is backing off after failures."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread; an exchange in flight is abandoned (the server stays whole)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def set_acked(self, seq: int) -> None:
+        """Tell the client where the server's acknowledgement stands (e.g. from the ledger)."""
+        with self._lock:
+            self._acked = seq
+
+    @property
+    def acked_seq(self) -> int:
+        with self._lock:
+            return self._acked
+
+    def status(self) -> SyncStatus:
+        with self._lock:
+            return self._status
+
+    # --- the thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        store: LedgerStore | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if store is None:
+                    store = LedgerStore(self._ledger_path, readonly=True)
+                self.sync_once(store)
+                failures = 0
+                self._set_status("ok", last_ok_ms=int(time.time() * 1000))
+                delay, interruptible = self._interval_s, True
+            except Exception as exc:  # the thread must outlive any failure
+                failures += 1
+                delay = backoff_s(failures, initial_s=self._backoff[0], maximum_s=self._backoff[1])
+                if isinstance(exc, LedgerStoreError) and store is not None:
+                    store.close()
+                    store = None
+                self._failed(exc, delay)
+                interruptible = False
+            self._sleep(delay, interruptible)
+        if store is not None:
+            store.close()
+
+    def _failed(self, exc: Exception, delay: float) -> None:
+        if isinstance(exc, ServerRefused) and exc.status < 500:
+            state, error, message = "refused", exc.error, exc.message
+        elif isinstance(exc, SyncError | LedgerStoreError):
+            state, error, message = "offline", "network", str(exc)
+        else:
+            log.exception("sync failed")
+            state, error, message = "offline", "internal", str(exc)
+        if isinstance(exc, UntrustedAnswer):
+            state, error = "refused", "untrusted"
+        log.warning("sync: %s (next try in %.1f s)", message, delay)
+        self._set_status(state, error=error, message=message, retry_in_s=delay)
+
+    def _sleep(self, delay: float, interruptible: bool) -> None:
+        """Wait ``delay`` seconds; ``wake()`` cuts it short unless backing off."""
+        deadline = time.monotonic() + delay
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            woken = self._wake.wait(remaining)
+            self._wake.clear()
+            if woken and interruptible:
+                return
+
+    def _set_status(self, state: str, **values: Any) -> None:
+        with self._lock:
+            previous = self._status
+            last_ok = values.pop("last_ok_ms", previous.last_ok_ms)
+            self._status = SyncStatus(state, self._acked, last_ok_ms=last_ok, **values)
+
+    # --- one round -------------------------------------------------------------------------
+    def sync_once(self, store: LedgerStore) -> None:
+        """Push everything unacknowledged, post health, pull the configuration if due."""
+        self._push_all(store)
+        version = self._post_health(store) if self._health is not None else None
+        due = time.monotonic() >= self._next_config
+        if self._on_config is not None and (due or version != self._config_version):
+            self._pull_config()
+
+    def _push_all(self, store: LedgerStore) -> None:
+        while not self._stopping.is_set():
+            rows = self._batch(store, self.acked_seq)
+            if not rows:
+                return
+            self._push(rows)
+
+    def _batch(self, store: LedgerStore, after: int) -> list[Row]:
+        rows: list[Row] = []
+        size = 0
+        iterator = store.iter_rows(after_seq=after)
+        try:
+            for row in itertools.islice(iterator, self._batch_size):
+                if rows and size + len(row.data) + len(row.sig) > BATCH_BYTES:
+                    break
+                rows.append(row)
+                size += len(row.data) + len(row.sig)
+        finally:
+            iterator.close()  # ends the read transaction: never hold a WAL snapshot
+        return rows
+
+    def _push(self, rows: Sequence[Row]) -> None:
+        nonce = secrets.token_hex(16)
+        payload = {
+            "nonce": nonce,
+            "records": [{"seq": r.seq, "data": _b64(r.data), "sig": _b64(r.sig)} for r in rows],
+        }
+        try:
+            answer = call(
+                self.server_url,
+                "POST",
+                f"{API}/records",
+                key=self._key,
+                payload=payload,
+                timeout_s=self._timeout_s,
+            )
+        except ServerRefused as exc:
+            if exc.error == "gap":
+                self._resume(exc, rows[0].seq)
+                return
+            raise
+        mono_ns = self._clock.read().mono_ns
+        head_seq, head_hash, server_ms = self._checked_ack(answer, nonce, rows)
+        with self._lock:
+            self._acked = head_seq
+        if answer.get("config_version") != self._config_version:
+            self._next_config = 0.0
+        self._on_ack(head_seq, head_hash, server_ms, mono_ns)
+
+    def _resume(self, exc: ServerRefused, first_sent: int) -> None:
+        """The server lost records (restored from a backup): go back to where it stands."""
+        resume = exc.answer.get("resume_from")
+        if type(resume) is not int or not 1 <= resume < first_sent:
+            raise UntrustedAnswer(
+                _("the server asked to resume from {resume}, which is not before {first}").format(
+                    resume=resume, first=first_sent
+                )
+            )
+        log.warning("sync: the server holds records up to %d only; resending", resume - 1)
+        with self._lock:
+            self._acked = resume - 1
+
+    def _checked_ack(
+        self, answer: Mapping[str, Any], nonce: str, rows: Sequence[Row]
+    ) -> tuple[int, str, int]:
+        ack = answer.get("ack")
+        if not isinstance(ack, dict) or not server_signature_ok(
+            self._server_key, ack, answer.get("ack_sig")
+        ):
+            raise UntrustedAnswer(_("the acknowledgement is not signed by the enrolled server"))
+        head_seq, head_hash, server_ms = (
+            ack.get("head_seq"),
+            ack.get("head_hash"),
+            ack.get("server_time_ms"),
+        )
+        if ack.get("nonce") != nonce or ack.get("device_id") != self._key.device_id:
+            raise UntrustedAnswer(_("the acknowledgement is not the answer to this push"))
+        if type(head_seq) is not int or type(server_ms) is not int:
+            raise UntrustedAnswer(_("the acknowledgement is incomplete"))
+        sent = {r.seq: r for r in rows}
+        if head_seq not in sent or record_hash(sent[head_seq].data) != head_hash:
+            raise UntrustedAnswer(
+                _("the server acknowledged record {seq}, which is not this ledger's").format(
+                    seq=head_seq
+                )
+            )
+        return head_seq, head_hash, server_ms
+
+    def _post_health(self, store: LedgerStore) -> str | None:
+        assert self._health is not None
+        try:
+            report = dict(self._health())
+        except Exception:  # a broken report must not stop the sync
+            log.exception("sync: the health report failed")
+            return self._config_version
+        # Sequence numbers have no gaps: the count of records is the head.
+        report.setdefault("unsynced", max(0, store.record_count() - self.acked_seq))
+        answer = call(
+            self.server_url,
+            "POST",
+            f"{API}/health",
+            key=self._key,
+            payload=report,
+            timeout_s=self._timeout_s,
+        )
+        version = answer.get("config_version")
+        return version if isinstance(version, str) else self._config_version
+
+    def _pull_config(self) -> None:
+        assert self._on_config is not None
+        answer = call(
+            self.server_url, "GET", f"{API}/config", key=self._key, timeout_s=self._timeout_s
+        )
+        config = verified_config(self._server_key, self._key.device_id, answer)
+        self._next_config = time.monotonic() + self._config_interval_s
+        if config["version"] != self._config_version:
+            self._config_version = config["version"]
+            self._on_config(config)
+
+
+def verified_config(
+    server_public_raw: bytes, device_id: str, envelope: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The configuration in ``{"config": …, "sig": …}`` once its signature and device check."""
+    config = envelope.get("config")
+    if not isinstance(config, dict) or not server_signature_ok(
+        server_public_raw, config, envelope.get("sig")
+    ):
+        raise UntrustedAnswer(_("the configuration is not signed by the enrolled server"))
+    if config.get("device_id") != device_id or not isinstance(config.get("version"), str):
+        raise UntrustedAnswer(_("the configuration is not meant for this device"))
+    return config
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

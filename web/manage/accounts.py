@@ -1,0 +1,191 @@
+"""Accounts (administrators only, within their unit) and the list of procedure fields."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import PasswordField, SelectField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
+
+from hom_phieu.i18n import LANGUAGES, _
+from web import db
+from web.auth import MIN_PASSWORD, audit, create_user, hash_password, roles_required, units_in_scope
+from web.manage.common import (
+    LANGUAGE_LABELS,
+    ROLE_LABELS,
+    USERNAME,
+    Form,
+    bp,
+    choices,
+    commit,
+    strip,
+    unit_choices,
+    unit_tree,
+)
+from web.models import ProcedureField, User
+
+WHOLE_TREE = 0
+
+
+def _check_password(field) -> None:
+    if len(field.data or "") < MIN_PASSWORD:
+        raise ValidationError(
+            _("a password needs at least {count} characters").format(count=MIN_PASSWORD)
+        )
+
+
+class UserForm(Form):
+    username = StringField(filters=[strip], validators=[DataRequired(), Length(max=80)])
+    display_name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    role = SelectField(validators=[DataRequired()])
+    unit = SelectField(coerce=int)
+    language = SelectField(validators=[DataRequired()])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = choices(ROLE_LABELS)
+        self.unit.choices = unit_choices(unit_tree())
+        if units_in_scope() is None:
+            self.unit.choices.insert(0, (WHOLE_TREE, _("— the whole tree —")))
+        self.language.choices = [(code, LANGUAGE_LABELS[code]) for code in LANGUAGES]
+
+    def validate_username(self, field) -> None:
+        if not USERNAME.fullmatch(field.data):
+            raise ValidationError(_("use 3 to 80 of a-z, 0-9, '.', '_' and '-'"))
+        if db.session().scalar(select(User.id).where(User.username == field.data)):
+            raise ValidationError(_("the account {name} exists already").format(name=field.data))
+
+    def validate_password(self, field) -> None:
+        _check_password(field)
+
+
+class PasswordForm(Form):
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+    def validate_password(self, field) -> None:
+        _check_password(field)
+
+    def validate_confirm(self, field) -> None:
+        if field.data != self.password.data:
+            raise ValidationError(_("the two passwords differ"))
+
+
+def users_in_scope() -> list[User]:
+    query = select(User).order_by(User.username)
+    scope = units_in_scope()
+    if scope is not None:
+        query = query.where(User.unit_id.in_(scope))
+    return list(db.session().scalars(query))
+
+
+def user_or_404(user_id: int) -> User:
+    user = db.session().get(User, user_id)
+    scope = units_in_scope()
+    if user is None or (scope is not None and user.unit_id not in scope):
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+@roles_required()
+def users():
+    return render_template("manage/users.html", users=users_in_scope())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required()
+def user_new():
+    form = UserForm()
+    if not form.is_submitted():
+        form.language.data = "vi"
+        return render_template("manage/user_new.html", form=form)
+    if form.validate():
+        try:
+            user = create_user(
+                form.username.data,
+                form.password.data,
+                form.display_name.data,
+                form.role.data,
+                form.unit.data or None,
+            )
+        except ValueError as error:  # raced by another administrator
+            db.session().rollback()
+            form.username.errors = [*form.username.errors, str(error)]
+        else:
+            user.language = form.language.data
+            audit("user_added", f"user {user.username}", role=user.role,
+                  unit=user.unit.code if user.unit else None, language=user.language)  # fmt: skip
+            if commit(form.username, _("the account {name} exists already").format(
+                name=form.username.data
+            )):  # fmt: skip
+                return redirect(url_for("manage.users"))
+    return render_template("manage/user_new.html", form=form), 400
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required()
+def user_deactivate(user_id: int):
+    user = user_or_404(user_id)
+    if user.id == current_user.id:
+        abort(400)  # the form is not offered for one's own account
+    return _set_active(user, False)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@roles_required()
+def user_reactivate(user_id: int):
+    return _set_active(user_or_404(user_id), True)
+
+
+def _set_active(user: User, active: bool):
+    """Accounts are deactivated, never deleted: the audit log names them."""
+    if user.active != active:
+        user.active = active
+        audit("user_reactivated" if active else "user_deactivated", f"user {user.username}")
+        db.session().commit()
+    return redirect(url_for("manage.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@roles_required()
+def user_password(user_id: int):
+    user = user_or_404(user_id)
+    form = PasswordForm()
+    if not form.is_submitted():
+        return render_template("manage/user_password.html", form=form, user=user)
+    if not form.validate():
+        return render_template("manage/user_password.html", form=form, user=user), 400
+    user.password_hash = hash_password(form.password.data)
+    audit("password_reset", f"user {user.username}")  # never the password itself
+    db.session().commit()
+    return redirect(url_for("manage.users"))
+
+
+class FieldForm(Form):
+    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+
+    def validate_name(self, field) -> None:
+        taken = db.session().scalar(
+            select(ProcedureField.id).where(ProcedureField.name == field.data)
+        )
+        if taken is not None:
+            raise ValidationError(_("this field exists already"))
+
+
+@bp.route("/fields", methods=["GET", "POST"])
+@roles_required()
+def fields():
+    form = FieldForm()
+    status = 200
+    if form.is_submitted():
+        if form.validate():
+            db.session().add(ProcedureField(name=form.name.data))
+            audit("procedure_field_added", form.name.data)
+            if commit(form.name, _("this field exists already")):
+                return redirect(url_for("manage.fields"))
+        status = 400
+    found = db.session().scalars(select(ProcedureField).order_by(ProcedureField.name))
+    return render_template("manage/fields.html", form=form, fields=list(found)), status

@@ -1,0 +1,190 @@
+"""An office's clerks: who serves at which counter, in which field, with an optional photo.
+
+A photo is accepted only as a JPEG or PNG of at most 500 KB that Pillow can decode, and is
+then re-encoded (turned upright, shrunk, metadata such as GPS dropped) before it is kept:
+the bytes served back are always ones we wrote.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, redirect, render_template, url_for
+from flask_wtf.file import FileField
+from PIL import Image, ImageOps
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
+
+from hom_phieu.i18n import _
+from web import db
+from web.auth import audit, roles_required
+from web.manage.common import EDITORS, READERS, Form, bp, check_code, strip
+from web.models import Clerk, Office, ProcedureField
+from web.pages import office_or_404
+
+MAX_PHOTO_BYTES = 500 * 1024
+MAX_PHOTO_PIXELS = 16_000_000  # refuse before decoding: a small file can hide a huge image
+PHOTO_BOX = (480, 640)  # kept at most this size (portrait ID photo)
+NONE = 0
+
+
+class ClerkForm(Form):
+    code = StringField(filters=[strip], validators=[DataRequired(), Length(max=40)])
+    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    title = StringField(filters=[strip], validators=[Length(max=200)])
+    procedure_field = SelectField(coerce=int)
+    counter = SelectField(coerce=int)
+    contact = StringField(filters=[strip], validators=[Length(max=200)])
+    photo = FileField()
+    remove_photo = BooleanField()
+
+    def __init__(self, *args, office: Office, clerk: Clerk | None = None, **kwargs) -> None:
+        super().__init__(*args, obj=clerk, **kwargs)
+        self.office, self.clerk, self.photo_bytes = office, clerk, None
+        fields = db.session().scalars(select(ProcedureField).order_by(ProcedureField.name))
+        self.procedure_field.choices = [(NONE, "—")] + [(f.id, f.name) for f in fields]
+        counters = sorted(office.counters, key=lambda counter: counter.id)
+        self.counter.choices = [(NONE, "—")] + [(c.id, c.name) for c in counters]
+        if clerk is not None and not self.is_submitted():
+            self.procedure_field.data = clerk.field_id or NONE
+            self.counter.data = clerk.counter_id or NONE
+
+    def validate_code(self, field) -> None:
+        if self.clerk is not None:  # the code is in the kiosks' records: it never changes
+            field.data = self.clerk.code
+            return
+        check_code(field)
+        taken = db.session().scalar(
+            select(Clerk.id).where(Clerk.office_id == self.office.id, Clerk.code == field.data)
+        )
+        if taken is not None:
+            raise ValidationError(_("this office has a clerk with this code already"))
+
+    def validate_photo(self, field) -> None:
+        upload = field.data
+        if upload is None or not getattr(upload, "filename", ""):
+            return
+        self.photo_bytes = reencode_photo(upload.read(MAX_PHOTO_BYTES + 1))
+
+
+def reencode_photo(data: bytes) -> bytes:
+    """A JPEG of the uploaded JPEG or PNG, or a ValidationError that says what is wrong."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise ValidationError(_("the photo is larger than 500 KB"))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("JPEG", "PNG"):
+                raise ValidationError(_("the photo must be a JPEG or PNG image"))
+            if image.width * image.height > MAX_PHOTO_PIXELS:
+                raise ValidationError(_("the photo has too many pixels"))
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail(PHOTO_BOX)
+            if upright.mode in ("RGBA", "LA", "P"):
+                rgba = upright.convert("RGBA")
+                upright = Image.new("RGB", rgba.size, "white")
+                upright.paste(rgba, mask=rgba.getchannel("A"))
+            out = io.BytesIO()
+            upright.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+            return out.getvalue()
+    except ValidationError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ValidationError(_("the photo must be a JPEG or PNG image")) from error
+
+
+def clerk_or_404(clerk_id: int) -> Clerk:
+    clerk = db.session().get(Clerk, clerk_id)
+    if clerk is None:
+        abort(404)
+    office_or_404(clerk.office_id)
+    return clerk
+
+
+def _apply(form: ClerkForm, clerk: Clerk) -> None:
+    clerk.name, clerk.title, clerk.contact = form.name.data, form.title.data, form.contact.data
+    clerk.field_id = form.procedure_field.data or None
+    clerk.counter_id = form.counter.data or None
+    if form.photo_bytes is not None:
+        clerk.photo = form.photo_bytes
+    elif form.remove_photo.data:
+        clerk.photo = None
+
+
+def _summary(clerk: Clerk) -> dict:
+    """What the audit log keeps of a clerk (the photo only as present or not)."""
+    return {"name": clerk.name, "title": clerk.title, "field": clerk.field_id,
+            "counter": clerk.counter_id, "contact": clerk.contact,
+            "photo": clerk.photo is not None}  # fmt: skip
+
+
+@bp.route("/offices/<int:office_id>/clerks/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def clerk_new(office_id: int):
+    office = office_or_404(office_id)
+    form = ClerkForm(office=office)
+    if form.is_submitted():
+        if form.validate():
+            clerk = Clerk(office_id=office.id, code=form.code.data, active=True)
+            _apply(form, clerk)
+            db.session().add(clerk)
+            audit("clerk_added", f"clerk {office.code}/{clerk.code}", **_summary(clerk))
+            db.session().commit()
+            return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
+        return render_template("manage/clerk_form.html", form=form, office=office, clerk=None), 400
+    return render_template("manage/clerk_form.html", form=form, office=office, clerk=None)
+
+
+@bp.route("/clerks/<int:clerk_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def clerk_edit(clerk_id: int):
+    clerk = clerk_or_404(clerk_id)
+    office = clerk.office
+    form = ClerkForm(office=office, clerk=clerk)
+    if form.is_submitted():
+        if form.validate():
+            before = _summary(clerk)
+            _apply(form, clerk)
+            audit("clerk_changed", f"clerk {office.code}/{clerk.code}", before=before,
+                  after=_summary(clerk))  # fmt: skip
+            db.session().commit()
+            return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
+        page = render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)
+        return page, 400
+    return render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)
+
+
+@bp.post("/clerks/<int:clerk_id>/deactivate")
+@roles_required(*EDITORS)
+def clerk_deactivate(clerk_id: int):
+    return _set_active(clerk_or_404(clerk_id), False)
+
+
+@bp.post("/clerks/<int:clerk_id>/reactivate")
+@roles_required(*EDITORS)
+def clerk_reactivate(clerk_id: int):
+    return _set_active(clerk_or_404(clerk_id), True)
+
+
+def _set_active(clerk: Clerk, active: bool):
+    """Clerks are deactivated, never deleted: past ballots name them."""
+    if clerk.active != active:
+        clerk.active = active
+        action = "clerk_reactivated" if active else "clerk_deactivated"
+        audit(action, f"clerk {clerk.office.code}/{clerk.code}", name=clerk.name)
+        db.session().commit()
+    return redirect(url_for("manage.office", office_id=clerk.office_id) + "#clerks")
+
+
+@bp.get("/clerks/<int:clerk_id>/photo")
+@roles_required(*READERS)
+def clerk_photo(clerk_id: int):
+    clerk = clerk_or_404(clerk_id)
+    if not clerk.photo:
+        abort(404)
+    kind = "image/png" if clerk.photo.startswith(b"\x89PNG") else "image/jpeg"
+    response = Response(clerk.photo, mimetype=kind)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

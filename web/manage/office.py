@@ -1,0 +1,175 @@
+"""An office's page (counters, clerks, scale, committee) and its counters and committee."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
+
+from hom_phieu.i18n import _
+from web import db
+from web.auth import audit, roles_required, units_in_scope
+from web.manage.common import (
+    COMMITTEE_ROLE_LABELS,
+    EDITORS,
+    READERS,
+    Form,
+    ancestors,
+    bp,
+    can_edit,
+    choices,
+    commit,
+    strip,
+)
+from web.models import Clerk, CommitteeMember, Counter, Office, ProcedureField, Role, User
+from web.pages import office_or_404
+
+
+class CounterForm(Form):
+    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+
+    def __init__(self, *args, office: Office, counter: Counter | None = None, **kwargs) -> None:
+        super().__init__(*args, obj=counter, **kwargs)
+        self.office, self.counter = office, counter
+
+    def validate_name(self, field) -> None:
+        same = (Counter.office_id == self.office.id) & (Counter.name == field.data)
+        taken = db.session().scalar(select(Counter.id).where(same))
+        if taken is not None and (self.counter is None or taken != self.counter.id):
+            raise ValidationError(_("this office has a counter with this name already"))
+
+
+class MemberForm(Form):
+    user = SelectField(coerce=int, validators=[DataRequired()])
+    committee_role = SelectField(validators=[DataRequired()])
+
+    def __init__(self, *args, office: Office, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.office = office
+        self.user.choices = [
+            (user.id, f"{user.display_name} ({user.username})")
+            for user in committee_candidates(office)
+        ]
+        self.committee_role.choices = choices(COMMITTEE_ROLE_LABELS)
+
+    def validate_user(self, field) -> None:
+        taken = db.session().scalar(
+            select(CommitteeMember.id).where(
+                CommitteeMember.office_id == self.office.id, CommitteeMember.user_id == field.data
+            )
+        )
+        if taken is not None:
+            raise ValidationError(_("this account is on the committee already"))
+
+
+def committee_candidates(office: Office) -> list[User]:
+    """Active committee accounts that can see the office (their unit is the office's unit or
+    above it) and that the current administrator can see."""
+    scope = units_in_scope()
+    above = [unit_id for unit_id in ancestors(office.unit) if scope is None or unit_id in scope]
+    where = User.unit_id.in_(above)
+    if scope is None:
+        where = where | User.unit_id.is_(None)
+    query = select(User).where(where, User.active.is_(True), User.role == Role.COMMITTEE)
+    return list(db.session().scalars(query.order_by(User.display_name)))
+
+
+def render_office(
+    office: Office,
+    counter_form: CounterForm | None = None,
+    member_form: MemberForm | None = None,
+    status: int = 200,
+):
+    """The office page; a form that failed comes back with its errors (and a 400)."""
+    session = db.session()
+    clerks = session.scalars(
+        select(Clerk).where(Clerk.office_id == office.id).order_by(Clerk.active.desc(), Clerk.name)
+    )
+    members = session.scalars(select(CommitteeMember).where(CommitteeMember.office_id == office.id))
+    fields = dict(session.execute(select(ProcedureField.id, ProcedureField.name)).all())
+    is_admin = current_user.role == Role.ADMIN
+    counters = sorted(office.counters, key=lambda counter: counter.id)
+    page = render_template(
+        "manage/office.html",
+        office=office,
+        counters=counters,
+        counter_names={counter.id: counter.name for counter in counters},
+        clerks=list(clerks),
+        members=list(members),
+        fields=fields,
+        editable=can_edit(),
+        counter_form=counter_form or (CounterForm(office=office) if can_edit() else None),
+        member_form=member_form or (MemberForm(office=office) if is_admin else None),
+    )
+    return page, status
+
+
+@bp.get("/offices/<int:office_id>")
+@roles_required(*READERS)
+def office(office_id: int):
+    return render_office(office_or_404(office_id))
+
+
+@bp.post("/offices/<int:office_id>/counters")
+@roles_required(*EDITORS)
+def counter_new(office_id: int):
+    office = office_or_404(office_id)
+    form = CounterForm(office=office)
+    if not form.validate():
+        return render_office(office, counter_form=form, status=400)
+    counter = Counter(office_id=office.id, name=form.name.data)
+    db.session().add(counter)
+    db.session().flush()
+    audit("counter_added", f"counter {counter.id}", office=office.code, name=counter.name)
+    db.session().commit()
+    return redirect(url_for("manage.office", office_id=office.id))
+
+
+@bp.route("/counters/<int:counter_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def counter_edit(counter_id: int):
+    counter = db.session().get(Counter, counter_id) or abort(404)
+    office = office_or_404(counter.office_id)
+    form = CounterForm(office=office, counter=counter)
+    if form.is_submitted():
+        if form.validate():
+            before, counter.name = counter.name, form.name.data
+            audit("counter_renamed", f"counter {counter.id}", office=office.code,
+                  before=before, after=counter.name)  # fmt: skip
+            db.session().commit()
+            return redirect(url_for("manage.office", office_id=office.id))
+        return render_template("manage/counter_form.html", form=form, counter=counter), 400
+    return render_template("manage/counter_form.html", form=form, counter=counter)
+
+
+@bp.post("/offices/<int:office_id>/committee")
+@roles_required()
+def member_new(office_id: int):
+    office = office_or_404(office_id)
+    form = MemberForm(office=office)
+    if not form.validate():
+        return render_office(office, member_form=form, status=400)
+    user = db.session().get(User, form.user.data)
+    member = CommitteeMember(
+        office_id=office.id, user_id=user.id, committee_role=form.committee_role.data
+    )
+    db.session().add(member)
+    audit("committee_member_added", f"office {office.code}", user=user.username,
+          committee_role=member.committee_role)  # fmt: skip
+    if not commit(form.user, _("this account is on the committee already")):
+        return render_office(office, member_form=form, status=400)
+    return redirect(url_for("manage.office", office_id=office.id) + "#committee")
+
+
+@bp.post("/committee/<int:member_id>/remove")
+@roles_required()
+def member_remove(member_id: int):
+    member = db.session().get(CommitteeMember, member_id) or abort(404)
+    office = office_or_404(member.office_id)
+    audit("committee_member_removed", f"office {office.code}", user=member.user.username,
+          committee_role=member.committee_role)  # fmt: skip
+    db.session().delete(member)
+    db.session().commit()
+    return redirect(url_for("manage.office", office_id=office.id) + "#committee")
