@@ -186,6 +186,29 @@ def run(config_path: Path | None, simulate: bool, panel_port: int) -> None:
 
 @kiosk.command()
 @config_option
+@click.option("--server", "server_url", required=True, help="The admin server, e.g. https://…/")
+@click.option("--code", required=True, help="The one-time enrollment code from the admin page.")
+def provision(config_path: Path | None, server_url: str, code: str) -> None:
+    """Enroll this kiosk with the admin server (its key, office and counter)."""
+    from kiosk.config import ConfigError, load_config_or_defaults
+    from kiosk.provision import ProvisionError
+    from kiosk.provision import provision as enroll
+
+    try:
+        config = load_config_or_defaults(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if _chosen_language() is None:
+        set_language(config.device.language)
+    try:
+        enroll(server_url, code, key_path=config.key_path, echo=_echo)
+    except ProvisionError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+@kiosk.command()
+@config_option
 @click.option("--simulate", is_flag=True, help="Mock pins and printer: rehearse the walk-through.")
 @click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
 def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:
@@ -255,21 +278,25 @@ def create_admin(username: str, display_name: str | None, password: str) -> None
 
 @main.command()
 @click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port of the admin server on 127.0.0.1 (0: any free port).",
+)
+@click.option(
     "--panel-port",
     type=click.IntRange(0, 65535),
     default=8081,
     show_default=True,
     help="Port of the simulated kiosk's virtual panel (0: any free port).",
 )
-def demo(panel_port: int) -> None:
-    """A simulated kiosk on this machine with embedded defaults; prints the URL to open."""
-    from kiosk.runner import run as run_kiosk
+def demo(port: int, panel_port: int) -> None:
+    """The admin server and one simulated kiosk, enrolled and syncing; prints the URLs."""
+    from hom_phieu.demo import run_demo
 
     _echo(_("hom-phieu demo: a simulated counter. Stop it with Ctrl+C."))
-    code = run_kiosk(
-        None, simulate=True, panel_port=panel_port, echo=_echo, language=_chosen_language()
-    )
-    sys.exit(code)
+    sys.exit(run_demo(port, panel_port, _echo, _chosen_language()))
 
 
 def _chosen_language() -> str | None:

@@ -20,18 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hom_phieu import formatting
+from hom_phieu import __version__, formatting
 from hom_phieu.i18n import _
 from kiosk.ballot_box import BallotBox, Receipt
 from kiosk.clock import Clock
 from kiosk.errors import BallotBoxError
+from kiosk.identity import Identity
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
 from kiosk.records import Kind, Record
 from kiosk.sd_notify import Notifier
-from kiosk.views import ButtonLegend, ClerkCard, Frame, FrameKind, Slip, Ticket
+from kiosk.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
+ANCHOR_EVERY_MS = 6 * 3600 * 1000
 
 
 class Display(Protocol):
@@ -74,6 +76,7 @@ class Kiosk:
         display: Display,
         printer: TicketSink | None,
         notifier: Notifier | None = None,
+        server_config: dict | None = None,
     ) -> None:
         self.config = config
         self.box = box
@@ -105,11 +108,17 @@ class Kiosk:
         self._select_index = 0
         self._slipped_seq = box.started_at_seq  # slips for box changes from this run on
         self.fault: str | None = None  # why votes cannot be taken, for staff
+        self.time_quality: str = box.state.last_record.tq.value if box.state.last_record else ""
+        self.sync_waker: Callable[[], None] | None = None  # the sync client's wake()
         self.printer_fault: str | None = None
         self.screen_fault: str | None = None
-        self.clerk_id = box.state.clerk_on_duty or config.device.clerk_on_duty
-        if self.clerk_id not in {c.id for c in config.clerks}:
-            self.clerk_id = config.clerks[0].id
+        self.identity = Identity.from_config(config)
+        if server_config:
+            self.identity = self.identity.with_server(server_config)
+        self.clerk_id = self.identity.clerk(
+            box.state.clerk_on_duty or config.device.clerk_on_duty or ""
+        ).id
+        self._anchored_at_ms: int | None = None  # monotonic ms of this run's last time anchor
         self.controls = controls_factory(self.on_edge)
         self._show_idle()
 
@@ -125,6 +134,24 @@ class Kiosk:
     def stop(self) -> None:
         """Ask the loop to finish (signal handlers call this)."""
         self._events.put(("stop",))
+
+    def on_ack(self, head_seq: int, head_hash: str, server_time_ms: int, mono_ns: int) -> None:
+        """Sync thread: the server holds our records up to ``head_seq`` (verified ack)."""
+        self._events.put(("ack", head_seq, head_hash, server_time_ms, mono_ns))
+
+    def on_config(self, config: dict) -> None:
+        """Sync thread: the server's configuration changed (signature verified)."""
+        self._events.put(("config", config))
+
+    def health(self) -> dict:
+        """For the sync thread's health report: plain values only, read without locks."""
+        return {
+            "time_quality": self.time_quality,
+            "printer": self.printer_fault,
+            "screen": self.screen_fault,
+            "software": __version__,
+            "out_of_service": self.fault,
+        }
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> None:
@@ -187,6 +214,10 @@ class Kiosk:
                 self._carry_out(decision)
         elif kind == "printed":
             self._printed(*item[1:])
+        elif kind == "ack":
+            self._acked(*item[1:])
+        elif kind == "config":
+            self._configured(item[1])
         elif kind == "stop":
             self._stopping = True
 
@@ -218,10 +249,11 @@ class Kiosk:
             self._select(decision)
 
     def _vote(self, decision: Decision) -> None:
-        button = self.config.button(decision.button)
         try:
             receipt = self.box.cast_vote(
-                clerk=self.clerk_id, button=button.name, level=button.level
+                clerk=self.clerk_id,
+                button=decision.button,
+                level=self.identity.levels[decision.button],
             )
         except BallotBoxError as exc:
             self.policy.vote_failed(decision.at_ms)
@@ -241,6 +273,9 @@ class Kiosk:
             self._print(ticket)
         elif mode == "on_demand":
             self._pending_ticket = ticket
+        self.time_quality = receipt.time_quality
+        if self.sync_waker is not None:
+            self.sync_waker()
         self._outcome(decision, receipt_code=receipt.code, seq=receipt.seq)
 
     def _refuse(self, decision: Decision) -> None:
@@ -262,7 +297,7 @@ class Kiosk:
         self._outcome(decision, reason=decision.reason, seq=record.seq)
 
     def _select(self, decision: Decision) -> None:
-        clerks = self.config.clerks
+        clerks = self.identity.roster
         action = decision.action
         if action is Action.SELECT_START:
             ids = [c.id for c in clerks]
@@ -284,6 +319,38 @@ class Kiosk:
             )
             self._show(self._frame(FrameKind.CLERK_SELECT, message=hint))
         self._outcome(decision)
+
+    # --- the server ----------------------------------------------------------------------
+    def _acked(self, head_seq: int, head_hash: str, server_time_ms: int, mono_ns: int) -> None:
+        try:
+            self.box.store.set_acked(head_seq, head_hash, server_time_ms)
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+            return
+        # The server's signed time anchors ours, but only when we need it (no NTP) and at
+        # most every few hours: each anchor is a record, which is synced, which is acked…
+        now_ms = self._now_ms()
+        fresh = self._anchored_at_ms is not None and now_ms - self._anchored_at_ms < ANCHOR_EVERY_MS
+        if not self.clock.read().synced and not fresh:
+            self._anchored_at_ms = now_ms
+            try:
+                self.box.record_time_anchor(server_time_ms, mono_ns, acked_seq=head_seq)
+            except BallotBoxError as exc:
+                self._out_of_service(str(exc))
+
+    def _configured(self, config: dict) -> None:
+        from kiosk.provision import remember_config
+
+        previous = self.identity.version
+        self.identity = self.identity.with_server(config)
+        self.clerk_id = self.identity.clerk(self.clerk_id).id
+        self._record_event("config_change", source="server", previous=previous,
+                           version=self.identity.version)  # fmt: skip
+        try:
+            remember_config(config)
+        except OSError as exc:  # the next start will fetch it again
+            self._record_event("config_not_saved", error=str(exc))
+        self._refresh_idle()
 
     # --- the box, the printer, the screen ---------------------------------------------------
     def _box_tick(self) -> None:
@@ -394,20 +461,17 @@ class Kiosk:
 
     # --- views -------------------------------------------------------------------------
     def clerk(self) -> ClerkCard:
-        clerk = next(c for c in self.config.clerks if c.id == self.clerk_id)
-        return ClerkCard(clerk.id, clerk.name, clerk.title, clerk.survey_url)
+        return self.identity.clerk(self.clerk_id)
 
     def _frame(self, kind: FrameKind, **fields: Any) -> Frame:
-        device = self.config.device
-        legend = tuple(ButtonLegend(b.name, b.label, b.colour) for b in self.config.buttons)
-        roster = tuple(ClerkCard(c.id, c.name, c.title, c.survey_url) for c in self.config.clerks)
+        identity = self.identity
         return Frame(
             kind=kind,
-            office=device.office,
-            counter=device.counter,
+            office=identity.office,
+            counter=identity.counter,
             clerk=self.clerk(),
-            buttons=legend,
-            clerks=roster,
+            buttons=identity.legend,
+            clerks=identity.roster,
             selected=self._select_index,
             now_text=self._clock_text(),
             **fields,
@@ -422,8 +486,8 @@ class Kiosk:
         clerk = self.clerk()
         stamp = formatting.date_time(receipt.wall_ms)
         return Ticket(
-            office=self.config.device.office,
-            counter=self.config.device.counter,
+            office=self.identity.office,
+            counter=self.identity.counter,
             clerk_name=clerk.name,
             clerk_title=clerk.title,
             date_text=stamp[:10],
@@ -449,8 +513,8 @@ class Kiosk:
             title = _("ZERO REPORT OF THE BALLOT BOX {month}").format(month=month)
             lines = ((_("Ballots"), "0"), (_("Opening record"), str(record.seq)))
         lines += ((_("Device"), self.box.device_id),)
-        device = self.config.device
-        return Slip(title, device.office, device.counter, lines, stamp[:10], stamp[11:16])
+        identity = self.identity
+        return Slip(title, identity.office, identity.counter, lines, stamp[:10], stamp[11:16])
 
     # --- for the simulator and tests --------------------------------------------------------
     def _outcome(self, decision: Decision, **fields: Any) -> None:

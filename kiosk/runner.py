@@ -119,6 +119,7 @@ class _Parts:
             kiosk_ref[0].on_printed(job_id, ok, error)
 
         printer = self._printer(on_result, archive)
+        link = self._server_link()
         kiosk = Kiosk(
             config=config,
             box=box,
@@ -127,11 +128,14 @@ class _Parts:
             display=display,
             printer=printer,
             notifier=self.notifier,
+            server_config=link.config if link else None,
         )
         kiosk_ref.append(kiosk)
         self.kiosk = kiosk
         self.closers.append(kiosk.close)
         self._on_signals(kiosk.stop)
+        if link is not None:
+            self._start_sync(link, key, box, clock, kiosk)
         state = box.state
         echo(
             _("Kiosk ready: device {device}, box {box}, {ballots} ballots.").format(
@@ -152,6 +156,39 @@ class _Parts:
         return 0
 
     # --- the parts -----------------------------------------------------------------------
+    def _server_link(self) -> Any:
+        """The enrollment made by ``kiosk provision``, if any (else the kiosk works alone)."""
+        from kiosk.provision import ProvisionError, load_link
+
+        try:
+            return load_link()
+        except ProvisionError as exc:
+            self.echo(str(exc))
+            return None
+
+    def _start_sync(self, link: Any, key: Any, box: Any, clock: Any, kiosk: Kiosk) -> None:
+        from kiosk.sync_client import SyncClient
+
+        acked = box.store.acked()
+        client = SyncClient(
+            server_url=link.server_url,
+            key=key,
+            server_public_key=link.server_public_raw,
+            ledger_path=self.config.ledger_path,
+            clock=clock,
+            acked_seq=acked[0] if acked else 0,
+            on_ack=kiosk.on_ack,
+            on_config=kiosk.on_config,
+            health=kiosk.health,
+            config_version=(link.config or {}).get("version"),
+            interval_s=self.config.server.sync_interval_s,
+        )
+        kiosk.sync_waker = client.wake
+        client.start()
+        self.closers.append(client.stop)
+        self.echo(_("Syncing with {url} as {device}.").format(
+            url=link.server_url, device=link.device_id))  # fmt: skip
+
     def _display(self) -> Any:
         from hardware.output import FrameDisplay
 

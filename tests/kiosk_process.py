@@ -26,7 +26,7 @@ class KioskProcess:
         lang: str = "en",
     ) -> None:
         env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
-        extra = ("--simulate",) if command == ("kiosk", "run") else ()
+        extra = ("--simulate",) if command == ("kiosk", "run") else ("--port", "0")
         self.process = subprocess.Popen(
             [COMMAND, "--lang", lang, *command, *extra, "--panel-port", "0", *args],
             stdout=subprocess.PIPE,
@@ -45,7 +45,7 @@ class KioskProcess:
             if not line:
                 raise AssertionError("the kiosk exited:\n" + "".join(self.lines))
             self.lines.append(line)
-            found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            found = re.search(r"(?:panel|điều khiển).*?(http://127\.0\.0\.1:\d+/)", line)
             if found:
                 return found.group(1)
         raise AssertionError("no panel URL:\n" + "".join(self.lines))

@@ -185,3 +185,26 @@ def test_a_second_kiosk_on_the_same_ledger_refuses_to_start(isolated_home: Path,
         assert first.press("hai_long")["outcome"] == "vote"
     finally:
         first.terminate()
+
+
+def test_demo_runs_the_server_and_an_enrolled_kiosk_that_syncs(isolated_home: Path) -> None:
+    import sqlite3
+
+    demo = KioskProcess(isolated_home, command=("demo",))
+    try:
+        output = "".join(demo.lines)
+        assert "Admin server: http://127.0.0.1:" in output and "password" in output
+        assert "Enrolled as hp-" in output
+        answer = demo.press("rat_hai_long")
+        assert answer["outcome"] == "vote"
+        database = isolated_home / "server" / "hom-phieu.sqlite3"
+        deadline = time.monotonic() + 15
+        while True:
+            with sqlite3.connect(database) as conn:
+                receipts = [r for (r,) in conn.execute("SELECT receipt FROM ledger_records")]
+            if answer["receipt_code"] in receipts:
+                break
+            assert time.monotonic() < deadline, "the vote never reached the server"
+            time.sleep(0.2)
+    finally:
+        assert demo.terminate() == 0

@@ -117,7 +117,7 @@ def device_new():
                         label=form.label.data or "")  # fmt: skip
         db.session().add(device)
         db.session().flush()
-        code = _new_enrollment(device)
+        code = new_enrollment(device, current_user.id)
         audit("device_registered", f"device {device.id}", office=office.code)
         db.session().commit()
         return render_template(
@@ -140,7 +140,7 @@ def device_revoke(device_pk: int):
     return redirect(url_for("pages.devices"))
 
 
-def _new_enrollment(device: Device) -> str:
+def new_enrollment(device: Device, created_by: int | None) -> str:
     """A one-time code (shown once, kept only as its hash), valid for some hours."""
     raw = "".join(secrets.choice(ENROLLMENT_ALPHABET) for _ in range(12))
     code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
@@ -149,7 +149,7 @@ def _new_enrollment(device: Device) -> str:
         Enrollment(
             device_pk=device.id,
             code_hash=enrollment_hash(code),
-            created_by=current_user.id,
+            created_by=created_by,
             expires_at=utcnow() + timedelta(hours=hours),
         )
     )

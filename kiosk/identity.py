@@ -1,0 +1,62 @@
+"""Who the kiosk says it is: office, counter, the clerks' roster and the buttons' meaning.
+
+From the device configuration at first; once the kiosk is enrolled, from the admin
+server's signed configuration, which wins where it speaks: names, the roster, and each
+button's label and level (matched by button name; pins and colours stay the device's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.records import Level
+from kiosk.views import ButtonLegend, ClerkCard
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    office: str
+    counter: str
+    roster: tuple[ClerkCard, ...]
+    legend: tuple[ButtonLegend, ...]
+    levels: Mapping[str, Level]
+    version: str = "local"
+
+    @classmethod
+    def from_config(cls, config: Any) -> Identity:
+        return cls(
+            office=config.device.office,
+            counter=config.device.counter,
+            roster=tuple(ClerkCard(c.id, c.name, c.title, c.survey_url) for c in config.clerks),
+            legend=tuple(ButtonLegend(b.name, b.label, b.colour) for b in config.buttons),
+            levels={b.name: b.level for b in config.buttons},
+        )
+
+    def with_server(self, server: Mapping[str, Any]) -> Identity:
+        """This identity as the server's configuration (already verified) has it."""
+        scale = {b["name"]: b for b in server.get("buttons", [])}
+        legend = tuple(
+            ButtonLegend(b.name, scale[b.name]["label"], b.colour) if b.name in scale else b
+            for b in self.legend
+        )
+        levels = {
+            name: Level(scale[name]["level"]) if name in scale else level
+            for name, level in self.levels.items()
+        }
+        roster = tuple(
+            ClerkCard(c["id"], c["name"], c.get("title", ""), c.get("survey_url"))
+            for c in server.get("clerks", [])
+        )
+        return Identity(
+            office=server.get("office", {}).get("name") or self.office,
+            counter=server.get("counter") or self.counter,
+            roster=roster or self.roster,  # a kiosk always needs somebody to vote for
+            legend=legend,
+            levels=levels,
+            version=server.get("version", self.version),
+        )
+
+    def clerk(self, clerk_id: str) -> ClerkCard:
+        return next((c for c in self.roster if c.id == clerk_id), self.roster[0])
