@@ -170,10 +170,13 @@ def register(app, code: str = CODE, *, hours: float = 48, office: str = "demo") 
 
 
 @pytest.fixture
-def app(tmp_path: Path):
-    app = make_app(tmp_path / "server.sqlite3")
+def app(database_url: str):
+    """The protocol on SQLite, and on the real PostgreSQL that .ci/run starts."""
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"})
+    web_db.upgrade(database_url)
     seed(app)
-    return app
+    yield app
+    app.extensions["hom_phieu_engine"].dispose()
 
 
 @pytest.fixture
@@ -678,10 +681,10 @@ def free_port() -> int:
 class Server:
     """The admin server as a real waitress process on 127.0.0.1."""
 
-    def __init__(self, database: Path, port: int) -> None:
+    def __init__(self, database_url: str, port: int) -> None:
         self.port = port
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, f"sqlite:///{database}", str(port)],
+            [sys.executable, "-c", SERVE, database_url, str(port)],
             cwd=ROOT,
             env=dict(os.environ),
             stdout=subprocess.DEVNULL,
@@ -725,7 +728,7 @@ def test_a_server_killed_mid_batch_loses_nothing_and_a_resend_completes(
     before and after the commit: each time the server holds all of the batch or none of
     it, its records still verify, and the kiosk's resend completes the ledger."""
     database, port, key, rows = (
-        tmp_path / "server.sqlite3",
+        app.config["DATABASE_URL"],  # SQLite, and PostgreSQL in CI
         free_port(),
         enrolled.key,
         enrolled.rows,
