@@ -548,6 +548,18 @@ def test_equivocation_is_kept_as_evidence_and_raised_as_an_alert(app, client, en
         assert alert.kind == "equivocation" and alert.device_pk == evidence.device_pk
     refused(push(client, clone.key, clone.rows[:5]), 409, "equivocation")
     assert snapshot(app) == after  # the same evidence is not piled up again
+    # The alert is raised where staff look: the front page of an administrator.
+    from tests.web_helpers import PASSWORD, login
+    from web.auth import create_user
+
+    with app.app_context():
+        create_user("quan-tri", PASSWORD, "Quản trị", "admin")
+        web_db.session().commit()
+    browser = app.test_client()
+    browser.environ_base["wsgi.url_scheme"] = "https"
+    login(browser, "quan-tri")
+    front = browser.get("/").get_data(as_text=True)
+    assert "Cảnh báo" in front and "equivocation" in front
 
 
 def test_oversized_pushes_are_refused(app, client, enrolled):

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from hom_phieu.i18n import _
 from web import db
 from web.auth import audit, require_unit, roles_required, units_in_scope
-from web.models import Counter, Device, Enrollment, LedgerRecord, Office, Role, utcnow
+from web.models import Alert, Counter, Device, Enrollment, LedgerRecord, Office, Role, utcnow
 
 bp = Blueprint("pages", __name__)
 ENROLLMENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -78,7 +78,17 @@ def index():
          "devices": r.devices, "last_sync": r.last_sync}
         for r in rows
     ]  # fmt: skip
-    return render_template("index.html", offices=offices, boxes=boxes)
+    alerts = []
+    if offices and current_user.role in (Role.ADMIN, Role.TECHNICIAN):
+        alerts = list(
+            db.session().scalars(
+                select(Alert)
+                .where(Alert.office_id.in_([o.id for o in offices]))
+                .order_by(Alert.at.desc())
+                .limit(50)
+            )
+        )
+    return render_template("index.html", offices=offices, boxes=boxes, alerts=alerts)
 
 
 @bp.get("/devices")
