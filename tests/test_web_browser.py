@@ -50,3 +50,42 @@ def test_login_register_a_device_and_see_it_listed(running_server: WebProcess) -
         assert "chờ kích hoạt" in row.inner_text()
         page.get_by_role("link", name="English").click()
         assert page.get_by_role("heading", name="Devices").is_visible()
+
+
+@needs_chromium
+def test_the_device_health_page_shows_a_real_syncing_kiosk(isolated_home: Path) -> None:
+    import re
+    import time
+
+    from tests.kiosk_process import KioskProcess
+
+    demo = KioskProcess(isolated_home, command=("demo",))
+    try:
+        output = "".join(demo.lines)
+        found = re.search(
+            r"Admin server: (http://127\.0\.0\.1:\d+/) \(account (\S+), password (\S+)\)", output
+        )
+        assert found, output
+        url, account, password = found.groups()
+        assert demo.press("hai_long")["outcome"] == "vote"
+        with chromium_page() as page:
+            page.goto(url + "login")
+            page.get_by_label("Tên tài khoản").fill(account)
+            page.get_by_label("Mật khẩu").fill(password)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.get_by_role("heading", name="Hòm phiếu").wait_for()
+            deadline = time.monotonic() + 20
+            while True:  # the kiosk syncs its records, then reports its health
+                page.goto(url + "devices")
+                row = page.get_by_role("row").filter(has_text="hp-")
+                text = row.inner_text() if row.count() == 1 else ""
+                if "đang hoạt động" in text and "phần mềm" in text:
+                    break
+                assert time.monotonic() < deadline, text or page.content()
+                time.sleep(0.5)
+            assert "UBND xã Demo" in text and "Quầy 1" in text
+            assert "bản ghi chưa đồng bộ: 0" in text
+            page.get_by_role("link", name="Hòm phiếu").first.click()
+            assert "11/2026" in page.content() or "12/2026" in page.content()
+    finally:
+        demo.terminate()
