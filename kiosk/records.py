@@ -71,7 +71,19 @@ class RecordFormatError(ValueError):
 def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
     """The one byte string that represents ``obj``."""
     _reject_floats(obj)
+    return _encode(obj)
+
+
+def _encode(obj: Mapping[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _no_float(text: str) -> Any:
+    raise RecordFormatError("floats have no canonical form; use integers")
+
+
+# One decoder for every record (json.loads with arguments would build one per call).
+_DECODER = json.JSONDecoder(parse_float=_no_float)
 
 
 def _reject_floats(value: Any) -> None:
@@ -101,18 +113,15 @@ class Record:
     data: bytes
     fields: Mapping[str, Any]
     hash: str
+    kind: Kind
 
     @classmethod
     def of(cls, data: bytes, fields: Mapping[str, Any]) -> Record:
-        return cls(data, fields, record_hash(data))
+        return cls(data, fields, record_hash(data), Kind(fields["kind"]))
 
     @property
     def seq(self) -> int:
         return self.fields["seq"]
-
-    @property
-    def kind(self) -> Kind:
-        return Kind(self.fields["kind"])
 
     @property
     def box(self) -> str:
@@ -150,7 +159,9 @@ class Record:
 def decode(data: bytes) -> Record:
     """Parse and check the shape of a record; raises RecordFormatError naming the fault."""
     try:
-        fields = json.loads(data.decode("utf-8"))
+        # Floats are refused while parsing (not in a second pass): this runs for every
+        # record a server ingests and every record a kiosk verifies at start.
+        fields = _DECODER.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordFormatError(f"not valid JSON: {exc}") from None
     if not isinstance(fields, dict):
@@ -169,7 +180,7 @@ def decode(data: bytes) -> Record:
             raise RecordFormatError(f"field {name} is not an integer")
     if not isinstance(fields["body"], dict):
         raise RecordFormatError("body is not an object")
-    if canonical_bytes(fields) != data:
+    if _encode(fields) != data:
         raise RecordFormatError("not in canonical encoding")
     return Record.of(data, fields)
 
@@ -181,16 +192,22 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECEIPT_LENGTH = 10  # about 49.5 bits: no collisions expected across a nation's month
 
 
+# Two symbols at a time: the server derives a code for every VOTE it ingests.
+_PAIRS = [a + b for b in RECEIPT_ALPHABET for a in RECEIPT_ALPHABET]
+_BASE2 = len(RECEIPT_ALPHABET) ** 2
+
+
 def receipt_code(record_hash_hex: str) -> str:
-    """The citizen's receipt code for a VOTE, derived from its record hash: ``ABCDE-FGHJK``."""
+    """The citizen's receipt code for a VOTE, derived from its record hash: ``ABCDE-FGHJK``.
+
+    The hash's first 64 bits, written in base 31, least significant symbol first."""
     number = int(record_hash_hex[:16], 16)  # 64 bits: more than the 49.5 the code shows
-    symbols = []
-    for _ in range(RECEIPT_LENGTH):
-        number, index = divmod(number, len(RECEIPT_ALPHABET))
-        symbols.append(RECEIPT_ALPHABET[index])
-    code = "".join(symbols)
-    half = RECEIPT_LENGTH // 2
-    return f"{code[:half]}-{code[half:]}"
+    pairs = []
+    for _ in range(RECEIPT_LENGTH // 2):
+        number, index = divmod(number, _BASE2)
+        pairs.append(_PAIRS[index])
+    code = "".join(pairs)
+    return f"{code[:5]}-{code[5:]}"
 
 
 def normalise_receipt_code(text: str) -> str | None:

@@ -242,7 +242,7 @@ def push():
         head_seq=outcome.head_seq,
         ack=ack,
         ack_sig=sign_ack(ack),
-        config_version=device_config(device)["version"],
+        config_version=config_version(device),
     )
 
 
@@ -290,6 +290,21 @@ def config():
     device = _authenticated(_body(MAX_SMALL_BYTES))
     body = device_config(device)
     return jsonify(config=body, sig=sign_ack(body))
+
+
+VERSION_TTL_S = 30.0
+
+
+def config_version(device: Device) -> str:
+    """The configuration's version for a push answer, worked out at most every 30 s per
+    device: a roster change reaches the kiosk that much later, and pushes stay cheap."""
+    versions = current_app.extensions.setdefault("hom_phieu_config_versions", {})
+    now = time.monotonic()
+    known = versions.get(device.id)
+    if known is None or now - known[0] > VERSION_TTL_S:
+        known = (now, device_config(device)["version"])
+        versions[device.id] = known
+    return known[1]
 
 
 def device_config(device: Device) -> dict[str, Any]:

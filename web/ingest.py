@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -151,7 +151,7 @@ def _ingest_once(
         record = _checked(verifier, item)
         verifier.accept(record)
         rows.append(_row(device, item, record, received))
-    session.add_all(rows)
+    _insert_rows(session, rows)
     device.head_seq, device.head_hash = verifier.state.head_seq, verifier.state.head_hash
     device.last_seen_at = received
     session.commit()
@@ -294,20 +294,38 @@ def _refused(seq: int, fault: str, message: str) -> Refusal:
     )
 
 
-def _row(device: Device, item: Incoming, record: Record, received: datetime) -> LedgerRecord:
-    return LedgerRecord(
-        device_pk=device.id,
-        seq=record.seq,
-        kind=record.kind.value,
-        office_id=device.office_id,
-        box=record.box,
-        wall_ms=record.wall_ms,
-        data=item.data,
-        sig=item.sig,
-        hash=record.hash,
-        receipt=receipt_code(record.hash) if record.kind is Kind.VOTE else None,
-        received_at=received,
-    )
+ROW_COLUMNS = ("device_pk", "seq", "kind", "office_id", "box", "wall_ms", "data", "sig", "hash",
+               "receipt", "received_at")  # fmt: skip
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write a batch in the caller's transaction, as fast as the database allows: ORM objects
+    cost more than the signature checks, so plain rows; on PostgreSQL, COPY."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        columns = ", ".join(ROW_COLUMNS)
+        with driver.cursor().copy(f"COPY ledger_records ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in ROW_COLUMNS])
+        return
+    session.execute(insert(LedgerRecord), rows)
+
+
+def _row(device: Device, item: Incoming, record: Record, received: datetime) -> dict[str, Any]:
+    return {
+        "device_pk": device.id,
+        "seq": record.seq,
+        "kind": record.kind.value,
+        "office_id": device.office_id,
+        "box": record.box,
+        "wall_ms": record.wall_ms,
+        "data": item.data,
+        "sig": item.sig,
+        "hash": record.hash,
+        "receipt": receipt_code(record.hash) if record.kind is Kind.VOTE else None,
+        "received_at": received,
+    }
 
 
 def _verifier(session: Session, device: Device, cache: StateCache) -> Verifier:
