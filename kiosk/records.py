@@ -82,6 +82,7 @@ def _no_float(text: str) -> Any:
     raise RecordFormatError("floats have no canonical form; use integers")
 
 
+_TIME_QUALITIES = frozenset(q.value for q in TimeQuality)
 # One decoder for every record (json.loads with arguments would build one per call).
 _DECODER = json.JSONDecoder(parse_float=_no_float)
 
@@ -173,7 +174,7 @@ def decode(data: bytes) -> Record:
         raise RecordFormatError(f"missing fields: {', '.join(missing)}")
     if fields["kind"] not in Kind.__members__:
         raise RecordFormatError(f"unknown kind {fields['kind']!r}")
-    if fields["tq"] not in {q.value for q in TimeQuality}:
+    if fields["tq"] not in _TIME_QUALITIES:
         raise RecordFormatError(f"unknown time quality {fields['tq']!r}")
     for name in ("seq", "wall_ms", "boot", "mono_ns"):
         if type(fields[name]) is not int:
