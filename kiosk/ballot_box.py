@@ -146,9 +146,11 @@ class BallotBox:
         return self.event("time_anchor", server_wall_ms=server_wall_ms, **detail)
 
     def tick(self) -> list[Record]:
-        """Called from the main loop: notes clock jumps, closes the month when it is due."""
+        """Called from the main loop between votes: notes clock jumps, closes the month when
+        it is due, and checkpoints the WAL (kept out of the votes' commits)."""
         before = self._verifier.state.head_seq
         self._advance_time()
+        self._store.checkpoint()
         return self.records_after(before)
 
     # --- what others may read ----------------------------------------------------------
