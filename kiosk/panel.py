@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import socket
 import threading
-import time
 from typing import Any
 
 from flask import Flask, abort, jsonify, render_template, request, send_file
@@ -166,7 +165,3 @@ class PanelServer:
         self._server.shutdown()
         self._thread.join(timeout=5)
         self._socket.close()
-
-
-def sleep_ms(ms: int) -> None:
-    time.sleep(ms / 1000)

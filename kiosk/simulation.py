@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpiozero.pins.mock import MockFactory
-
 from kiosk.clock import AdjustableClock, local_iso
 from kiosk.press_policy import SERVED
 
@@ -38,7 +36,7 @@ class TicketArchive:
         """What the printer worker connects to: each write is one ticket's file."""
         return _ArchiveConnection(self)
 
-    def _next_path(self) -> Path:
+    def next_path(self) -> Path:
         with self._lock:
             ticket = ArchivedTicket(f"{len(self._tickets) + 1:04d}", self._clock.read().wall_ms)
             self._tickets.append(ticket)
@@ -72,7 +70,7 @@ class _ArchiveConnection:
         prepare_escpos()
         from escpos.printer import File
 
-        printer = File(str(self._archive._next_path()))
+        printer = File(str(self._archive.next_path()))
         printer.open()
         try:
             printer._raw(data)
@@ -159,7 +157,3 @@ class Simulation:
             },
             "device_id": kiosk.box.device_id,
         }
-
-
-def mock_pin_factory() -> MockFactory:
-    return MockFactory()

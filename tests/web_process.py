@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -57,13 +56,3 @@ class WebProcess:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
-
-
-def create_admin(home: Path, username: str, password: str) -> None:
-    result = subprocess.run(
-        [COMMAND, "--lang", "en", "web", "create-admin", username, "--password", password],
-        capture_output=True, text=True, timeout=60,
-        env={**os.environ, "HOM_PHIEU_HOME": str(home)},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"created", result.stdout)
