@@ -22,8 +22,12 @@ def test_clicking_a_button_on_the_panel_casts_a_vote(isolated_home: Path) -> Non
             result = page.locator("#result").text_content()
             assert '"outcome": "vote"' in result or '"outcome":"vote"' in result
             page.wait_for_selector("#tickets img")
-            screen = page.locator("#screen")
-            assert screen.evaluate("image => image.naturalWidth") == 480
+            # The panel keeps reloading the screen image; read its width once a load is done.
+            loaded_width = page.wait_for_function(
+                "(() => { const i = document.getElementById('screen');"
+                " return i.complete && i.naturalWidth > 0 ? i.naturalWidth : null; })()"
+            )
+            assert loaded_width.json_value() == 480
         assert kiosk.get("/api/state")["box"]["ballots"] == 1
     finally:
         kiosk.terminate()
