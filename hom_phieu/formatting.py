@@ -6,7 +6,7 @@ records) keeps ISO-8601 and integers; these are only for text people read.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from kiosk.clock import TIMEZONE
 
@@ -30,3 +30,16 @@ def percent(part: int, whole: int) -> str:
 def date_time_iso(iso: str) -> str:
     """An ISO-8601 time (from JSON output) as :func:`date_time` shows it."""
     return datetime.fromisoformat(iso).astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def stored_time(value: datetime | None) -> str:
+    """A time read from the database as :func:`date_time` shows it; ``—`` for none.
+    (SQLite gives back naive datetimes: they are UTC.)"""
+    if value is None:
+        return "—"
+    return date_time(int(aware(value).timestamp() * 1000))
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time with its zone (naive ones, from SQLite, are UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -8,6 +8,8 @@ kept with ``tools/catalogs`` (extract, update, compile) and checked by the tests
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -45,6 +47,17 @@ def set_language(language: str) -> None:
 def set_request_language(language: str | None) -> None:
     """Choose the language for the current context only (one web request)."""
     _request_language.set(None if language is None else _check(language))
+
+
+@contextmanager
+def language(code: str) -> Iterator[None]:
+    """Messages in ``code`` for the duration of a block (e.g. minutes that are always
+    written in Vietnamese, whatever the page's language)."""
+    token = _request_language.set(_check(code))
+    try:
+        yield
+    finally:
+        _request_language.reset(token)
 
 
 def current_language() -> str:

@@ -249,32 +249,48 @@ class Verifier:
         state.last_record = record
 
 
-def verify_rows(
-    rows: Iterable[Row], public_key_raw: bytes, device_id: str
-) -> tuple[Problem | None, Verifier]:
-    """Check a whole ledger. Returns the first problem (or None) and the verifier's state.
+class LedgerWalk:
+    """Verified records of a ledger, one at a time, stopping at the first problem.
 
-    Streams: one row and the one after it are in memory at a time, so a year of
-    records verifies in flat memory. Only on the failure path is the rest read, to
-    tell a reordered record from a removed one.
+    Iterate it to get each record once it has passed every check; afterwards
+    :attr:`problem` names what stopped the walk (None: the whole ledger is intact) and
+    :attr:`verifier` holds the state after the last good record. Streams: one row and
+    the one after it are in memory at a time, so a year of records verifies in flat
+    memory. Only on the failure path is the rest read, to tell a reordered record from
+    a removed one.
+
+    ``complete``: the rows are the whole ledger, so one that ends in a CLOSE was
+    truncated (the device writes a CLOSE and the next OPEN in one transaction). A copy
+    still being received, as on the server, may end between them.
     """
-    verifier = Verifier(public_key_raw, device_id)
-    iterator = iter(rows)
-    current = _decoded(next(iterator, None))
-    position = 0
-    while current is not None:
-        position += 1
-        following = _decoded(next(iterator, None))
-        later = _later_seqs(following, iterator)
-        problem = _check_position(verifier, position, current, following, later)
-        if problem is not None:
-            return problem, verifier
-        verifier.accept(current[1])
-        current = following
-    last = verifier.state.last_record
-    if last is not None and last.kind is Kind.CLOSE:
-        return (
-            Problem(
+
+    def __init__(
+        self, rows: Iterable[Row], public_key_raw: bytes, device_id: str, complete: bool = True
+    ) -> None:
+        self.verifier = Verifier(public_key_raw, device_id)
+        self.problem: Problem | None = None
+        self._rows, self._complete = rows, complete
+
+    def __iter__(self) -> Iterator[Record]:
+        verifier = self.verifier
+        iterator = iter(self._rows)
+        current = _decoded(next(iterator, None))
+        position = 0
+        while current is not None:
+            position += 1
+            following = _decoded(next(iterator, None))
+            later = _later_seqs(following, iterator)
+            self.problem = _check_position(verifier, position, current, following, later)
+            if self.problem is not None:
+                return
+            record = current[1]
+            assert record is not None
+            verifier.accept(record)
+            yield record
+            current = following
+        last = verifier.state.last_record
+        if self._complete and last is not None and last.kind is Kind.CLOSE:
+            self.problem = Problem(
                 position,
                 last.seq,
                 Fault.TRUNCATED,
@@ -282,10 +298,17 @@ def verify_rows(
                     "the ledger ends with the CLOSE of box {box} without the OPEN of the next "
                     "box that is always written with it: records after it were removed"
                 ).format(box=last.box),
-            ),
-            verifier,
-        )
-    return None, verifier
+            )
+
+
+def verify_rows(
+    rows: Iterable[Row], public_key_raw: bytes, device_id: str
+) -> tuple[Problem | None, Verifier]:
+    """Check a whole ledger. Returns the first problem (or None) and the verifier's state."""
+    walk = LedgerWalk(rows, public_key_raw, device_id)
+    for _record in walk:
+        pass
+    return walk.problem, walk.verifier
 
 
 Decoded = tuple[Row, Record | None]

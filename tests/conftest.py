@@ -63,6 +63,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
         connection.execute(text("DROP FUNCTION IF EXISTS hom_phieu_append_only() CASCADE"))
+        connection.execute(text("DROP FUNCTION IF EXISTS hom_phieu_opening_frozen() CASCADE"))
     engine.dispose()
     return PG_URL
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Flask, request
 from flask_login import current_user
 
@@ -36,14 +34,5 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(_=_, ngettext=ngettext, current_language=current_language)
     app.jinja_env.filters["date_time"] = formatting.date_time
-    app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["moment"] = formatting.stored_time
     app.jinja_env.filters["percent"] = formatting.percent
-
-
-def moment(value: datetime | None) -> str:
-    """A stored time as people read it (SQLite gives back naive datetimes: they are UTC)."""
-    if value is None:
-        return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return formatting.date_time(int(value.timestamp() * 1000))

@@ -8,13 +8,14 @@ stores a count: a box's figures are always recomputed from its records.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -46,12 +47,15 @@ class Role:
 
 
 class CommitteeRole:
-    UBND_LEADER = "ubnd_leader"  # lãnh đạo UBND
+    UBND_LEADER = "ubnd_leader"  # lãnh đạo UBND (chủ tịch)
+    UBND_DEPUTY = "ubnd_deputy"  # phó chủ tịch UBND
     MTTQ_CHAIR = "mttq_chair"  # chủ tịch Ủy ban MTTQ
     UNION_REP = "union_rep"  # đại diện công đoàn
     ONE_STOP_CLERK = "one_stop_clerk"  # công chức bộ phận một cửa
     SECRETARY = "secretary"  # thư ký
-    ALL = (UBND_LEADER, MTTQ_CHAIR, UNION_REP, ONE_STOP_CLERK, SECRETARY)
+    ALL = (UBND_LEADER, UBND_DEPUTY, MTTQ_CHAIR, UNION_REP, ONE_STOP_CLERK, SECRETARY)
+    # An opening needs one of these among its confirmations: the People's Committee leads.
+    PRESIDING = (UBND_LEADER, UBND_DEPUTY)
 
 
 class Unit(Base):
@@ -121,6 +125,8 @@ class Office(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # How many committee members must confirm an opening (k of the committee's n).
+    quorum: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     unit: Mapped[Unit] = relationship()
     counters: Mapped[list[Counter]] = relationship(back_populates="office")
     clerks: Mapped[list[Clerk]] = relationship(back_populates="office")
@@ -255,3 +261,71 @@ class Alert(Base):
     device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     message: Mapped[str] = mapped_column(Text)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Opening(Base):
+    """The opening ceremony of an office's box of a month: started by the secretary,
+    confirmed by a quorum, then opened: counted, minuted and frozen.
+
+    Once ``status`` is ``opened`` the database refuses any change to the row, so the
+    minutes (canonical JSON) and their hash stay exactly as the committee signed them.
+    """
+
+    __tablename__ = "openings"
+    __table_args__ = (UniqueConstraint("office_id", "box"),)
+    STARTED, OPENED = "started", "opened"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    box: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    status: Mapped[str] = mapped_column(String(10), default=STARTED)
+    started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    early_reason: Mapped[str] = mapped_column(Text, default="")
+    dossiers_returned: Mapped[int | None] = mapped_column(Integer)
+    opened_at: Mapped[datetime | None] = mapped_column()
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    warnings_reason: Mapped[str] = mapped_column(Text, default="")
+    minutes: Mapped[bytes | None] = mapped_column(LargeBinary)  # canonical JSON
+    minutes_hash: Mapped[str | None] = mapped_column(String(64))
+    office: Mapped[Office] = relationship()
+    confirmations: Mapped[list[Confirmation]] = relationship(
+        back_populates="opening", order_by="Confirmation.id"
+    )
+
+
+class Confirmation(Base):
+    """A committee member's confirmation of an opening, with their own credentials.
+    Append-only."""
+
+    __tablename__ = "opening_confirmations"
+    __table_args__ = (UniqueConstraint("opening_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opening_id: Mapped[int] = mapped_column(ForeignKey("openings.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    committee_role: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    opening: Mapped[Opening] = relationship(back_populates="confirmations")
+    user: Mapped[User] = relationship()
+
+
+class CountedRange(Base):
+    """Which records of a device's box an opening counted: seqs up to ``through_seq``.
+    Records of the box beyond it arrived late (or after a fault) and are counted by a
+    later opening's supplement. Append-only."""
+
+    __tablename__ = "counted_ranges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opening_id: Mapped[int] = mapped_column(ForeignKey("openings.id"), index=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    box: Mapped[str] = mapped_column(String(7))
+    through_seq: Mapped[int] = mapped_column(BigInteger)
+    votes: Mapped[int] = mapped_column(Integer)
+
+
+class Holiday(Base):
+    """A public holiday (ngày nghỉ lễ): not a working day when a box's opening is due."""
+
+    __tablename__ = "holidays"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(200))

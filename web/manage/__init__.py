@@ -23,7 +23,7 @@ from web.manage.common import (
 __all__ = ["accounts", "clerks", "init_app", "office", "scale", "units"]
 
 
-@bp.context_processor
+@bp.app_context_processor
 def labels() -> dict:
     return {
         "role_label": lambda key: label(ROLE_LABELS, key),

@@ -42,6 +42,7 @@ ROLE_LABELS = {
 }
 COMMITTEE_ROLE_LABELS = {
     CommitteeRole.UBND_LEADER: N_("People's Committee leader"),
+    CommitteeRole.UBND_DEPUTY: N_("People's Committee deputy chair"),
     CommitteeRole.MTTQ_CHAIR: N_("Fatherland Front chair"),
     CommitteeRole.UNION_REP: N_("Trade union representative"),
     CommitteeRole.ONE_STOP_CLERK: N_("One-stop clerk"),

@@ -1,0 +1,333 @@
+"""The opening ceremony through the admin pages: quorum, verification, count, minutes,
+freezing and supplements, over real signed records pushed through the device API."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from kiosk.ballot_box import BallotBox
+from kiosk.clock import FakeClock
+from kiosk.device_key import DeviceKey
+from kiosk.records import Level, decode
+from kiosk.verify import Row
+from tests.test_sync_protocol import enroll, push, register
+from tests.web_helpers import PASSWORD, csrf_token, login
+from tests.web_helpers import seed as seed_web
+from web import db as web_db
+from web.auth import create_user
+from web.models import Clerk, CommitteeMember, Device, Office, Opening
+
+BUTTONS = {
+    "rat_hai_long": Level.VERY_SATISFIED,
+    "hai_long": Level.SATISFIED,
+    "khong_hai_long": Level.NOT_SATISFIED,
+}
+MEMBERS = [  # username, name, committee role
+    ("chu-tich", "Nguyễn Văn Ễnh", "ubnd_leader"),
+    ("mttq", "Trần Thị Hằng", "mttq_chair"),
+    ("cong-doan", "Lê Văn Dũng", "union_rep"),
+    ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"),
+    ("thu-ky", "Đỗ Thị Thư", "secretary"),
+]
+
+
+class Kiosk:
+    """A real ballot box on a fake clock whose records go to the server as a device would
+    send them."""
+
+    def __init__(self, folder: Path, start: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.key = DeviceKey.load_or_create(folder / "device-key.pem")
+        self.clock = FakeClock.at(start)
+        self.box = BallotBox.open(folder / "box.sqlite3", self.key, self.clock, kernel_boot_id="b")
+        self.pressed: Counter = Counter()  # (box, clerk, level) -> n
+        self.sent = 0
+
+    def vote(self, clerk: str, button: str, n: int = 1, step_ms: int = 60_000) -> None:
+        for _ in range(n):
+            self.clock.advance(step_ms)
+            receipt = self.box.cast_vote(clerk=clerk, button=button, level=BUTTONS[button])
+            self.pressed[(receipt.box, clerk, BUTTONS[button].value)] += 1
+
+    def rows(self) -> list[Row]:
+        return self.box.store.rows()
+
+    def sync(self, client) -> None:
+        rows = self.rows()[self.sent :]
+        if rows:
+            response = push(client, self.key, rows, nonce=f"n-{self.sent}")
+            assert response.status_code == 200, response.get_data(as_text=True)
+        self.sent += len(rows)
+
+
+@pytest.fixture
+def app(server_app):
+    ids = seed_web(server_app)
+    with server_app.app_context():
+        session = web_db.session()
+        office = session.get(Office, ids["dong"]["office"])
+        office.code = "demo"  # what tests.test_sync_protocol.register looks for
+        session.add_all([
+            Clerk(office_id=office.id, code="lan", name="Nguyễn Thị Lan", title="Công chức"),
+            Clerk(office_id=office.id, code="binh", name="Trần Văn Bình"),
+        ])  # fmt: skip
+        for username, name, role in MEMBERS + [("pho-chu-tich", "Vũ Văn Phó", "ubnd_deputy")]:
+            user = create_user(username, PASSWORD, name, "committee", ids["dong"]["unit"])
+            session.add(CommitteeMember(office_id=office.id, user_id=user.id, committee_role=role))
+        other = create_user("hac-mttq", PASSWORD, "Hồ Văn Khác", "committee", ids["hac"]["unit"])
+        session.add(CommitteeMember(office_id=ids["hac"]["office"], user_id=other.id,
+                                    committee_role="mttq_chair"))  # fmt: skip
+        create_user("ngoai", PASSWORD, "Người Ngoài", "committee", ids["dong"]["unit"])
+        session.commit()
+    server_app.config["OFFICE_ID"] = ids["dong"]["office"]
+    return server_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def enrolled_kiosk(app, client, folder: Path, start: str, code: str = "ABCD-EFGH-JKMN") -> Kiosk:
+    kiosk = Kiosk(folder, start)
+    register(app, code)
+    assert enroll(client, kiosk.key, code).status_code == 200
+    return kiosk
+
+
+def box_url(app, box: str, action: str = "") -> str:
+    return f"/offices/{app.config['OFFICE_ID']}/boxes/{box}" + (f"/{action}" if action else "")
+
+
+def post_form(client, app, box: str, action: str, **data):
+    page = client.get(box_url(app, box))
+    return client.post(
+        box_url(app, box, action), data={**data, "csrf_token": csrf_token(page.text)}
+    )
+
+
+def confirm(client, app, box: str, username: str, password: str = PASSWORD):
+    return post_form(client, app, box, "confirm", username=username, password=password)
+
+
+def as_secretary(client) -> None:
+    assert login(client, "thu-ky").status_code == 302
+    client.get("/?lang=en")  # the pages in English (the account's language is Vietnamese)
+
+
+def minutes_of(app, box: str) -> dict:
+    with app.app_context():
+        opening = web_db.session().scalar(select(Opening).where(Opening.box == box))
+        return json.loads(opening.minutes)
+
+
+def october_kiosk(app, client, tmp_path) -> Kiosk:
+    """Votes through the end of October; the month closes on 1 November; all synced."""
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-30T08:00:00")
+    kiosk.vote("lan", "rat_hai_long", 7)
+    kiosk.vote("lan", "hai_long", 4)
+    kiosk.vote("binh", "hai_long", 3)
+    kiosk.box.refuse(button="hai_long", reason="burst")
+    kiosk.vote("binh", "khong_hai_long", 1)
+    kiosk.clock.advance_to("2026-11-01T07:30:00")
+    kiosk.vote("lan", "rat_hai_long", 2)  # into November's box
+    kiosk.sync(client)
+    return kiosk
+
+
+def test_the_committee_opens_a_box_and_the_count_is_exactly_what_was_pressed(app, client,
+                                                                             tmp_path):  # fmt: skip
+    kiosk = october_kiosk(app, client, tmp_path)
+    as_secretary(client)
+    page = client.get(box_url(app, "2026-10"))
+    assert "15 ballots from 1 devices" in page.text or "15" in page.text
+    assert "Very satisfied" not in page.text  # sealed: no level is named anywhere yet
+    assert post_form(client, app, "2026-10", "start").status_code == 302
+    for username in ("chu-tich", "mttq", "thu-ky"):
+        assert confirm(client, app, "2026-10", username).status_code == 302
+    checks = client.get(box_url(app, "2026-10") + "?verify=1")
+    assert "chain intact" in checks.text and "burst: 1" in checks.text
+    refused = post_form(client, app, "2026-10", "open")
+    assert refused.status_code == 400 and "give the reason" in refused.text  # the burst warning
+    opened = post_form(client, app, "2026-10", "open", dossiers_returned="20",
+                       warnings_reason="Bấm liên tục một lần, đã kiểm tra camera")  # fmt: skip
+    assert opened.status_code == 302
+    minutes = minutes_of(app, "2026-10")
+    by_clerk = {row["key"]: row["by_level"] for row in minutes["count"]["by_clerk"]}
+    expected: dict = {}
+    for (box, clerk, level), n in kiosk.pressed.items():
+        if box == "2026-10":
+            expected.setdefault(clerk, dict.fromkeys(BUTTONS_LEVELS, 0))[level] += n
+    assert by_clerk == expected
+    assert minutes["count"]["votes"] == 15
+    assert [a["committee_role"] for a in minutes["attendees"]] == [
+        "ubnd_leader", "mttq_chair", "secretary"]  # fmt: skip
+    assert minutes["devices"][0]["close_seq"] is not None
+    assert minutes["next_box"]["devices"][0]["open_seq"] == minutes["devices"][0]["close_seq"] + 1
+    result = client.get(box_url(app, "2026-10"))
+    assert "46,67%" in result.text or "46.67" in result.text  # 7 of 15 very satisfied (lan)
+
+
+BUTTONS_LEVELS = tuple(level.value for level in Level)
+
+
+@pytest.mark.parametrize(
+    ("confirmations", "message"),
+    [
+        (["chu-tich", "mttq"], "2 of the 3 confirmations"),
+        (["mttq", "cong-doan", "mot-cua"], "leader or deputy has not confirmed"),
+    ],
+)
+def test_without_a_quorum_the_box_stays_sealed(app, client, tmp_path, confirmations, message):
+    october_kiosk(app, client, tmp_path)
+    as_secretary(client)
+    post_form(client, app, "2026-10", "start")
+    for username in confirmations:
+        assert confirm(client, app, "2026-10", username).status_code == 302
+    page = client.get(box_url(app, "2026-10"))
+    assert message in page.text
+    refused = post_form(client, app, "2026-10", "open", warnings_reason="x")
+    assert refused.status_code in (400, 409)
+    with app.app_context():
+        assert web_db.session().scalar(select(Opening.status)) == "started"
+
+
+def test_confirmations_that_do_not_count_are_refused_and_audited(app, client, tmp_path):
+    october_kiosk(app, client, tmp_path)
+    as_secretary(client)
+    post_form(client, app, "2026-10", "start")
+    assert confirm(client, app, "2026-10", "chu-tich").status_code == 302
+    twice = confirm(client, app, "2026-10", "chu-tich")
+    assert twice.status_code == 400 and "has confirmed already" in twice.text
+    stranger = confirm(client, app, "2026-10", "ngoai")
+    assert stranger.status_code == 400 and "not a member of this office" in stranger.text
+    elsewhere = confirm(client, app, "2026-10", "hac-mttq")
+    assert elsewhere.status_code == 400 and "another office" in elsewhere.text
+    wrong = confirm(client, app, "2026-10", "mttq", "not-the-password")
+    assert wrong.status_code == 401
+    with app.app_context():
+        session = web_db.session()
+        opening = session.scalar(select(Opening))
+        assert [c.user.username for c in opening.confirmations] == ["chu-tich"]
+        refusals = session.execute(
+            text("SELECT COUNT(*) FROM audit_log WHERE action = 'ceremony_confirmation_refused'")
+        ).scalar()
+        assert refusals == 4
+
+
+def test_only_the_secretary_runs_the_ceremony(app, client, tmp_path):
+    october_kiosk(app, client, tmp_path)
+    assert login(client, "chu-tich").status_code == 302
+    assert post_form(client, app, "2026-10", "start").status_code == 403
+
+
+def test_an_opened_box_is_frozen_and_late_ballots_go_to_the_next_supplement(app, client, tmp_path):
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-20T08:00:00")
+    kiosk.vote("lan", "rat_hai_long", 5)
+    kiosk.sync(client)
+    as_secretary(client)
+    post_form(client, app, "2026-10", "start")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(client, app, "2026-10", username)
+    # The device has not closed October: a warning; the committee opens anyway.
+    opened = post_form(client, app, "2026-10", "open", warnings_reason="Thiết bị mất mạng")
+    assert opened.status_code == 302
+    october = minutes_of(app, "2026-10")
+    assert october["count"]["votes"] == 5
+    assert any(c["code"] == "close" and c["severity"] == "warning" for c in october["checks"])
+    with app.app_context(), pytest.raises(Exception, match="frozen"):
+        session = web_db.session()
+        session.execute(text("UPDATE openings SET minutes_hash = 'x'"))
+        session.commit()
+    # Two more October ballots arrive late, then November closes.
+    kiosk.vote("binh", "khong_hai_long", 2)
+    kiosk.clock.advance_to("2026-11-03T08:00:00")
+    kiosk.vote("lan", "hai_long", 3)
+    kiosk.clock.advance_to("2026-12-01T07:00:00")
+    kiosk.box.tick()  # the daemon's loop closes November
+    kiosk.sync(client)
+    # Today (in this test) is before November's last working day: a reason is needed.
+    early = post_form(client, app, "2026-11", "start")
+    assert early.status_code == 400 and "give the reason" in early.text
+    post_form(client, app, "2026-11", "start", early_reason="Chủ tịch đi công tác cuối tháng")
+    for username in ("pho-chu-tich", "mttq", "mot-cua"):
+        assert confirm(client, app, "2026-11", username).status_code == 302
+    # The server's clock says the device has not synced since November ended (it is
+    # still November here): a warning, answered with a reason.
+    refused = post_form(client, app, "2026-11", "open")
+    assert refused.status_code == 400 and "give the reason" in refused.text
+    opened = post_form(client, app, "2026-11", "open", warnings_reason="Họp sớm")
+    assert opened.status_code == 302
+    november = minutes_of(app, "2026-11")
+    assert [c["code"] for c in november["checks"] if c["severity"] != "ok"] == ["sync"]
+    assert november["count"]["votes"] == 3
+    assert [s["box"] for s in november["supplements"]] == ["2026-10"]
+    supplement = november["supplements"][0]["count"]
+    assert supplement["votes"] == 2
+    assert supplement["by_level"]["not_satisfied"] == 2
+    assert minutes_of(app, "2026-10") == october  # the opened box did not change
+
+
+def tamper(app, sql: str, **params) -> None:
+    """What someone with write access to the server's database could do (the triggers
+    stop the application, not a determined administrator)."""
+    with app.app_context():
+        session = web_db.session()
+        if session.bind.dialect.name == "sqlite":
+            for name in ("ledger_records_no_update", "ledger_records_no_delete"):
+                session.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        else:
+            session.execute(text("DROP TRIGGER IF EXISTS ledger_records_append_only "
+                                 "ON ledger_records"))  # fmt: skip
+        session.execute(text(sql), params)
+        session.commit()
+
+
+def test_tampering_on_the_server_is_named_in_the_checklist_and_the_minutes(app, client, tmp_path):
+    altered = october_kiosk(app, client, tmp_path)
+    gapped = enrolled_kiosk(app, client, tmp_path / "k2", "2026-10-30T09:00:00", "BBBB-CCCC-DDDD")
+    gapped.vote("binh", "hai_long", 6)
+    gapped.clock.advance_to("2026-11-01T07:00:00")
+    gapped.box.tick()  # the month closes between votes, as the daemon's loop does
+    gapped.sync(client)
+    unclosed = enrolled_kiosk(app, client, tmp_path / "k3", "2026-10-31T09:00:00", "EEEE-FFFF-GGGG")
+    unclosed.vote("lan", "hai_long", 2)
+    unclosed.sync(client)
+    with app.app_context():
+        session = web_db.session()
+        pk = {name: session.scalar(select(Device.id).where(Device.device_id == k.key.device_id))
+              for name, k in (("altered", altered), ("gapped", gapped))}  # fmt: skip
+    victim = next(r for r in altered.rows() if b'"level":"very_satisfied"' in r.data)
+    forged = victim.data.replace(b'"level":"very_satisfied"', b'"level":"not_satisfied"')
+    assert forged != victim.data
+    tamper(app, "UPDATE ledger_records SET data = :d WHERE device_pk = :p AND seq = :s",
+           d=forged, p=pk["altered"], s=victim.seq)  # fmt: skip
+    tamper(app, "DELETE FROM ledger_records WHERE device_pk = :p AND seq = 6", p=pk["gapped"])
+    as_secretary(client)
+    post_form(client, app, "2026-10", "start")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(client, app, "2026-10", username)
+    page = client.get(box_url(app, "2026-10") + "?verify=1")
+    assert "altered" in page.text and "record 6 is missing" in page.text
+    assert "no CLOSE yet" in page.text
+    opened = post_form(client, app, "2026-10", "open", warnings_reason="Báo công an")
+    assert opened.status_code == 302
+    minutes = minutes_of(app, "2026-10")
+    problems = {d["device_id"]: d["problem"] for d in minutes["devices"]}
+    assert problems[altered.key.device_id]["fault"] == "altered"
+    assert problems[altered.key.device_id]["seq"] == victim.seq
+    assert problems[gapped.key.device_id]["fault"] == "removed"
+    assert problems[unclosed.key.device_id] is None
+    statuses = {d["device_id"]: d["status"] for d in minutes["devices"]}
+    assert statuses == {altered.key.device_id: "fault", gapped.key.device_id: "fault",
+                        unclosed.key.device_id: "warning"}  # fmt: skip
+    # Only what verified is counted: the records before the damage.
+    counted = {d["device_id"]: d["votes"] for d in minutes["devices"]}
+    before = [decode(r.data) for r in altered.rows() if r.seq < victim.seq]
+    assert counted[altered.key.device_id] == sum(r.kind == "VOTE" for r in before)
+    assert minutes["count"]["votes"] == sum(counted.values())

@@ -1,0 +1,172 @@
+"""Verifying and counting an office's box of a month from the records the server holds.
+
+Pure (no database, no Flask): the caller streams each device's rows in sequence order;
+this module walks them with the kiosk's own verifier (:class:`kiosk.verify.LedgerWalk`,
+the checks ``hom-phieu kiosk verify`` makes on the device) and counts only records that
+passed. Counts are always recomputed from records, never read from stored counters.
+
+One walk over a device's chain serves the whole ceremony: the box being opened (the
+main count), late ballots of boxes opened before (their supplements), ballots in
+earlier boxes nobody has opened, and the next box's OPEN zero report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kiosk.records import Kind, Level, Record, TimeQuality
+from kiosk.verify import LedgerWalk, Problem, Row
+
+LEVELS = tuple(level.value for level in Level)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow(Row):
+    """A record as the server holds it: the signed bytes plus the server's own columns."""
+
+    box: str = ""
+    office_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    """What the count needs to know of a device besides its records."""
+
+    pk: int
+    device_id: str
+    public_key: bytes
+    label: str
+    counter: str | None
+    last_seen_at: datetime | None
+    evidence: int = 0  # equivocation evidence held against it
+
+
+@dataclass(slots=True)
+class Tally:
+    """Ballots counted, by level and by clerk, device and channel."""
+
+    votes: int = 0
+    by_level: Counter[str] = field(default_factory=Counter)
+    by_clerk: dict[str, Counter[str]] = field(default_factory=dict)
+    by_device: dict[int, Counter[str]] = field(default_factory=dict)
+    by_channel: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, device_pk: int, record: Record) -> None:
+        body = record.body
+        level = body["level"]
+        self.votes += 1
+        self.by_level[level] += 1
+        self.by_clerk.setdefault(body["clerk"], Counter())[level] += 1
+        self.by_device.setdefault(device_pk, Counter())[level] += 1
+        self.by_channel.setdefault(body["channel"], Counter())[level] += 1
+
+
+@dataclass(slots=True)
+class DeviceCheck:
+    """One device's part of the verification: what its chain says about the box."""
+
+    device: DeviceRef
+    records: int = 0  # records of the box verified and counted by this opening
+    first_seq: int | None = None
+    last_seq: int | None = None
+    chain_head: str | None = None
+    open_seq: int | None = None
+    close_seq: int | None = None
+    votes: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    unsynced_votes: int = 0
+    uncounted: int = 0  # records of the box held but not verified (after a problem)
+    problem: Problem | None = None
+    last_verified_seq: int = 0  # of the whole chain
+    counted_through: dict[str, int] = field(default_factory=dict)  # box -> last seq counted
+    supplement_votes: Counter[str] = field(default_factory=Counter)  # earlier box -> votes
+    unopened_votes: Counter[str] = field(default_factory=Counter)  # earlier box -> votes
+    next_open: tuple[int, int] | None = None  # (seq, wall_ms) of the next box's OPEN
+
+
+@dataclass(slots=True)
+class BoxCount:
+    """The whole count: the main box, its supplements and each device's check."""
+
+    box: str
+    main: Tally = field(default_factory=Tally)
+    supplements: dict[str, Tally] = field(default_factory=dict)
+    devices: list[DeviceCheck] = field(default_factory=list)
+
+
+def count_device(
+    count: BoxCount,
+    device: DeviceRef,
+    rows: Iterable[HeldRow],
+    *,
+    office_id: int,
+    next_box: str,
+    opened_boxes: frozenset[str],
+    already_counted: dict[str, int],
+    held_in_box: int,
+) -> DeviceCheck:
+    """Walk one device's whole chain and add what it holds for ``count.box`` (and late
+    ballots of ``opened_boxes``) to ``count``.
+
+    ``already_counted``: box → last seq of this device that earlier openings counted.
+    ``held_in_box``: how many of the device's stored rows (of this office) are filed
+    under the box, so that records after a problem are reported as uncounted.
+    """
+    check = DeviceCheck(device)
+    box = count.box
+    offices: dict[int, int] = {}
+    walk = LedgerWalk(
+        _remember_offices(rows, offices), device.public_key, device.device_id, complete=False
+    )
+    for record in walk:
+        check.last_verified_seq = record.seq
+        if offices.pop(record.seq, None) != office_id:
+            continue  # the device served another office then
+        if record.box == box:
+            _count_main(check, count.main, record)
+        elif record.box < box:
+            if record.box not in opened_boxes:
+                if record.kind is Kind.VOTE:
+                    check.unopened_votes[record.box] += 1
+            elif record.seq > already_counted.get(record.box, 0):
+                check.counted_through[record.box] = record.seq
+                if record.kind is Kind.VOTE:
+                    check.supplement_votes[record.box] += 1
+                    count.supplements.setdefault(record.box, Tally()).add(device.pk, record)
+        elif record.box == next_box and record.kind is Kind.OPEN:
+            check.next_open = (record.seq, record.wall_ms)
+    check.problem = walk.problem
+    check.uncounted = max(0, held_in_box - check.records)
+    count.devices.append(check)
+    return check
+
+
+def _remember_offices(rows: Iterable[HeldRow], offices: dict[int, int]) -> Iterator[Row]:
+    """Pass rows on to the verifier, noting the office each was filed under (the walk
+    reads a row ahead; the caller pops each entry as its record comes out)."""
+    for row in rows:
+        offices[row.seq] = row.office_id
+        yield row
+
+
+def _count_main(check: DeviceCheck, tally: Tally, record: Record) -> None:
+    check.records += 1
+    if check.first_seq is None:
+        check.first_seq = record.seq
+    check.last_seq, check.chain_head = record.seq, record.hash
+    check.counted_through[record.box] = record.seq
+    kind = record.kind
+    if kind is Kind.VOTE:
+        check.votes += 1
+        tally.add(check.device.pk, record)
+        if record.fields["tq"] == TimeQuality.UNSYNCED:
+            check.unsynced_votes += 1
+    elif kind is Kind.REFUSED:
+        check.refused[record.body.get("reason", "")] += 1
+    elif kind is Kind.OPEN:
+        check.open_seq = record.seq
+    elif kind is Kind.CLOSE:
+        check.close_seq = record.seq

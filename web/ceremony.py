@@ -1,0 +1,384 @@
+"""The opening ceremony's pages: an office's box of a month, from sealed to opened.
+
+The secretary of the office's committee starts the ceremony (on or after the month's
+last working day, or earlier with a recorded reason); members confirm one after another
+with their own credentials on the same screen; once the quorum is met the secretary
+opens the box: every chain is verified, the ballots counted, the minutes written and the
+box frozen. Until then only "N ballots from M devices, last sync at …" is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash
+from wtforms import IntegerField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from hom_phieu import formatting
+from hom_phieu.i18n import N_, _
+from kiosk.clock import TIMEZONE
+from kiosk.records import Channel
+from web import db, minutes_render
+from web.auth import _throttled, audit, roles_required
+from web.box_count import LEVELS
+from web.ceremony_calendar import box_label, month_end, parse_box, today
+from web.checklist import checklist, needs_reason
+from web.manage.common import Form, label
+from web.models import (
+    CommitteeMember,
+    CommitteeRole,
+    Confirmation,
+    LoginAttempt,
+    Opening,
+    Role,
+    User,
+    utcnow,
+)
+from web.opening import (
+    OpeningRefused,
+    count_box,
+    open_box,
+    opening_due,
+    quorum_of,
+    sealed_summary,
+)
+from web.pages import office_or_404
+
+bp = Blueprint("ceremony", __name__)
+# Who may follow a ceremony and read opened results (the secretary acts; see below).
+READERS = (Role.COMMITTEE, Role.VIEWER, Role.TECHNICIAN, Role.CLERK)
+RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)
+
+
+SEVERITY_LABELS = {"ok": N_("OK"), "warning": N_("warning"), "fault": N_("fault")}
+CHANNEL_LABELS = {
+    Channel.BUTTON.value: N_("buttons at the counter"),
+    Channel.PHONE.value: N_("phone survey"),
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.filters["percent_of"] = formatting.percent
+    app.jinja_env.filters["iso_time"] = formatting.date_time_iso
+    app.jinja_env.globals.update(
+        levels=LEVELS,
+        severity_label=lambda key: label(SEVERITY_LABELS, key),
+        channel_label=lambda key: label(CHANNEL_LABELS, key),
+        place_and_date=place_and_date,
+        signer=signer,
+    )
+
+
+def place_and_date(place: str, iso: str) -> str:
+    """The minutes' place-and-date line: "Xã Đông Thanh, ngày 30 tháng 11 năm 2026"."""
+    moment = datetime.fromisoformat(iso).astimezone(TIMEZONE)
+    return _("{place}, day {day} month {month} year {year}").format(
+        place=place, day=f"{moment.day:02d}", month=f"{moment.month:02d}", year=moment.year
+    )
+
+
+def signer(attendees: list[dict], committee_role: str) -> str:
+    """The name of the attendee who signs for ``committee_role`` (empty if none)."""
+    return next((a["name"] for a in attendees if a["committee_role"] == committee_role), "")
+
+
+class StartForm(Form):
+    early_reason = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+class ConfirmForm(Form):
+    username = StringField(validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+class OpenForm(Form):
+    dossiers_returned = IntegerField(validators=[Optional(), NumberRange(min=0, max=10_000_000)])
+    warnings_reason = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+def _box_or_404(box: str) -> str:
+    try:
+        parse_box(box)
+    except ValueError:
+        abort(404)
+    return box
+
+
+def _opening(office_id: int, box: str) -> Opening | None:
+    return db.session().scalar(
+        select(Opening).where(Opening.office_id == office_id, Opening.box == box)
+    )
+
+
+def _secretary_of(office_id: int) -> bool:
+    """Only the office committee's secretary runs the ceremony's screen."""
+    return (
+        db.session().scalar(
+            select(CommitteeMember.id).where(
+                CommitteeMember.office_id == office_id,
+                CommitteeMember.user_id == current_user.id,
+                CommitteeMember.committee_role == CommitteeRole.SECRETARY,
+            )
+        )
+        is not None
+    )
+
+
+def _require_secretary(office_id: int) -> None:
+    if not _secretary_of(office_id):
+        abort(403)
+
+
+def _page(office_id: int, box: str):
+    return redirect(url_for("ceremony.box_page", office_id=office_id, box=box))
+
+
+@bp.get("/offices/<int:office_id>/boxes/<box>")
+@roles_required(*READERS)
+def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 200):
+    office = office_or_404(office_id)
+    box = _box_or_404(box)
+    session = db.session()
+    opening = _opening(office.id, box)
+    forms = forms or {}
+    context = {
+        "office": office,
+        "box": box,
+        "box_label": box_label(box),
+        "opening": opening,
+        "summary": sealed_summary(session, office.id, box),
+        "secretary": _secretary_of(office.id),
+        "due": opening_due(session, box),
+    }
+    if opening is not None and opening.status == Opening.OPENED:
+        if current_user.role not in RESULT_READERS:
+            return render_template("ceremony/box.html", **context), status
+        minutes = json.loads(opening.minutes)
+        return render_template("ceremony/box.html", minutes=minutes, **context), status
+    if opening is not None:
+        context["quorum"] = quorum_of(session, opening)
+        context["confirm_form"] = forms.get("confirm") or ConfirmForm(formdata=None)
+        context["open_form"] = forms.get("open") or OpenForm(formdata=None)
+        if request.args.get("verify") or "open" in forms:
+            checks = checklist(count_box(session, office, box), month_end(box))
+            context["checks"], context["needs_reason"] = checks, needs_reason(checks)
+    else:
+        context["start_form"] = forms.get("start") or StartForm(formdata=None)
+        context["early"] = today(utcnow()) < context["due"]
+    return render_template("ceremony/box.html", **context), status
+
+
+@bp.post("/offices/<int:office_id>/boxes/<box>/start")
+@roles_required(Role.COMMITTEE)
+def start(office_id: int, box: str):
+    office = office_or_404(office_id)
+    box = _box_or_404(box)
+    _require_secretary(office.id)
+    form = StartForm()
+    if not form.validate():
+        return box_page(office_id, box, forms={"start": form}, status=400)
+    session = db.session()
+    now = utcnow()
+    first_day = parse_box(box)
+    if (today(now).year, today(now).month) < first_day:
+        form.early_reason.errors.append(_("this month has not begun: its box cannot be opened"))
+        return box_page(office_id, box, forms={"start": form}, status=400)
+    reason = (form.early_reason.data or "").strip()
+    if today(now) < opening_due(session, box) and not reason:
+        form.early_reason.errors.append(
+            _(
+                "the box is due to be opened on {day}: give the reason for opening it earlier"
+            ).format(day=opening_due(session, box).strftime("%d/%m/%Y"))
+        )
+        return box_page(office_id, box, forms={"start": form}, status=400)
+    session.add(
+        Opening(
+            office_id=office.id,
+            box=box,
+            started_by=current_user.id,
+            started_at=now,
+            early_reason=reason,
+        )
+    )
+    audit("ceremony_started", f"office {office.code} box {box}", early_reason=reason)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # started by someone else a moment ago: show it
+    return _page(office.id, box)
+
+
+@bp.post("/offices/<int:office_id>/boxes/<box>/confirm")
+@roles_required(Role.COMMITTEE)
+def confirm(office_id: int, box: str):
+    """A member confirms with their own account name and password, typed on the
+    secretary's screen. Wrong passwords count towards the login throttle."""
+    office = office_or_404(office_id)
+    box = _box_or_404(box)
+    _require_secretary(office.id)
+    session = db.session()
+    opening = _opening(office.id, box)
+    if opening is None or opening.status != Opening.STARTED:
+        abort(409)
+    form = ConfirmForm()
+    if not form.validate():
+        return box_page(office_id, box, forms={"confirm": form}, status=400)
+    username, address = form.username.data.strip(), request.remote_addr or ""
+    refusal, status = None, 400
+    if _throttled(session, username, address):
+        refusal, status = _("Too many failed attempts: wait 15 minutes, then try again."), 429
+    else:
+        user = session.scalar(select(User).where(User.username == username))
+        ok = bool(
+            user and user.active and check_password_hash(user.password_hash, form.password.data)
+        )
+        session.add(LoginAttempt(username=username, address=address, ok=ok))
+        if not ok:
+            refusal, status = _("Wrong account name or password."), 401
+        else:
+            refusal = _confirmation_refusal(opening, user)
+    if refusal is not None:
+        audit(
+            "ceremony_confirmation_refused",
+            f"office {office.code} box {box}",
+            username=username,
+            reason=refusal,
+        )
+        session.commit()
+        form.username.errors.append(refusal)
+        return box_page(office_id, box, forms={"confirm": form}, status=status)
+    member = _membership(office.id, user.id)
+    session.add(
+        Confirmation(opening_id=opening.id, user_id=user.id, committee_role=member.committee_role)
+    )
+    audit(
+        "ceremony_confirmed",
+        f"office {office.code} box {box}",
+        username=username,
+        committee_role=member.committee_role,
+    )
+    session.commit()
+    flash(_("{name} has confirmed.").format(name=user.display_name))
+    return _page(office.id, box)
+
+
+def _membership(office_id: int, user_id: int) -> CommitteeMember | None:
+    return db.session().scalar(
+        select(CommitteeMember).where(
+            CommitteeMember.office_id == office_id, CommitteeMember.user_id == user_id
+        )
+    )
+
+
+def _confirmation_refusal(opening: Opening, user: User) -> str | None:
+    if _membership(opening.office_id, user.id) is None:
+        elsewhere = db.session().scalar(
+            select(CommitteeMember.id).where(CommitteeMember.user_id == user.id)
+        )
+        if elsewhere is not None:
+            return _("{name} is on the committee of another office, not of this one").format(
+                name=user.display_name
+            )
+        return _("{name} is not a member of this office's committee").format(name=user.display_name)
+    if any(c.user_id == user.id for c in opening.confirmations):
+        return _("{name} has confirmed already").format(name=user.display_name)
+    return None
+
+
+@bp.post("/offices/<int:office_id>/boxes/<box>/open")
+@roles_required(Role.COMMITTEE)
+def open_(office_id: int, box: str):
+    office = office_or_404(office_id)
+    box = _box_or_404(box)
+    _require_secretary(office.id)
+    session = db.session()
+    opening = _opening(office.id, box)
+    if opening is None or opening.status != Opening.STARTED:
+        abort(409)
+    form = OpenForm()
+    if not form.validate():
+        return box_page(office_id, box, forms={"open": form}, status=400)
+    try:
+        open_box(
+            session,
+            opening,
+            current_user.id,
+            warnings_reason=form.warnings_reason.data or "",
+            dossiers_returned=form.dossiers_returned.data,
+        )
+    except OpeningRefused as refused:
+        session.rollback()
+        form.warnings_reason.errors.append(str(refused))
+        return box_page(office_id, box, forms={"open": form}, status=400)
+    audit("box_opened", f"office {office.code} box {box}", minutes_hash=opening.minutes_hash)
+    session.commit()
+    return _page(office.id, box)
+
+
+# --- the minutes and their exports ----------------------------------------------------------
+
+
+def _opened(office_id: int, box: str) -> tuple[Opening, dict]:
+    office = office_or_404(office_id)
+    opening = _opening(office.id, _box_or_404(box))
+    if opening is None or opening.status != Opening.OPENED:
+        abort(404)
+    return opening, json.loads(opening.minutes)
+
+
+def _download(body: bytes | str, mimetype: str, name: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/offices/<int:office_id>/boxes/<box>/minutes")
+@roles_required(*RESULT_READERS)
+def minutes(office_id: int, box: str):
+    opening, content = _opened(office_id, box)
+    return render_template(
+        "ceremony/minutes.html", opening=opening, minutes=content, box_label=box_label(box)
+    )
+
+
+@bp.get("/offices/<int:office_id>/boxes/<box>/minutes.<kind>")
+@roles_required(*RESULT_READERS)
+def minutes_file(office_id: int, box: str, kind: str):
+    opening, content = _opened(office_id, box)
+    name = f"bien-ban-{opening.office.code}-{box}"
+    if kind == "json":
+        return _download(opening.minutes, "application/json", f"{name}.json")
+    if kind == "pdf":
+        return _download(
+            minutes_render.minutes_pdf(content, opening.minutes_hash),
+            "application/pdf",
+            f"{name}.pdf",
+        )
+    if kind == "xlsx":
+        return _download(
+            minutes_render.minutes_xlsx(content, opening.minutes_hash),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            f"{name}.xlsx",
+        )
+    if kind == "csv":
+        return _download(
+            minutes_render.minutes_csv(content), "text/csv; charset=utf-8", f"{name}.csv"
+        )
+    abort(404)

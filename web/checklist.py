@@ -1,0 +1,160 @@
+"""The verification checklist shown before counting and written into the minutes.
+
+Pure: reads a :class:`web.box_count.BoxCount` and says, device by device, what holds
+and what does not. Severity ``fault``: the chain is damaged (records after the damage
+are not counted); ``warning``: the committee may open anyway, giving a reason that the
+minutes record; ``ok``: nothing to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hom_phieu import formatting
+from hom_phieu.i18n import _, ngettext
+from web.box_count import BoxCount, DeviceCheck
+from web.ceremony_calendar import box_label
+
+OK, WARNING, FAULT = "ok", "warning", "fault"
+BURST_REASONS = frozenset({"burst", "storm"})
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    code: str
+    severity: str
+    device_id: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "device_id": self.device_id,
+            "message": self.message,
+        }
+
+
+def checklist(count: BoxCount, month_end: datetime) -> list[Check]:
+    """Every check of every device, in device order, then the office-wide ones."""
+    checks: list[Check] = []
+    for device in count.devices:
+        checks += _device_checks(device, count.box, month_end)
+    return checks
+
+
+def device_status(checks: list[Check], device_id: str) -> str:
+    """The worst severity among a device's checks."""
+    severities = {check.severity for check in checks if check.device_id == device_id}
+    return FAULT if FAULT in severities else WARNING if WARNING in severities else OK
+
+
+def needs_reason(checks: list[Check]) -> bool:
+    return any(check.severity != OK for check in checks)
+
+
+def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Check]:
+    device_id = check.device.device_id
+    found: list[Check] = []
+
+    def add(code: str, severity: str, message: str) -> None:
+        found.append(Check(code, severity, device_id, message))
+
+    if check.problem is not None:
+        add(
+            "chain",
+            FAULT,
+            _(
+                "chain broken at {problem}; {count} records of the box after it are held but "
+                "not counted"
+            ).format(problem=check.problem, count=check.uncounted),
+        )
+    elif check.records:
+        add(
+            "chain",
+            OK,
+            _(
+                "chain intact and every signature valid: {records} records of the box, "
+                "numbers {first}–{last} without a gap"
+            ).format(records=check.records, first=check.first_seq, last=check.last_seq),
+        )
+    if not check.records and check.problem is None:
+        add(
+            "records",
+            WARNING,
+            _("no records of box {box} from this device").format(box=box_label(box)),
+        )
+    elif check.records and check.open_seq is None:
+        add(
+            "open",
+            FAULT if check.problem else WARNING,
+            _("the box's OPEN (zero report) of this device is missing"),
+        )
+    if check.records and check.close_seq is None:
+        add(
+            "close",
+            WARNING,
+            _(
+                "no CLOSE yet: the device has not sealed box {box}; {votes} ballots counted up "
+                "to record {last}, later ones go to the next opening's supplement"
+            ).format(box=box_label(box), votes=check.votes, last=check.last_seq),
+        )
+    elif check.close_seq is not None:
+        add(
+            "close",
+            OK,
+            _("the CLOSE (record {seq}) seals {votes} ballots, equal to the records").format(
+                seq=check.close_seq, votes=check.votes
+            ),
+        )
+    last_seen = check.device.last_seen_at
+    if last_seen is None or formatting.aware(last_seen) < month_end:
+        add(
+            "sync",
+            WARNING,
+            _(
+                "not synced since the month ended (last seen {when}): ballots it still holds "
+                "will be counted in a supplement"
+            ).format(when=formatting.stored_time(last_seen) if last_seen else _("never")),
+        )
+    if check.refused:
+        bursts = sum(n for reason, n in check.refused.items() if reason in BURST_REASONS)
+        detail = ", ".join(f"{reason or '?'}: {n}" for reason, n in sorted(check.refused.items()))
+        add(
+            "refused",
+            WARNING if bursts else OK,
+            ngettext(
+                "{count} refused press, not counted ({detail})",
+                "{count} refused presses, not counted ({detail})",
+                sum(check.refused.values()),
+            ).format(count=sum(check.refused.values()), detail=detail),
+        )
+    if check.unsynced_votes:
+        add(
+            "clock",
+            WARNING,
+            ngettext(
+                "{count} ballot cast while the device's clock was not synchronised",
+                "{count} ballots cast while the device's clock was not synchronised",
+                check.unsynced_votes,
+            ).format(count=check.unsynced_votes),
+        )
+    if check.device.evidence:
+        add(
+            "equivocation",
+            WARNING,
+            _(
+                "{count} conflicting records refused from this device (a cloned or rolled-back "
+                "device): see the alerts"
+            ).format(count=check.device.evidence),
+        )
+    for earlier, votes in sorted(check.unopened_votes.items()):
+        add(
+            "unopened",
+            WARNING,
+            _("{votes} ballots filed in box {box}, which has not been opened").format(
+                votes=votes, box=box_label(earlier)
+            ),
+        )
+    return found

@@ -1,0 +1,389 @@
+"""Opening an office's box of a month: gather every device's chain, verify and count it,
+write the minutes content, record what was counted, and freeze the box.
+
+Works on a database session, without Flask, so the ceremony pages, the tests and the
+benchmark all open boxes the same way. The minutes content is the JSON object of
+``docs/minutes-format.md``; its canonical bytes and their SHA-256 are stored with the box.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session
+
+from hom_phieu.formatting import aware
+from hom_phieu.i18n import _, language
+from kiosk.clock import TIMEZONE
+from kiosk.records import Channel, canonical_bytes, record_hash
+from web.box_count import LEVELS, BoxCount, DeviceCheck, DeviceRef, HeldRow, Tally, count_device
+from web.ceremony_calendar import DEFAULT_WEEKEND, last_working_day, month_end, next_box
+from web.checklist import Check, checklist, device_status
+from web.models import (
+    Clerk,
+    CommitteeMember,
+    CountedRange,
+    Device,
+    Evidence,
+    Holiday,
+    LedgerRecord,
+    Office,
+    Opening,
+    ProcedureField,
+    User,
+    utcnow,
+)
+from web.quorum import Quorum
+
+MINUTES_FORMAT = 1
+NO_FIELD = "—"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSummary:
+    """All that may be known of a box before its opening."""
+
+    ballots: int
+    devices: int
+    last_sync: datetime | None
+
+
+def sealed_summary(session: Session, office_id: int, box: str) -> SealedSummary:
+    row = session.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(LedgerRecord.device_pk)),
+            func.max(LedgerRecord.received_at),
+        ).where(
+            LedgerRecord.office_id == office_id,
+            LedgerRecord.box == box,
+            LedgerRecord.kind == "VOTE",
+        )
+    ).one()
+    return SealedSummary(row[0], row[1], row[2])
+
+
+def opening_due(session: Session, box: str, weekend=DEFAULT_WEEKEND) -> date:
+    """The day from which the box may be opened without a reason: the month's last
+    working day, with the public holidays on record."""
+    holidays = set(session.scalars(select(Holiday.day)))
+    return last_working_day(box, weekend, holidays)
+
+
+def active_members(session: Session, office_id: int) -> list[CommitteeMember]:
+    return list(
+        session.scalars(
+            select(CommitteeMember)
+            .join(User, CommitteeMember.user_id == User.id)
+            .where(CommitteeMember.office_id == office_id, User.active.is_(True))
+        )
+    )
+
+
+def quorum_of(session: Session, opening: Opening) -> Quorum:
+    """Confirmations count only while their member is still an active member."""
+    members = {m.user_id: m for m in active_members(session, opening.office_id)}
+    roles = [c.committee_role for c in opening.confirmations if c.user_id in members]
+    return Quorum(opening.office.quorum, len(members), roles)
+
+
+# --- verifying and counting ---------------------------------------------------------------
+
+
+def count_box(session: Session, office: Office, box: str) -> BoxCount:
+    """Verify every device that holds records of ``office`` and count ``box`` (and the
+    late ballots of boxes opened before)."""
+    opened = frozenset(
+        session.scalars(
+            select(Opening.box).where(
+                Opening.office_id == office.id, Opening.status == Opening.OPENED
+            )
+        )
+    )
+    counted = _already_counted(session, office.id)
+    held = dict(
+        session.execute(
+            select(LedgerRecord.device_pk, func.count())
+            .where(LedgerRecord.office_id == office.id, LedgerRecord.box == box)
+            .group_by(LedgerRecord.device_pk)
+        ).all()
+    )
+    count = BoxCount(box)
+    following = next_box(box)
+    for device in _devices(session, office.id):
+        count_device(
+            count,
+            device,
+            _rows(session, device.pk),
+            office_id=office.id,
+            next_box=following,
+            opened_boxes=opened,
+            already_counted=counted.get(device.pk, {}),
+            held_in_box=held.get(device.pk, 0),
+        )
+    return count
+
+
+def _devices(session: Session, office_id: int) -> list[DeviceRef]:
+    """Enrolled devices of the office and any device that filed records under it."""
+    with_records = select(LedgerRecord.device_pk).where(LedgerRecord.office_id == office_id)
+    registered = select(Device.id).where(
+        Device.office_id == office_id, Device.public_key.is_not(None)
+    )
+    ids = union(with_records, registered).subquery()
+    devices = list(
+        session.scalars(select(Device).where(Device.id.in_(select(ids))).order_by(Device.id))
+    )
+    evidence = dict(
+        session.execute(select(Evidence.device_pk, func.count()).group_by(Evidence.device_pk)).all()
+    )
+    return [
+        DeviceRef(
+            pk=d.id,
+            device_id=d.device_id or "",
+            public_key=d.public_key or b"",
+            label=d.label or d.device_id or "",
+            counter=d.counter.name if d.counter else None,
+            last_seen_at=d.last_seen_at,
+            evidence=evidence.get(d.id, 0),
+        )
+        for d in devices
+    ]
+
+
+def _rows(session: Session, device_pk: int) -> Iterator[HeldRow]:
+    """A device's records in sequence order, streamed from the database."""
+    result = session.execute(
+        select(
+            LedgerRecord.seq,
+            LedgerRecord.data,
+            LedgerRecord.sig,
+            LedgerRecord.box,
+            LedgerRecord.office_id,
+        )
+        .where(LedgerRecord.device_pk == device_pk)
+        .order_by(LedgerRecord.seq)
+        .execution_options(yield_per=2000)
+    )
+    for seq, data, sig, box, office_id in result:
+        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id)
+
+
+def _already_counted(session: Session, office_id: int) -> dict[int, dict[str, int]]:
+    rows = session.execute(
+        select(CountedRange.device_pk, CountedRange.box, func.max(CountedRange.through_seq))
+        .join(Opening, CountedRange.opening_id == Opening.id)
+        .where(Opening.office_id == office_id)
+        .group_by(CountedRange.device_pk, CountedRange.box)
+    )
+    found: dict[int, dict[str, int]] = {}
+    for device_pk, box, through in rows:
+        found.setdefault(device_pk, {})[box] = through
+    return found
+
+
+# --- opening ------------------------------------------------------------------------------
+
+
+class OpeningRefused(Exception):
+    """The box cannot be opened now; the message says why."""
+
+
+def open_box(
+    session: Session,
+    opening: Opening,
+    user_id: int,
+    *,
+    warnings_reason: str = "",
+    dossiers_returned: int | None = None,
+    now: datetime | None = None,
+) -> tuple[BoxCount, list[Check]]:
+    """Verify, count, write the minutes and freeze the box, in the caller's transaction.
+
+    Refused (nothing changes) when the quorum is not met or when the checklist has
+    warnings or faults and no reason is given.
+    """
+    if opening.status == Opening.OPENED:
+        raise OpeningRefused(_("this box has been opened already"))
+    quorum = quorum_of(session, opening)
+    if not quorum.met:
+        raise OpeningRefused("; ".join(quorum.missing()))
+    office = opening.office
+    count = count_box(session, office, opening.box)
+    with language("vi"):  # the minutes are an official document in Vietnamese
+        checks = checklist(count, month_end(opening.box))
+    if any(check.severity != "ok" for check in checks) and not warnings_reason.strip():
+        raise OpeningRefused(
+            _("the checklist has warnings or faults: give the reason for opening anyway")
+        )
+    opening.opened_at, opening.opened_by = now or utcnow(), user_id
+    opening.warnings_reason = warnings_reason.strip()
+    opening.dossiers_returned = dossiers_returned
+    content = minutes_content(session, opening, count, checks)
+    # One UPDATE sets the status and the minutes: after it the row is frozen.
+    opening.minutes = canonical_bytes(content)
+    opening.minutes_hash = record_hash(opening.minutes)
+    opening.status = Opening.OPENED
+    for device in count.devices:
+        for box, through in device.counted_through.items():
+            votes = device.votes if box == opening.box else device.supplement_votes[box]
+            session.add(
+                CountedRange(
+                    opening_id=opening.id,
+                    device_pk=device.device.pk,
+                    box=box,
+                    through_seq=through,
+                    votes=votes,
+                )
+            )
+    return count, checks
+
+
+def minutes_content(
+    session: Session, opening: Opening, count: BoxCount, checks: list[Check]
+) -> dict:
+    """The minutes as data (``docs/minutes-format.md``)."""
+    office = opening.office
+    clerks = _clerks(session, office.id)
+    counters = {d.device.pk: d.device.counter or d.device.label for d in count.devices}
+    users = {c.user_id: c.user for c in opening.confirmations}
+    return {
+        "format": MINUTES_FORMAT,
+        "office": {
+            "code": office.code,
+            "name": office.name,
+            "unit": office.unit.name,
+            "parent_unit": office.unit.parent.name if office.unit.parent else None,
+        },
+        "box": opening.box,
+        "started_at": _iso(opening.started_at),
+        "opened_at": _iso(opening.opened_at),
+        "place": office.unit.name,
+        "early_reason": opening.early_reason or None,
+        "warnings_reason": opening.warnings_reason or None,
+        "dossiers_returned": opening.dossiers_returned,
+        "quorum": {"required": office.quorum, "members": len(active_members(session, office.id))},
+        "attendees": [
+            {
+                "name": users[c.user_id].display_name,
+                "committee_role": c.committee_role,
+                "confirmed_at": _iso(c.at),
+            }
+            for c in opening.confirmations
+        ],
+        "devices": [_device_entry(device, checks) for device in count.devices],
+        "checks": [check.as_dict() for check in checks],
+        "count": _tables(count.main, clerks, counters),
+        "supplements": [
+            {"box": box, "count": _tables(tally, clerks, counters)}
+            for box, tally in sorted(count.supplements.items())
+        ],
+        "next_box": {
+            "box": next_box(opening.box),
+            "devices": [
+                {
+                    "device_id": d.device.device_id,
+                    "label": d.device.label,
+                    "open_seq": d.next_open[0],
+                    "opened_at": _iso_ms(d.next_open[1]),
+                }
+                for d in count.devices
+                if d.next_open is not None
+            ],
+        },
+    }
+
+
+def _device_entry(device: DeviceCheck, checks: list[Check]) -> dict:
+    problem = device.problem
+    return {
+        "device_id": device.device.device_id,
+        "label": device.device.label,
+        "counter": device.device.counter,
+        "status": device_status(checks, device.device.device_id),
+        "records": device.records,
+        "first_seq": device.first_seq,
+        "last_seq": device.last_seq,
+        "chain_head": device.chain_head,
+        "open_seq": device.open_seq,
+        "close_seq": device.close_seq,
+        "votes": device.votes,
+        "refused": dict(sorted(device.refused.items())),
+        "unsynced_votes": device.unsynced_votes,
+        "uncounted": device.uncounted,
+        "problem": None
+        if problem is None
+        else {"seq": problem.seq, "fault": problem.fault.value, "message": problem.message},
+        "last_seen_at": _iso(device.device.last_seen_at),
+        "evidence": device.device.evidence,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkInfo:
+    name: str
+    title: str
+    field: str
+
+
+def _clerks(session: Session, office_id: int) -> dict[str, ClerkInfo]:
+    fields = dict(session.execute(select(ProcedureField.id, ProcedureField.name)).all())
+    return {
+        clerk.code: ClerkInfo(clerk.name, clerk.title, fields.get(clerk.field_id, NO_FIELD))
+        for clerk in session.scalars(select(Clerk).where(Clerk.office_id == office_id))
+    }
+
+
+def _tables(tally: Tally, clerks: dict[str, ClerkInfo], counters: dict[int, str]) -> dict:
+    unknown = ClerkInfo("", "", NO_FIELD)
+    by_counter: dict[str, Counter[str]] = {}
+    for device_pk, levels in tally.by_device.items():
+        by_counter.setdefault(counters.get(device_pk, "?"), Counter()).update(levels)
+    by_field: dict[str, Counter[str]] = {}
+    for code, levels in tally.by_clerk.items():
+        by_field.setdefault(clerks.get(code, unknown).field, Counter()).update(levels)
+    return {
+        "votes": tally.votes,
+        "by_level": _levels(tally.by_level),
+        "by_clerk": [
+            {
+                "key": code,
+                "name": clerks.get(code, unknown).name,
+                "title": clerks.get(code, unknown).title,
+                **_row(levels),
+            }
+            for code, levels in sorted(
+                tally.by_clerk.items(),
+                key=lambda item: (clerks.get(item[0], unknown).name, item[0]),
+            )
+        ],
+        "by_counter": [{"key": k, "name": k, **_row(v)} for k, v in sorted(by_counter.items())],
+        "by_field": [{"key": k, "name": k, **_row(v)} for k, v in sorted(by_field.items())],
+        "by_channel": [
+            {"key": k, "name": k, **_row(tally.by_channel.get(k, Counter()))}
+            for k in (channel.value for channel in Channel)
+            if k in tally.by_channel
+        ],
+    }
+
+
+def _row(levels: Counter[str]) -> dict:
+    return {"by_level": _levels(levels), "votes": sum(levels.values())}
+
+
+def _levels(levels: Counter[str]) -> dict[str, int]:
+    return {level: levels.get(level, 0) for level in LEVELS}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return aware(moment).astimezone(TIMEZONE).isoformat(timespec="seconds")
+
+
+def _iso_ms(wall_ms: int) -> str:
+    return datetime.fromtimestamp(wall_ms / 1000, TIMEZONE).isoformat(timespec="seconds")
