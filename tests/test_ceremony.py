@@ -76,7 +76,7 @@ def app(server_app):
             Clerk(office_id=office.id, code="lan", name="Nguyễn Thị Lan", title="Công chức"),
             Clerk(office_id=office.id, code="binh", name="Trần Văn Bình"),
         ])  # fmt: skip
-        for username, name, role in MEMBERS + [("pho-chu-tich", "Vũ Văn Phó", "ubnd_deputy")]:
+        for username, name, role in [*MEMBERS, ("pho-chu-tich", "Vũ Văn Phó", "ubnd_deputy")]:
             user = create_user(username, PASSWORD, name, "committee", ids["dong"]["unit"])
             session.add(CommitteeMember(office_id=office.id, user_id=user.id, committee_role=role))
         other = create_user("hac-mttq", PASSWORD, "Hồ Văn Khác", "committee", ids["hac"]["unit"])
