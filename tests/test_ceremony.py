@@ -46,6 +46,7 @@ class Kiosk:
         self.clock = FakeClock.at(start)
         self.box = BallotBox.open(folder / "box.sqlite3", self.key, self.clock, kernel_boot_id="b")
         self.pressed: Counter = Counter()  # (box, clerk, level) -> n
+        self.receipts: list[str] = []
         self.sent = 0
 
     def vote(self, clerk: str, button: str, n: int = 1, step_ms: int = 60_000) -> None:
@@ -53,6 +54,7 @@ class Kiosk:
             self.clock.advance(step_ms)
             receipt = self.box.cast_vote(clerk=clerk, button=button, level=BUTTONS[button])
             self.pressed[(receipt.box, clerk, BUTTONS[button].value)] += 1
+            self.receipts.append(receipt.code)
 
     def rows(self) -> list[Row]:
         return self.box.store.rows()
@@ -331,3 +333,38 @@ def test_tampering_on_the_server_is_named_in_the_checklist_and_the_minutes(app, 
     before = [decode(r.data) for r in altered.rows() if r.seq < victim.seq]
     assert counted[altered.key.device_id] == sum(r.kind == "VOTE" for r in before)
     assert minutes["count"]["votes"] == sum(counted.values())
+
+
+def receipt_page(client, code: str) -> str:
+    page = client.get(f"/public/receipt?code={code.lower().replace('-', ' ')}&lang=en")
+    assert page.status_code == 200
+    for level in ("Very satisfied", "Not satisfied", "very_satisfied", "not_satisfied"):
+        assert level not in page.text  # never the level
+    return page.text
+
+
+def test_a_citizen_follows_a_receipt_from_sealed_to_counted(app, tmp_path):
+    client = app.test_client()  # nobody logged in
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-20T08:00:00")
+    kiosk.vote("lan", "khong_hai_long", 2)
+    first, second = kiosk.receipts
+    assert "has reached the server yet" in receipt_page(client, first)
+    kiosk.sync(client)
+    assert "The box is sealed" in receipt_page(client, first)
+    assert "No box has been opened yet" in client.get("/public/results?lang=en").text
+    staff = app.test_client()
+    as_secretary(staff)
+    post_form(staff, app, "2026-10", "start")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(staff, app, "2026-10", username)
+    post_form(staff, app, "2026-10", "open", warnings_reason="Chưa đóng hòm")
+    assert "your ballot was counted" in receipt_page(client, second)
+    kiosk.vote("lan", "hai_long")
+    kiosk.sync(client)
+    assert "counted in the supplement at the next opening" in receipt_page(
+        client, kiosk.receipts[-1]
+    )
+    results = client.get("/public/results?lang=en").text
+    assert "2 (100,00%)" in results and "Nguyễn Thị Lan" not in results  # totals, no clerk
+    bad = client.get("/public/receipt?code=OOOOO-IIIII&lang=en")
+    assert "This is not a receipt code" in bad.text

@@ -34,5 +34,6 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(_=_, ngettext=ngettext, current_language=current_language)
     app.jinja_env.filters["date_time"] = formatting.date_time
+    app.jinja_env.filters["day"] = formatting.date
     app.jinja_env.filters["moment"] = formatting.stored_time
     app.jinja_env.filters["percent"] = formatting.percent

@@ -23,7 +23,17 @@ from wtforms.validators import DataRequired, Length, Optional
 from hom_phieu.i18n import _
 from web import db
 from web.auth import audit, require_unit, roles_required, units_in_scope
-from web.models import Alert, Counter, Device, Enrollment, LedgerRecord, Office, Role, utcnow
+from web.models import (
+    Alert,
+    Counter,
+    Device,
+    Enrollment,
+    LedgerRecord,
+    Office,
+    Opening,
+    Role,
+    utcnow,
+)
 
 bp = Blueprint("pages", __name__)
 ENROLLMENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -73,9 +83,18 @@ def index():
             .all()
         )
     by_office = {o.id: o for o in offices}
+    states = dict(
+        ((office_id, box), status)
+        for office_id, box, status in db.session().execute(
+            select(Opening.office_id, Opening.box, Opening.status).where(
+                Opening.office_id.in_(list(by_office))
+            )
+        )
+    )
     boxes = [
         {"office": by_office[r.office_id], "box": r.box, "ballots": r.ballots,
-         "devices": r.devices, "last_sync": r.last_sync}
+         "devices": r.devices, "last_sync": r.last_sync,
+         "state": states.get((r.office_id, r.box), "sealed")}
         for r in rows
     ]  # fmt: skip
     alerts = []

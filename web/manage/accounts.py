@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import PasswordField, SelectField, StringField, ValidationError
+from wtforms import DateField, PasswordField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
 from hom_phieu.i18n import LANGUAGES, _
@@ -23,7 +23,7 @@ from web.manage.common import (
     unit_choices,
     unit_tree,
 )
-from web.models import ProcedureField, User
+from web.models import Holiday, ProcedureField, User
 
 WHOLE_TREE = 0
 
@@ -189,3 +189,36 @@ def fields():
         status = 400
     found = db.session().scalars(select(ProcedureField).order_by(ProcedureField.name))
     return render_template("manage/fields.html", form=form, fields=list(found)), status
+
+
+class HolidayForm(Form):
+    day = DateField(validators=[DataRequired()])
+    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@roles_required()
+def holidays():
+    """Public holidays: a box falls due on its month's last working day, and weekends
+    (Saturday, Sunday) and these days are not working days."""
+    form = HolidayForm()
+    status = 200
+    if form.is_submitted():
+        if form.validate():
+            db.session().add(Holiday(day=form.day.data, name=form.name.data))
+            audit("holiday_added", form.day.data.isoformat(), name=form.name.data)
+            if commit(form.day, _("this day is a holiday already")):
+                return redirect(url_for("manage.holidays"))
+        status = 400
+    found = db.session().scalars(select(Holiday).order_by(Holiday.day.desc()))
+    return render_template("manage/holidays.html", form=form, holidays=list(found)), status
+
+
+@bp.post("/holidays/<int:holiday_id>/remove")
+@roles_required()
+def holiday_remove(holiday_id: int):
+    holiday = db.session().get(Holiday, holiday_id) or abort(404)
+    audit("holiday_removed", holiday.day.isoformat(), name=holiday.name)
+    db.session().delete(holiday)
+    db.session().commit()
+    return redirect(url_for("manage.holidays"))

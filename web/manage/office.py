@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectField, StringField, ValidationError
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, SelectField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange
 
 from hom_phieu.i18n import _
 from web import db
@@ -64,6 +64,10 @@ class MemberForm(Form):
             raise ValidationError(_("this account is on the committee already"))
 
 
+class QuorumForm(Form):
+    quorum = IntegerField(validators=[DataRequired(), NumberRange(min=2, max=50)])
+
+
 def committee_candidates(office: Office) -> list[User]:
     """Active committee accounts that can see the office (their unit is the office's unit or
     above it) and that the current administrator can see."""
@@ -80,6 +84,7 @@ def render_office(
     office: Office,
     counter_form: CounterForm | None = None,
     member_form: MemberForm | None = None,
+    quorum_form: QuorumForm | None = None,
     status: int = 200,
 ):
     """The office page; a form that failed comes back with its errors (and a 400)."""
@@ -102,6 +107,7 @@ def render_office(
         editable=can_edit(),
         counter_form=counter_form or (CounterForm(office=office) if can_edit() else None),
         member_form=member_form or (MemberForm(office=office) if is_admin else None),
+        quorum_form=quorum_form or (QuorumForm(obj=office, formdata=None) if is_admin else None),
     )
     return page, status
 
@@ -171,5 +177,19 @@ def member_remove(member_id: int):
     audit("committee_member_removed", f"office {office.code}", user=member.user.username,
           committee_role=member.committee_role)  # fmt: skip
     db.session().delete(member)
+    db.session().commit()
+    return redirect(url_for("manage.office", office_id=office.id) + "#committee")
+
+
+@bp.post("/offices/<int:office_id>/quorum")
+@roles_required()
+def quorum(office_id: int):
+    """How many committee members must confirm an opening (k of n)."""
+    office = office_or_404(office_id)
+    form = QuorumForm()
+    if not form.validate():
+        return render_office(office, quorum_form=form, status=400)
+    before, office.quorum = office.quorum, form.quorum.data
+    audit("committee_quorum_changed", f"office {office.code}", before=before, after=office.quorum)
     db.session().commit()
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
