@@ -10,7 +10,6 @@ box frozen. Until then only "N ballots from M devices, last sync at …" is show
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -31,15 +30,14 @@ from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hom_phieu import formatting
-from hom_phieu.i18n import N_, _
-from kiosk.clock import TIMEZONE
-from kiosk.records import Channel
+from hom_phieu.i18n import _
 from web import db, minutes_render
 from web.auth import _throttled, audit, roles_required
 from web.box_count import LEVELS
 from web.ceremony_calendar import box_label, month_end, parse_box, today
 from web.checklist import checklist, needs_reason
-from web.manage.common import Form, label
+from web.labels import CHANNEL_LABELS, STATUS_LABELS, label, place_and_date
+from web.manage.common import Form
 from web.models import (
     CommitteeMember,
     CommitteeRole,
@@ -66,31 +64,16 @@ READERS = (Role.COMMITTEE, Role.VIEWER, Role.TECHNICIAN, Role.CLERK)
 RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)
 
 
-SEVERITY_LABELS = {"ok": N_("OK"), "warning": N_("warning"), "fault": N_("fault")}
-CHANNEL_LABELS = {
-    Channel.BUTTON.value: N_("buttons at the counter"),
-    Channel.PHONE.value: N_("phone survey"),
-}
-
-
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["percent_of"] = formatting.percent
     app.jinja_env.filters["iso_time"] = formatting.date_time_iso
     app.jinja_env.globals.update(
         levels=LEVELS,
-        severity_label=lambda key: label(SEVERITY_LABELS, key),
+        severity_label=lambda key: label(STATUS_LABELS, key),
         channel_label=lambda key: label(CHANNEL_LABELS, key),
         place_and_date=place_and_date,
         signer=signer,
-    )
-
-
-def place_and_date(place: str, iso: str) -> str:
-    """The minutes' place-and-date line: "Xã Đông Thanh, ngày 30 tháng 11 năm 2026"."""
-    moment = datetime.fromisoformat(iso).astimezone(TIMEZONE)
-    return _("{place}, day {day} month {month} year {year}").format(
-        place=place, day=f"{moment.day:02d}", month=f"{moment.month:02d}", year=moment.year
     )
 
 

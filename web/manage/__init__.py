@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, label
 from web.manage import accounts, clerks, office, scale, units
 from web.manage.common import (
-    COMMITTEE_ROLE_LABELS,
-    LEVEL_LABELS,
     ROLE_LABELS,
     bp,
     can_edit,
-    label,
 )
 
 __all__ = ["accounts", "clerks", "init_app", "office", "scale", "units"]

@@ -19,7 +19,7 @@ from hom_phieu.i18n import N_, _
 from kiosk.records import Level
 from web import db
 from web.auth import require_unit, units_in_scope
-from web.models import CommitteeRole, Role, Unit
+from web.models import Role, Unit
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -40,25 +40,7 @@ ROLE_LABELS = {
     Role.CLERK: N_("Clerk"),
     Role.VIEWER: N_("Viewer"),
 }
-COMMITTEE_ROLE_LABELS = {
-    CommitteeRole.UBND_LEADER: N_("People's Committee leader"),
-    CommitteeRole.UBND_DEPUTY: N_("People's Committee deputy chair"),
-    CommitteeRole.MTTQ_CHAIR: N_("Fatherland Front chair"),
-    CommitteeRole.UNION_REP: N_("Trade union representative"),
-    CommitteeRole.ONE_STOP_CLERK: N_("One-stop clerk"),
-    CommitteeRole.SECRETARY: N_("Secretary"),
-}
-LEVEL_LABELS = {
-    Level.VERY_SATISFIED.value: N_("Very satisfied"),
-    Level.SATISFIED.value: N_("Satisfied"),
-    Level.NOT_SATISFIED.value: N_("Not satisfied"),
-}
 LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
-
-
-def label(table: dict[str, str], key: str) -> str:
-    """The translated label of a stored code (the code itself if it is unknown)."""
-    return _(table[key]) if key in table else key
 
 
 def choices(table: dict[str, str]) -> list[tuple[str, str]]:

@@ -11,8 +11,8 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from hom_phieu.i18n import _
 from web import db
 from web.auth import audit, roles_required, units_in_scope
+from web.labels import COMMITTEE_ROLE_LABELS
 from web.manage.common import (
-    COMMITTEE_ROLE_LABELS,
     EDITORS,
     READERS,
     Form,

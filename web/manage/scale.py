@@ -11,10 +11,10 @@ from wtforms.validators import Length
 from hom_phieu.i18n import _
 from web import db
 from web.auth import audit, roles_required
+from web.labels import LEVEL_LABELS
 from web.manage.common import (
     EDITORS,
     IDENTIFIER,
-    LEVEL_LABELS,
     LEVELS,
     Form,
     SubForm,

@@ -1,0 +1,409 @@
+"""The minutes of an opening as PDF, XLSX and CSV: every number of the content, readable
+Vietnamese, the content hash on every page, and the same bytes for the same minutes."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+from openpyxl import load_workbook
+
+from hom_phieu.i18n import set_language
+from web.minutes_render import minutes_csv, minutes_pdf, minutes_xlsx
+
+ROOT = Path(__file__).resolve().parent.parent
+LEVELS = ("very_satisfied", "satisfied", "not_satisfied")
+DEVICE_1 = "hp-7f3a9c21d0e4b5a6"
+DEVICE_2 = "hp-0b1c2d3e4f5a6b7c"
+HEAD_1 = "ab12cd34ef56ab78" + "9" * 48
+HEAD_2 = "0f1e2d3c4b5a6978" + "8" * 48
+
+
+def levels(very: int, satisfied: int, not_satisfied: int) -> dict[str, int]:
+    return {"very_satisfied": very, "satisfied": satisfied, "not_satisfied": not_satisfied}
+
+
+def row(key: str, name: str, by_level: dict[str, int], **extra: str) -> dict[str, Any]:
+    votes = sum(by_level.values())
+    return {"key": key, "name": name, "by_level": by_level, "votes": votes, **extra}
+
+
+def count_of(clerks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A count whose totals, counters, fields and channels agree with its clerks."""
+    total = {level: sum(clerk["by_level"][level] for clerk in clerks) for level in LEVELS}
+    half = {level: total[level] // 2 for level in LEVELS}
+    rest = {level: total[level] - half[level] for level in LEVELS}
+    by_field = {level: total[level] - 10 * (level == "very_satisfied") for level in LEVELS}
+    return {
+        "votes": sum(total.values()),
+        "by_level": total,
+        "by_clerk": clerks,
+        "by_counter": [row("Quầy 1", "Quầy 1", half), row("Quầy 2", "Quầy 2", rest)],
+        "by_field": [row("Hộ tịch", "Hộ tịch", by_field), row("—", "—", levels(10, 0, 0))],
+        "by_channel": [row("button", "button", total)],
+    }
+
+
+def attendee(name: str, role: str, minute: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "committee_role": role,
+        "confirmed_at": f"2026-11-30T15:{minute:02d}:10+07:00",
+    }
+
+
+def device(device_id: str, counter: str, first: int, last: int, head: str) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "label": counter,
+        "counter": counter,
+        "status": "ok",
+        "records": last - first + 1,
+        "first_seq": first,
+        "last_seq": last,
+        "chain_head": head,
+        "open_seq": first,
+        "close_seq": last,
+        "votes": 1000,
+        "refused": {"min_gap": 12, "burst": 3},
+        "unsynced_votes": 0,
+        "uncounted": 0,
+        "problem": None,
+        "last_seen_at": "2026-11-30T15:58:00+07:00",
+        "evidence": 0,
+    }
+
+
+def make_minutes(clerk_count: int = 0) -> dict[str, Any]:
+    """Minutes following docs/minutes-format.md: 2 000 ballots, 1 267 of them very satisfied
+    (63,35%); with ``clerk_count``, that many more clerks (to make the tables long)."""
+    clerks = [
+        row("NV01", "Lê Thị Bích Ngọc", levels(700, 250, 10), title="Công chức tư pháp"),
+        row("NV02", "Phạm Văn Đức", levels(500, 400, 20), title="Công chức địa chính"),
+        row("NV09", "", levels(67, 50, 3)),  # a code no longer in the office's list
+    ]
+    clerks += [
+        row(f"NV{100 + n}", f"Công chức số {n:02d}", levels(n, 1, 0), title="Công chức")
+        for n in range(clerk_count)
+    ]
+    second = device(DEVICE_2, "Quầy 2", 88, 1096, HEAD_2) | {"status": "warning"}
+    late = row("NV01", "Lê Thị Bích Ngọc", levels(3, 1, 0))
+    gap = "Thiết bị không liên lạc từ 12/11/2026 08:00 đến 13/11/2026 07:30."
+    return {
+        "format": 1,
+        "office": {
+            "code": "DT-MC",
+            "name": "Bộ phận một cửa xã Đông Thanh",
+            "unit": "Xã Đông Thanh",
+            "parent_unit": "Tỉnh Thanh Hóa",
+        },
+        "box": "2026-11",
+        "started_at": "2026-11-30T15:45:00+07:00",
+        "opened_at": "2026-11-30T16:05:12+07:00",
+        "place": "Xã Đông Thanh",
+        "early_reason": None,
+        "warnings_reason": "Quầy 2 mất điện ngày 12/11; Hội đồng thống nhất vẫn mở hòm phiếu.",
+        "dossiers_returned": 2359,
+        "quorum": {"required": 3, "members": 5},
+        "attendees": [
+            attendee("Nguyễn Văn Ễnh", "ubnd_leader", 46),
+            attendee("Trần Thị Hằng", "secretary", 47),
+            attendee("Lê Văn Dũng", "mttq_chair", 48),
+            attendee("Hoàng Thị Phượng", "union_rep", 50),
+            attendee("Đặng Quốc Việt", "one_stop_clerk", 51),
+        ],
+        "devices": [device(DEVICE_1, "Quầy 1", 120, 1131, HEAD_1), second],
+        "checks": [
+            {
+                "code": "chain",
+                "severity": "ok",
+                "device_id": DEVICE_1,
+                "message": "Chuỗi nguyên vẹn.",
+            },
+            {"code": "gap", "severity": "warning", "device_id": DEVICE_2, "message": gap},
+        ],
+        "count": count_of(clerks),
+        "supplements": [{"box": "2026-10", "count": count_of([late])}],
+        "next_box": {
+            "box": "2026-12",
+            "devices": [
+                {
+                    "device_id": DEVICE_1,
+                    "label": "Quầy 1",
+                    "open_seq": 1132,
+                    "opened_at": "2026-11-30T16:10:00+07:00",
+                },
+                {
+                    "device_id": DEVICE_2,
+                    "label": "Quầy 2",
+                    "open_seq": 1097,
+                    "opened_at": "2026-11-30T16:11:00+07:00",
+                },
+            ],
+        },
+    }
+
+
+def content_hash(minutes: dict[str, Any]) -> str:
+    canonical = json.dumps(minutes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.fixture
+def minutes() -> dict[str, Any]:
+    return make_minutes()
+
+
+@pytest.fixture
+def vietnamese() -> Iterator[None]:
+    set_language("vi")
+    yield
+    set_language("en")
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """The text of each page, its lines joined: a paragraph wraps where the page width says."""
+    pages = pypdf.PdfReader(io.BytesIO(data)).pages
+    return [" ".join(page.extract_text().split()) for page in pages]
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def test_pdf_holds_the_header_names_numbers_and_hash(minutes: dict[str, Any]) -> None:
+    digest = content_hash(minutes)
+    pages = pdf_pages(minutes_pdf(minutes, digest))
+    text = "\n".join(pages)
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
+    assert "Độc lập – Tự do – Hạnh phúc" in text
+    assert "XÃ ĐÔNG THANH" in text
+    assert "Bộ phận một cửa xã Đông Thanh" in text
+    for name in ("Nguyễn Văn Ễnh", "Trần Thị Hằng", "Lê Văn Dũng", "Hoàng Thị Phượng"):
+        assert name in text
+    assert "Xã Đông Thanh, 30/11/2026" in text
+    assert "MINUTES" in text
+    assert "Opening of the satisfaction ballot box of 11/2026" in text
+    assert "1267 (63,35%)" in text  # the very satisfied of the whole box
+    assert "63,35%" in text
+    assert "participation rate: 84,78%" in text  # 2 000 of 2 359 dossiers
+    assert "At 15:45 on 30/11/2026" in text  # the ceremony started …
+    assert "At 16:05 on 30/11/2026" in text  # … and the box was opened
+    assert "15:46 on 30/11/2026" in text  # the first confirmation
+    assert "5 of the 5 members of the committee are present (quorum: 3)" in text
+    assert "Quầy 2: Warning: Thiết bị không liên lạc" in text
+    assert "Chuỗi nguyên vẹn." not in text  # an ok check is not listed
+    assert HEAD_1[:16] in text
+    assert minutes["warnings_reason"] in text
+    assert "Box 10/2026: 4 ballots" in text  # the supplement
+    assert "The ballot box of 12/2026 has been sealed and is receiving ballots." in text
+    assert "NV09 (not in the list)" in text
+    assert "SECRETARY" in text and "CHAIR" in text and "(Signature and full name)" in text
+    for number, page in enumerate(pages, start=1):
+        assert f"Content check code (SHA-256): {digest}" in page
+        assert f"Page {number}/{len(pages)}" in page
+
+
+def test_pdf_in_vietnamese_keeps_diacritics_and_dates(
+    minutes: dict[str, Any], vietnamese: None
+) -> None:
+    text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
+    for name in ("Nguyễn Văn Ễnh", "Trần Thị Hằng", "Lê Văn Dũng", "Đặng Quốc Việt"):
+        assert name in text
+    assert "Rất hài lòng" in text  # a level name the catalog already translates
+    assert "Thư ký" in text
+    assert "63,35%" in text
+    assert "30/11/2026" in text
+    assert "Quầy 2 mất điện ngày 12/11" in text
+
+
+def test_a_long_table_repeats_its_header_on_the_next_page() -> None:
+    minutes = make_minutes(clerk_count=60)
+    pages = pdf_pages(minutes_pdf(minutes, content_hash(minutes)))
+    first = next(n for n, page in enumerate(pages) if "Công chức số 00" in page)
+    last = next(n for n, page in enumerate(pages) if "Công chức số 59" in page)
+    assert last > first
+    for page in pages[first + 1 : last + 1]:
+        assert "Results by clerk" not in page  # the table goes on …
+        assert page.index("Very satisfied") < page.index("Công chức số")  # … under its header
+
+
+def test_pdf_embeds_dejavu_subsets(minutes: dict[str, Any]) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(minutes_pdf(minutes, content_hash(minutes))))
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            fonts.add(str(font["/BaseFont"]))
+            descendant = font["/DescendantFonts"][0].get_object()
+            assert "/FontFile2" in descendant["/FontDescriptor"]  # embedded, not referenced
+    assert fonts and all("DejaVuSerif" in font for font in fonts)
+    assert any("Bold" in font for font in fonts) and any("Italic" in font for font in fonts)
+
+
+def test_the_same_minutes_give_the_same_pdf(minutes: dict[str, Any]) -> None:
+    digest = content_hash(minutes)
+    first = minutes_pdf(minutes, digest)
+    assert minutes_pdf(copy.deepcopy(minutes), digest) == first
+    other = copy.deepcopy(minutes)
+    other["count"]["by_clerk"][0]["name"] = "Lê Thị Bích"
+    assert minutes_pdf(other, content_hash(other)) != first
+
+
+def test_another_process_renders_the_same_bytes(minutes: dict[str, Any]) -> None:
+    """No set or dict order leaks into the PDF (string hashing differs between processes)."""
+    script = (
+        "import json, sys; from hom_phieu.i18n import set_language; set_language('en'); "
+        "from web.minutes_render import minutes_pdf; "
+        "sys.stdout.buffer.write(minutes_pdf(json.load(sys.stdin), sys.argv[1]))"
+    )
+    digest = content_hash(minutes)
+    done = subprocess.run(
+        [sys.executable, "-c", script, digest],
+        input=json.dumps(minutes).encode(),
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert done.stdout == minutes_pdf(minutes, digest)
+
+
+def test_decomposed_names_are_composed(minutes: dict[str, Any]) -> None:
+    minutes["attendees"][0]["name"] = unicodedata.normalize("NFD", "Nguyễn Văn Ễnh")
+    text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
+    assert "Nguyễn Văn Ễnh" in text
+
+
+def test_the_deputy_chairs_without_the_leader_and_early_reasons_are_told(
+    minutes: dict[str, Any],
+) -> None:
+    minutes["attendees"][0]["committee_role"] = "ubnd_deputy"
+    minutes["early_reason"] = "Nghỉ lễ từ ngày 01/12."
+    minutes["opened_at"] = "2026-03-05T09:00:00+07:00"  # dd/mm/yyyy in English
+    text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
+    assert "Xã Đông Thanh, 05/03/2026" in text
+    assert "because: Nghỉ lễ từ ngày 01/12." in text
+    signatures = text[text.index("CHAIR") :]
+    assert signatures.index("Nguyễn Văn Ễnh") < signatures.index("Fatherland Front chair")
+
+
+def test_an_empty_box_renders_everywhere(minutes: dict[str, Any]) -> None:
+    """No ballots, no late ones, a device without records, no secretary: nothing divides by 0."""
+    minutes["count"] = count_of([])
+    minutes["supplements"] = []
+    minutes["dossiers_returned"] = 0
+    minutes["devices"][1] |= {"counter": None, "chain_head": None, "first_seq": None}
+    minutes["attendees"] = minutes["attendees"][:1]
+    minutes["next_box"]["devices"] = []
+    text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
+    assert "0 (0,00%)" in text and "Late ballots" not in text
+    assert "4. The next ballot box" in text
+    assert "No device has reported the opening of this box yet." in text
+    workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, content_hash(minutes))))
+    assert "Checks" in workbook.sheetnames and len(workbook.sheetnames) == 6
+    rows = list(csv.reader(io.StringIO(minutes_csv(minutes).removeprefix("\ufeff"))))
+    assert rows[-1] == ["total", "", "", "0", "0", "0", "0"]
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+
+
+def sheet_rows(sheet) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def test_xlsx_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
+    digest = content_hash(minutes)
+    workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, digest)))
+    assert workbook.sheetnames == [
+        "Summary", "By clerk", "By counter", "By procedure field", "By channel", "Checks",
+        "Late ballots 2026-10",
+    ]  # fmt: skip
+    summary = {row[0]: row[1:] for row in sheet_rows(workbook["Summary"]) if row and row[0]}
+    assert summary["Content check code (SHA-256)"][0] == digest
+    assert summary["Ballots"][0] == 2000
+    assert summary["Very satisfied"][:2] == (1267, pytest.approx(0.6335))
+    assert summary["Not satisfied"][0] == 33
+    assert summary["Participation rate"][0] == pytest.approx(2000 / 2359)
+    assert workbook["Summary"]["B1"].font.b is False and workbook["Summary"]["A1"].font.b
+    shares = [row[2] for row in workbook["Summary"].iter_rows() if row[0].value == "Very satisfied"]
+    assert shares[0].number_format == "0.00%"
+
+    clerks = workbook["By clerk"]
+    header, *rows, total = sheet_rows(clerks)
+    assert header[:4] == ("Code", "Full name", "Title", "Very satisfied")
+    assert all(cell.font.b for cell in clerks[1])
+    for clerk, got in zip(minutes["count"]["by_clerk"], rows, strict=True):
+        assert got[0] == clerk["key"] and (got[1] or "") == clerk["name"]
+        for index, level in enumerate(LEVELS):
+            value, share = got[3 + 2 * index], got[4 + 2 * index]
+            assert value == clerk["by_level"][level] and isinstance(value, int)
+            assert share == pytest.approx(clerk["by_level"][level] / clerk["votes"])
+        assert got[-1] == clerk["votes"]
+    assert total[0] == "Total" and total[-1] == 2000 and total[3] == 1267
+    assert clerks.cell(2, 5).number_format == "0.00%"
+    assert clerks.column_dimensions["B"].width > 10
+
+    counters = sheet_rows(workbook["By counter"])
+    assert [row[0] for row in counters] == ["Counter", "Quầy 1", "Quầy 2", "Total"]
+    assert counters[1][-1] + counters[2][-1] == 2000
+    assert sheet_rows(workbook["By channel"])[1][0] == "buttons at the counter"
+
+    checks = sheet_rows(workbook["Checks"])
+    assert checks[1][:5] == ("Quầy 1", "Quầy 1", "ok", HEAD_1, 1012)
+    assert checks[2][2] == "warning"
+    assert ("Quầy 2", "gap", "warning", minutes["checks"][1]["message"]) in [
+        row[:4] for row in checks
+    ]
+
+    late = sheet_rows(workbook["Late ballots 2026-10"])
+    assert late[1][:2] == ("Very satisfied", 3)
+    assert late[4][:2] == ("Total", 4)
+
+
+def test_xlsx_in_vietnamese_keeps_names(minutes: dict[str, Any], vietnamese: None) -> None:
+    workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, content_hash(minutes))))
+    values = {cell for sheet in workbook for row in sheet_rows(sheet) for cell in row}
+    assert {"Nguyễn Văn Ễnh", "Lê Thị Bích Ngọc", "Bộ phận một cửa xã Đông Thanh"} <= values
+    assert "Rất hài lòng" in values
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def test_csv_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
+    text = minutes_csv(minutes)
+    assert text.startswith("\ufeff") and "\r\n" in text
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert list(rows[0]) == ["section", "key", "name", *LEVELS, "votes"]
+    clerks = [row for row in rows if row["section"] == "clerk"]
+    assert [row["name"] for row in clerks] == [c["name"] for c in minutes["count"]["by_clerk"]]
+    for row, clerk in zip(clerks, minutes["count"]["by_clerk"], strict=True):
+        assert row["key"] == clerk["key"]
+        assert [int(row[level]) for level in LEVELS] == [clerk["by_level"][lv] for lv in LEVELS]
+        assert int(row["votes"]) == clerk["votes"]
+    (total,) = [row for row in rows if row["section"] == "total"]
+    assert (int(total["very_satisfied"]), int(total["votes"])) == (1267, 2000)
+    sections = {row["section"] for row in rows}
+    assert {"counter", "field", "channel", "supplement 2026-10 clerk"} <= sections
+    (late,) = [row for row in rows if row["section"] == "supplement 2026-10 clerk"]
+    assert (late["name"], late["votes"]) == ("Lê Thị Bích Ngọc", "4")
+
+
+def test_csv_bytes_read_back_as_utf8_with_bom(minutes: dict[str, Any]) -> None:
+    data = minutes_csv(minutes).encode("utf-8")
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "Phạm Văn Đức" in data.decode("utf-8-sig")

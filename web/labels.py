@@ -1,0 +1,54 @@
+"""Words for the codes the server stores (levels, committee roles, channels, check
+results), and the minutes' place-and-date line: shared by the pages and the documents.
+
+Pure: translated at use, in the current language (``hom_phieu.i18n``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hom_phieu.i18n import N_, _
+from kiosk.clock import TIMEZONE
+from kiosk.records import Channel, Level
+from web.models import CommitteeRole
+
+LEVEL_LABELS = {
+    Level.VERY_SATISFIED.value: N_("Very satisfied"),
+    Level.SATISFIED.value: N_("Satisfied"),
+    Level.NOT_SATISFIED.value: N_("Not satisfied"),
+}
+COMMITTEE_ROLE_LABELS = {
+    CommitteeRole.UBND_LEADER: N_("People's Committee leader"),
+    CommitteeRole.UBND_DEPUTY: N_("People's Committee deputy chair"),
+    CommitteeRole.MTTQ_CHAIR: N_("Fatherland Front chair"),
+    CommitteeRole.UNION_REP: N_("Trade union representative"),
+    CommitteeRole.ONE_STOP_CLERK: N_("One-stop clerk"),
+    CommitteeRole.SECRETARY: N_("Secretary"),
+}
+CHANNEL_LABELS = {
+    Channel.BUTTON.value: N_("buttons at the counter"),
+    Channel.PHONE.value: N_("phone survey"),
+}
+STATUS_LABELS = {"ok": N_("ok"), "warning": N_("warning"), "fault": N_("fault")}
+
+
+def label(table: dict[str, str], key: str | None) -> str:
+    """The translated label of a stored code (the code itself if unknown; — for none)."""
+    if key is None:
+        return "—"
+    return _(table[key]) if key in table else key
+
+
+def place_and_date(place: str, iso: str) -> str:
+    """``Xã Đông Thanh, ngày 30 tháng 11 năm 2026`` (English: ``…, 30/11/2026``).
+
+    Nghị định 30 writes a day below 10 and the months 1 and 2 with a leading zero
+    (``ngày 05 tháng 02``, ``tháng 3``); the English message pads the month itself with
+    ``{month:0>2}``.
+    """
+    moment = datetime.fromisoformat(iso).astimezone(TIMEZONE)
+    month = f"{moment.month:02d}" if moment.month <= 2 else str(moment.month)
+    return _("{place}, {day}/{month:0>2}/{year}").format(
+        place=place, day=f"{moment.day:02d}", month=month, year=moment.year
+    )
