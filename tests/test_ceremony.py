@@ -368,3 +368,31 @@ def test_a_citizen_follows_a_receipt_from_sealed_to_counted(app, tmp_path):
     assert "2 (100,00%)" in results and "Nguyễn Thị Lan" not in results  # totals, no clerk
     bad = client.get("/public/receipt?code=OOOOO-IIIII&lang=en")
     assert "This is not a receipt code" in bad.text
+
+
+def test_the_administrator_sets_the_quorum_and_the_holidays(app, client, tmp_path):
+    october_kiosk(app, client, tmp_path)
+    admin = app.test_client()
+    assert login(admin, "admin").status_code == 302
+    office = app.config["OFFICE_ID"]
+    page = admin.get(f"/manage/offices/{office}")
+    raised = admin.post(f"/manage/offices/{office}/quorum",
+                        data={"quorum": "4", "csrf_token": csrf_token(page.text)})  # fmt: skip
+    assert raised.status_code == 302
+    too_high = admin.post(f"/manage/offices/{office}/quorum",
+                          data={"quorum": "99", "csrf_token": csrf_token(page.text)})  # fmt: skip
+    assert too_high.status_code == 400
+    holidays = admin.get("/manage/holidays")
+    holiday = {"day": "2026-11-30", "name": "Ngày nghỉ bù", "csrf_token": csrf_token(holidays.text)}
+    added = admin.post("/manage/holidays", data=holiday)
+    assert added.status_code == 302
+    as_secretary(client)
+    assert "due to be opened on 27/11/2026" in client.get(box_url(app, "2026-11")).text
+    post_form(client, app, "2026-10", "start")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(client, app, "2026-10", username)
+    assert "3 of the 4 confirmations" in client.get(box_url(app, "2026-10")).text
+    assert confirm(client, app, "2026-10", "mot-cua").status_code == 302
+    opened = post_form(client, app, "2026-10", "open", warnings_reason="Có lần bấm liên tục")
+    assert opened.status_code == 302
+    assert minutes_of(app, "2026-10")["quorum"] == {"required": 4, "members": 6}
