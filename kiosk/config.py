@@ -26,6 +26,7 @@ from hom_phieu.i18n import LANGUAGES, N_, _
 from kiosk.records import Level
 
 PRINT_WHEN, SCREENS = ("always", "on_demand", "never"), ("none", "framebuffer", "luma", "png")
+RESULTS_SLIP = ("never", "once")
 COLOURS = ("green", "yellow", "orange", "red", "blue", "white")
 LEVEL_COLOURS = dict(very_satisfied="green", satisfied="yellow", not_satisfied="red")
 COLOUR_PATTERN = "#[0-9a-fA-F]{6}|" + "|".join(COLOURS)
@@ -146,6 +147,12 @@ class Printer:
     paper_width_mm: int = setting(58, "Paper width.", choices=(58, 80))
     print_tickets: str = setting("always", "When to print.", choices=PRINT_WHEN)
     print_box_slips: bool = setting(True, "Print the seal and zero-report slips at a month change.")
+    results_slip: str = setting(
+        "never",
+        "When the committee has opened a box: print the office's results slip (totals by "
+        "level, never by clerk) once, or never.",
+        choices=RESULTS_SLIP,
+    )
     usb_vendor_id: int | None = setting(None, "USB vendor id, e.g. 0x0416.", high=0xFFFF)
     usb_product_id: int | None = setting(None, "USB product id, e.g. 0x5011.", high=0xFFFF)
     serial_device: Path | None = setting(None, "Serial port, e.g. /dev/ttyUSB0.")

@@ -21,19 +21,25 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hom_phieu import __version__, formatting
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from kiosk.ballot_box import BallotBox, Receipt
 from kiosk.clock import Clock
 from kiosk.errors import BallotBoxError
-from kiosk.identity import Identity
+from kiosk.identity import Identity, OfficeResults
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
-from kiosk.records import Kind, Record
+from kiosk.records import Kind, Level, Record, decode
 from kiosk.sd_notify import Notifier
 from kiosk.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
 ANCHOR_EVERY_MS = 6 * 3600 * 1000
+RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
+LEVEL_LABELS = {  # the statutory levels as the results slip names them
+    Level.VERY_SATISFIED: N_("Very satisfied"),
+    Level.SATISFIED: N_("Satisfied"),
+    Level.NOT_SATISFIED: N_("Not satisfied"),
+}
 
 
 class Display(Protocol):
@@ -118,6 +124,10 @@ class Kiosk:
         self.clerk_id = self.identity.clerk(
             box.state.clerk_on_duty or config.device.clerk_on_duty or ""
         ).id
+        # Boxes whose results slip the ledger says was printed: read once, kept up to date.
+        self._results_printed: set[str] = (
+            self._results_slips_in_ledger() if config.printer.results_slip == "once" else set()
+        )
         self._anchored_at_ms: int | None = None  # monotonic ms of this run's last time anchor
         self.controls = controls_factory(self.on_edge)
         self._show_idle()
@@ -350,7 +360,44 @@ class Kiosk:
             remember_config(config)
         except OSError as exc:  # the next start will fetch it again
             self._record_event("config_not_saved", error=str(exc))
+        self._print_results()
         self._refresh_idle()
+
+    def _print_results(self) -> None:
+        """The results slip of the office's newly opened box, once per box (printer key
+        ``results_slip = "once"``). The EVENT is written first, so a crash or a printer
+        fault can cost a slip but never print one twice; a start-up reads the EVENTs back."""
+        results = self.identity.results
+        if (
+            results is None
+            or self.config.printer.results_slip != "once"
+            or self.printer is None
+            or self.fault is not None  # the ledger cannot take the EVENT now: later
+            or results.box in self._results_printed
+        ):
+            return
+        try:
+            record = self.box.event(
+                RESULTS_SLIP_EVENT, box=results.box, minutes_hash=results.minutes_hash
+            )
+        except BallotBoxError as exc:
+            self._out_of_service(str(exc))
+            return
+        self._results_printed.add(results.box)
+        self._print(self._results_slip(results, record))
+
+    def _results_slips_in_ledger(self) -> set[str]:
+        """The boxes of the ledger's ``results_slip`` EVENTs: one pass over the rows at
+        start-up (already verified, and far cheaper than that), decoding only the rows
+        that can be one."""
+        marker = f'"type":"{RESULTS_SLIP_EVENT}"'.encode()
+        boxes: set[str] = set()
+        for row in self.box.store.iter_rows():
+            if marker in row.data:
+                record = decode(row.data)
+                if record.kind is Kind.EVENT and record.body.get("type") == RESULTS_SLIP_EVENT:
+                    boxes.add(record.body.get("box", ""))
+        return boxes
 
     # --- the box, the printer, the screen ---------------------------------------------------
     def _box_tick(self) -> None:
@@ -360,6 +407,7 @@ class Kiosk:
             self._out_of_service(str(exc))
             return
         self._print_box_slips()
+        self._print_results()
         self._check_printer()
 
     def _print_box_slips(self) -> None:
@@ -515,6 +563,24 @@ class Kiosk:
         lines += ((_("Device"), self.box.device_id),)
         identity = self.identity
         return Slip(title, identity.office, identity.counter, lines, stamp[:10], stamp[11:16])
+
+    def _results_slip(self, results: OfficeResults, record: Record) -> Slip:
+        """The results slip: the office's totals by level of an opened box (public since the
+        opening), never by clerk; stamped with the time of its EVENT."""
+        month = f"{results.box[5:]}/{results.box[:4]}"
+        title = _("RESULTS OF THE BALLOT BOX OPENING {month}").format(month=month)
+        lines = [
+            (_("Box opened on"), formatting.date_time_iso(results.opened_at)[:16]),
+            (_("Ballots"), str(results.votes)),
+        ]
+        for level, label in LEVEL_LABELS.items():
+            count = results.by_level[level.value]
+            share = formatting.percent(count, results.votes)
+            lines.append((_(label), f"{count} ({share})"))
+        lines.append((_("Check code"), results.minutes_hash[:16]))
+        stamp = formatting.date_time(record.wall_ms)
+        scope = _("Office totals (all counters)")
+        return Slip(title, self.identity.office, scope, tuple(lines), stamp[:10], stamp[11:16])
 
     # --- for the simulator and tests --------------------------------------------------------
     def _outcome(self, decision: Decision, **fields: Any) -> None:

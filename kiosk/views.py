@@ -69,7 +69,8 @@ class Ticket:
 
 @dataclass(frozen=True, slots=True)
 class Slip:
-    """A box slip printed at a month change: the CLOSE seal or the OPEN zero report."""
+    """A box slip: the CLOSE seal or the OPEN zero report printed at a month change, or the
+    results slip of a box the committee has opened."""
 
     title: str  # "NIÊM PHONG HÒM PHIẾU THÁNG 11/2026"
     office: str

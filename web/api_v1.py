@@ -6,7 +6,8 @@ method, the path and the SHA-256 of the body); acknowledgements and configuratio
 signed with the server's key, which the kiosk pinned when it enrolled. Every error is a
 JSON ``{"error": code, "message": words}`` with a 4xx status, and stores nothing (an
 equivocation's evidence and alert excepted: keeping them is the point). Nothing here
-answers, or logs, counts by level or by clerk: boxes stay sealed.
+answers, or logs, counts by level or by clerk of a sealed box; the configuration carries
+the office totals of the latest box its committee has opened (for the results slip).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from werkzeug.exceptions import HTTPException
 from hom_phieu import formatting
 from hom_phieu.i18n import LANGUAGES, _, set_request_language
 from kiosk.device_key import fingerprint, verify_signature
-from kiosk.records import TimeQuality, canonical_bytes
+from kiosk.records import Level, TimeQuality, canonical_bytes
 from kiosk.sync_client import DEVICE_HEADER, SIGNATURE_HEADER, request_message
 from web import db
 from web.auth import audit, csrf
 from web.ingest import Incoming, Refusal, StateCache, ingest
-from web.models import Clerk, Device, Enrollment, utcnow
+from web.models import Clerk, Device, Enrollment, Opening, utcnow
 from web.pages import enrollment_hash
 from web.server_key import server_public_key_b64, sign_ack
 
@@ -308,7 +309,8 @@ def config_version(device: Device) -> str:
 
 
 def device_config(device: Device) -> dict[str, Any]:
-    """What a kiosk shows and records: its office, counter, scale and roster, versioned."""
+    """What a kiosk shows and records: its office, counter, scale and roster, and the
+    results of the office's latest opened box (for the results slip), versioned."""
     office = device.office
     clerks = db.session().scalars(
         select(Clerk)
@@ -324,9 +326,33 @@ def device_config(device: Device) -> dict[str, Any]:
             {"id": c.code, "name": c.name, "title": c.title or "", "survey_url": None}
             for c in clerks
         ],
+        "results": office_results(office.id),
     }
     body["version"] = hashlib.sha256(canonical_bytes(body)).hexdigest()
     return body
+
+
+def office_results(office_id: int) -> dict[str, Any] | None:
+    """The office's totals of its most recently opened box, for the kiosk's results slip;
+    None before its first opening. Only opened boxes, and only the office totals of the
+    minutes' main count: never a sealed box, never a clerk, counter or field."""
+    opening = db.session().scalar(
+        select(Opening)
+        .where(Opening.office_id == office_id, Opening.status == Opening.OPENED)
+        .order_by(Opening.opened_at.desc(), Opening.id.desc())
+        .limit(1)
+    )
+    if opening is None or opening.minutes is None:
+        return None
+    minutes = json.loads(opening.minutes)
+    count = minutes["count"]
+    return {
+        "box": opening.box,
+        "opened_at": minutes["opened_at"],
+        "votes": count["votes"],
+        "by_level": {level.value: count["by_level"].get(level.value, 0) for level in Level},
+        "minutes_hash": opening.minutes_hash,
+    }
 
 
 # --- request plumbing ----------------------------------------------------------------------
