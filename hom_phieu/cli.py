@@ -170,16 +170,35 @@ def format_status(data: dict) -> str:
     show_default=True,
     help="Port of the virtual panel with --simulate (0: any free port).",
 )
-def run(config_path: Path | None, simulate: bool, panel_port: int) -> None:
+@click.option(
+    "--clock",
+    "start",
+    metavar="ISO-8601",
+    help="With --simulate: start the simulated clock (synchronised) at this time, e.g. "
+    "2026-10-30T08:00 (Vietnam time), before the first record is written.",
+)
+def run(config_path: Path | None, simulate: bool, panel_port: int, start: str | None) -> None:
     """Run the kiosk: buttons, screen, printer and the ballot box."""
+    from kiosk.clock import parse_iso_ms
     from kiosk.runner import run as run_kiosk
 
+    start_ms = None
+    if start is not None:
+        if not simulate:
+            raise click.UsageError(_("--clock only sets the simulated clock: add --simulate"))
+        try:
+            start_ms = parse_iso_ms(start)
+        except ValueError:
+            raise click.BadParameter(
+                _("not an ISO-8601 time: {value}").format(value=start), param_hint="--clock"
+            ) from None
     code = run_kiosk(
         config_path,
         simulate=simulate,
         panel_port=panel_port,
         echo=_echo,
         language=_chosen_language(),
+        start_ms=start_ms,
     )
     sys.exit(code)
 

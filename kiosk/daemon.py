@@ -607,9 +607,11 @@ class Kiosk:
             start = self._passes
             while True:
                 mine = [o for o in self._outcomes if o.id > after_outcome and o.button == button]
-                settled = self._passes > start + 1 and self._events.empty()
-                settled = settled and not self.policy.pending(button)
-                if mine or settled:
+                idle = self._events.empty() and not self.policy.pending(button)
+                # An outcome decided while the button was still held (a refusal for holding,
+                # a gesture) comes before its release has settled: wait for that too, or
+                # the next press would be taken for the release's bounce.
+                if idle and (mine or self._passes > start + 1):
                     return mine
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

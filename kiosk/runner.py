@@ -59,11 +59,15 @@ def run(
     panel_port: int = 0,
     echo: Echo = print,
     language: str | None = None,
+    start_ms: int | None = None,
 ) -> int:
+    """``start_ms`` (simulation only): the simulated wall clock's time at start, synced, so
+    that a technician or a test can replay a past month from the device's first record."""
     config = _load(config_path, language, echo)
     if config is None:
         return 2
     parts = _Parts(config, simulate, echo)
+    parts.start_ms = start_ms
     try:
         return parts.run(config_digest(config_path), panel_port)
     finally:
@@ -78,6 +82,7 @@ class _Parts:
         self.closers: list[Callable[[], Any]] = []
         self.kiosk: Kiosk | None = None
         self.notifier = Notifier()
+        self.start_ms: int | None = None
 
     def close(self) -> None:
         for closer in reversed(self.closers):
@@ -89,6 +94,8 @@ class _Parts:
     def run(self, digest: str, panel_port: int) -> int:
         config, echo = self.config, self.echo
         clock = AdjustableClock() if self.simulate else SystemClock()
+        if self.start_ms is not None and isinstance(clock, AdjustableClock):
+            clock.set(self.start_ms, synced=True)
         display: Any = None
         while True:  # the ledger first: a second kiosk must not paint over the first's screen
             try:

@@ -109,3 +109,16 @@ def test_status_json_never_reveals_sealed_counts(sealed_ledger: Path, isolated_h
     text = run("kiosk", "status", "--ledger", str(sealed_ledger), home=isolated_home).stdout
     for secret in ["very_satisfied", "not_satisfied", "clerk-lan", "clerk-binh", "hai_long"]:
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--clock", "2026-10-30T08:00"), "--clock only sets the simulated clock"),
+        (("--simulate", "--clock", "30/10/2026"), "not an ISO-8601 time: 30/10/2026"),
+    ],
+)
+def test_a_wrong_simulated_clock_is_a_clear_error(args, message, isolated_home: Path) -> None:
+    result = run("--lang", "en", "kiosk", "run", *args, home=isolated_home)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
