@@ -37,6 +37,7 @@ from kiosk.ledger_store import LedgerStore
 from kiosk.provision import load_link
 from kiosk.records import record_hash
 from tests.kiosk_process import COMMAND, KioskProcess
+from tests.test_ceremony import MEMBERS
 from tests.web_helpers import PASSWORD, csrf_token
 from tests.web_helpers import seed as seed_web
 from tests.web_process import WebProcess
@@ -49,13 +50,6 @@ from web.pages import new_enrollment
 LEVEL_OF = {name: level for name, _label, level in SCALE}
 LEVELS = ("very_satisfied", "satisfied", "not_satisfied")
 CLERK_NAMES = {code: name for code, name, _title in CLERKS}
-MEMBERS = [  # username, name, committee role
-    ("chu-tich", "Nguyễn Văn Ễnh", "ubnd_leader"),
-    ("mttq", "Trần Thị Hằng", "mttq_chair"),
-    ("cong-doan", "Lê Văn Dũng", "union_rep"),
-    ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"),
-    ("thu-ky", "Đỗ Thị Thư", "secretary"),
-]
 BOX = "2026-10"
 BURST_WINDOW_S = 2
 # Quick presses (no minimum gap) but a small burst limit, so that pressing fast is

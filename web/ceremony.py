@@ -43,6 +43,7 @@ from web.models import (
     CommitteeRole,
     Confirmation,
     LoginAttempt,
+    Office,
     Opening,
     Role,
     User,
@@ -129,6 +130,16 @@ def _require_secretary(office_id: int) -> None:
         abort(403)
 
 
+def _ceremony_under_way(office_id: int, box: str) -> tuple[Office, Opening]:
+    """The office and its started (not yet opened) ceremony, for the secretary only."""
+    office = office_or_404(office_id)
+    _require_secretary(office.id)
+    opening = _opening(office.id, _box_or_404(box))
+    if opening is None or opening.status != Opening.STARTED:
+        abort(409)
+    return office, opening
+
+
 def _page(office_id: int, box: str):
     return redirect(url_for("ceremony.box_page", office_id=office_id, box=box))
 
@@ -213,13 +224,8 @@ def start(office_id: int, box: str):
 def confirm(office_id: int, box: str):
     """A member confirms with their own account name and password, typed on the
     secretary's screen. Wrong passwords count towards the login throttle."""
-    office = office_or_404(office_id)
-    box = _box_or_404(box)
-    _require_secretary(office.id)
+    office, opening = _ceremony_under_way(office_id, box)
     session = db.session()
-    opening = _opening(office.id, box)
-    if opening is None or opening.status != Opening.STARTED:
-        abort(409)
     form = ConfirmForm()
     if not form.validate():
         return box_page(office_id, box, forms={"confirm": form}, status=400)
@@ -288,13 +294,8 @@ def _confirmation_refusal(opening: Opening, user: User) -> str | None:
 @bp.post("/offices/<int:office_id>/boxes/<box>/open")
 @roles_required(Role.COMMITTEE)
 def open_(office_id: int, box: str):
-    office = office_or_404(office_id)
-    box = _box_or_404(box)
-    _require_secretary(office.id)
+    office, opening = _ceremony_under_way(office_id, box)
     session = db.session()
-    opening = _opening(office.id, box)
-    if opening is None or opening.status != Opening.STARTED:
-        abort(409)
     form = OpenForm()
     if not form.validate():
         return box_page(office_id, box, forms={"open": form}, status=400)
