@@ -12,7 +12,7 @@ earlier boxes nobody has opened, and the next box's OPEN zero report.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,18 +50,18 @@ class Tally:
 
     votes: int = 0
     by_level: Counter[str] = field(default_factory=Counter)
-    by_clerk: dict[str, Counter[str]] = field(default_factory=dict)
-    by_device: dict[int, Counter[str]] = field(default_factory=dict)
-    by_channel: dict[str, Counter[str]] = field(default_factory=dict)
+    by_clerk: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    by_device: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    by_channel: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, device_pk: int, record: Record) -> None:
         body = record.body
         level = body["level"]
         self.votes += 1
         self.by_level[level] += 1
-        self.by_clerk.setdefault(body["clerk"], Counter())[level] += 1
-        self.by_device.setdefault(device_pk, Counter())[level] += 1
-        self.by_channel.setdefault(body["channel"], Counter())[level] += 1
+        self.by_clerk[body["clerk"]][level] += 1
+        self.by_device[device_pk][level] += 1
+        self.by_channel[body["channel"]][level] += 1
 
 
 @dataclass(slots=True)
