@@ -212,9 +212,8 @@ def open_box(
     quorum = quorum_of(session, opening)
     if not quorum.met:
         raise OpeningRefused("; ".join(quorum.missing()))
-    office = opening.office
-    count = count_box(session, office, opening.box)
     with language("vi"):  # the minutes are an official document in Vietnamese
+        count = count_box(session, opening.office, opening.box)  # (its fault messages too)
         checks = checklist(count, month_end(opening.box))
     if any(check.severity != "ok" for check in checks) and not warnings_reason.strip():
         raise OpeningRefused(
