@@ -396,3 +396,21 @@ def test_the_administrator_sets_the_quorum_and_the_holidays(app, client, tmp_pat
     opened = post_form(client, app, "2026-10", "open", warnings_reason="Có lần bấm liên tục")
     assert opened.status_code == 302
     assert minutes_of(app, "2026-10")["quorum"] == {"required": 4, "members": 6}
+
+
+def test_offices_that_work_on_saturdays_set_their_weekend(app, client):
+    admin = app.test_client()
+    assert login(admin, "admin").status_code == 302
+    admin.get("/?lang=en")
+    page = admin.get("/manage/holidays")
+    assert '<input checked id="days-5"' in page.text  # Saturday and Sunday by default
+    every_day = {"days": [str(d) for d in range(7)], "csrf_token": csrf_token(page.text)}
+    everything = admin.post("/manage/weekend", data=every_day)
+    assert everything.status_code == 400 and "must be a working day" in everything.text
+    sunday = admin.post(
+        "/manage/weekend", data={"days": ["6"], "csrf_token": csrf_token(page.text)}
+    )
+    assert sunday.status_code == 302
+    as_secretary(client)
+    # 31 October 2026 is a Saturday: now a working day, so the box falls due then.
+    assert "due to be opened on 31/10/2026" in client.get(box_url(app, "2026-10")).text

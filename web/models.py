@@ -329,3 +329,11 @@ class Holiday(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date, unique=True)
     name: Mapped[str] = mapped_column(String(200))
+
+
+class Setting(Base):
+    """A server-wide setting that administrators change on a page (e.g. the weekend days)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)

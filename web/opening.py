@@ -34,6 +34,7 @@ from web.models import (
     Office,
     Opening,
     ProcedureField,
+    Setting,
     User,
     utcnow,
 )
@@ -67,11 +68,21 @@ def sealed_summary(session: Session, office_id: int, box: str) -> SealedSummary:
     return SealedSummary(row[0], row[1], row[2])
 
 
-def opening_due(session: Session, box: str, weekend=DEFAULT_WEEKEND) -> date:
+WEEKEND_SETTING = "weekend_days"
+
+
+def weekend_days(session: Session) -> frozenset[int]:
+    """The days of the week that are not working days (Monday is 0); Saturday and Sunday
+    unless the administrator has changed them."""
+    setting = session.get(Setting, WEEKEND_SETTING)
+    return frozenset(setting.value["days"]) if setting is not None else DEFAULT_WEEKEND
+
+
+def opening_due(session: Session, box: str) -> date:
     """The day from which the box may be opened without a reason: the month's last
-    working day, with the public holidays on record."""
+    working day, with the weekend days and public holidays on record."""
     holidays = set(session.scalars(select(Holiday.day)))
-    return last_working_day(box, weekend, holidays)
+    return last_working_day(box, weekend_days(session), holidays)
 
 
 def active_members(session: Session, office_id: int) -> list[CommitteeMember]:

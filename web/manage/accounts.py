@@ -5,10 +5,18 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import DateField, PasswordField, SelectField, StringField, ValidationError
+from wtforms import (
+    DateField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from hom_phieu.i18n import LANGUAGES, _
+from hom_phieu.i18n import LANGUAGES, N_, _
 from web import db
 from web.auth import MIN_PASSWORD, audit, create_user, hash_password, roles_required, units_in_scope
 from web.manage.common import (
@@ -23,7 +31,8 @@ from web.manage.common import (
     unit_choices,
     unit_tree,
 )
-from web.models import Holiday, ProcedureField, User
+from web.models import Holiday, ProcedureField, Setting, User
+from web.opening import WEEKEND_SETTING, weekend_days
 
 WHOLE_TREE = 0
 
@@ -196,22 +205,61 @@ class HolidayForm(Form):
     name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
 
 
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
+            N_("Saturday"), N_("Sunday"))  # fmt: skip
+
+
+class WeekendForm(Form):
+    days = SelectMultipleField(
+        coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.days.choices = [(number, _(name)) for number, name in enumerate(WEEKDAYS)]
+
+    def validate_days(self, field) -> None:
+        if len(field.data or []) >= len(WEEKDAYS):
+            raise ValidationError(_("at least one day of the week must be a working day"))
+
+
+def _calendar_page(holiday_form: HolidayForm, weekend_form: WeekendForm, status: int = 200):
+    found = db.session().scalars(select(Holiday).order_by(Holiday.day.desc()))
+    return render_template("manage/holidays.html", form=holiday_form, weekend_form=weekend_form,
+                           holidays=list(found)), status  # fmt: skip
+
+
 @bp.route("/holidays", methods=["GET", "POST"])
 @roles_required()
 def holidays():
-    """Public holidays: a box falls due on its month's last working day, and weekends
-    (Saturday, Sunday) and these days are not working days."""
+    """Public holidays: a box falls due on its month's last working day; the weekend days
+    (Saturday and Sunday unless changed) and these days are not working days."""
     form = HolidayForm()
-    status = 200
+    weekend = WeekendForm(formdata=None, days=sorted(weekend_days(db.session())))
     if form.is_submitted():
         if form.validate():
             db.session().add(Holiday(day=form.day.data, name=form.name.data))
             audit("holiday_added", form.day.data.isoformat(), name=form.name.data)
             if commit(form.day, _("this day is a holiday already")):
                 return redirect(url_for("manage.holidays"))
-        status = 400
-    found = db.session().scalars(select(Holiday).order_by(Holiday.day.desc()))
-    return render_template("manage/holidays.html", form=form, holidays=list(found)), status
+        return _calendar_page(form, weekend, 400)
+    return _calendar_page(form, weekend)
+
+
+@bp.post("/weekend")
+@roles_required()
+def weekend():
+    form = WeekendForm()
+    if not form.validate():
+        return _calendar_page(HolidayForm(formdata=None), form, 400)
+    session = db.session()
+    setting = session.get(Setting, WEEKEND_SETTING) or Setting(key=WEEKEND_SETTING)
+    before = sorted(weekend_days(session))
+    setting.value = {"days": sorted(set(form.days.data))}
+    session.add(setting)
+    audit("weekend_changed", WEEKEND_SETTING, before=before, after=setting.value["days"])
+    session.commit()
+    return redirect(url_for("manage.holidays"))
 
 
 @bp.post("/holidays/<int:holiday_id>/remove")
