@@ -99,21 +99,33 @@ class BallotBox:
 
     # --- what the kiosk does ---------------------------------------------------------
     def cast_vote(
-        self, *, clerk: str, button: str, level: Level, channel: Channel = Channel.BUTTON
+        self,
+        *,
+        clerk: str,
+        button: str,
+        level: Level,
+        channel: Channel = Channel.BUTTON,
+        **detail: Any,
     ) -> Receipt:
-        """Record one ballot. Returns only once it is durable on disk."""
+        """Record one ballot. Returns only once it is durable on disk.
+
+        ``detail``: more of the ballot (a phone answer's criteria and comment), sealed
+        with it."""
         _require_text("clerk", clerk)
         _require_text("button", button)
         level, channel = Level(level), Channel(channel)
         moment = self._advance_time()
         box = self._open_box()
-        body = {
-            "counter": box.votes + 1,
-            "clerk": clerk,
-            "button": button,
-            "level": level.value,
-            "channel": channel.value,
-        }
+        body = _with_details(
+            {
+                "counter": box.votes + 1,
+                "clerk": clerk,
+                "button": button,
+                "level": level.value,
+                "channel": channel.value,
+            },
+            detail,
+        )
         (record,) = self._write(moment, [(Kind.VOTE, body)])
         return Receipt(
             seq=record.seq,

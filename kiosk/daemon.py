@@ -541,7 +541,7 @@ class Kiosk:
             date_text=stamp[:10],
             time_text=stamp[11:16],
             receipt_code=receipt.code,
-            survey_url=clerk.survey_url,
+            survey_url=ticket_survey_url(clerk.survey_url, receipt.code),
             time_unsure=receipt.time_quality == "unsynced",
         )
 
@@ -620,6 +620,15 @@ class Kiosk:
 
     def close(self) -> None:
         self.controls.close()
+
+
+def ticket_survey_url(survey_url: str | None, receipt_code: str) -> str | None:
+    """The ticket's QR: the clerk's survey page with the ticket's receipt code, which the
+    server takes for one detailed answer (the screen's QR has no code)."""
+    if not survey_url:
+        return None
+    separator = "&" if "?" in survey_url else "?"
+    return f"{survey_url}{separator}t={receipt_code}"
 
 
 __all__ = ["SERVED", "Display", "Kiosk", "Outcome", "TicketSink"]

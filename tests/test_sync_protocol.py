@@ -654,7 +654,7 @@ def test_config_is_signed_for_the_device_and_versioned(app, client, enrolled):
         "id": "lan",
         "name": "Nguyễn Thị Lan",
         "title": "Công chức một cửa",
-        "survey_url": None,
+        "survey_url": "http://localhost/s/demo/lan",
     }
     assert fetch()["version"] == first["version"]
     with app.app_context():

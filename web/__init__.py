@@ -36,7 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
 
-    from web import api_v1, auth, ceremony, db, i18n, manage, pages, public
+    from web import api_v1, auth, ceremony, db, i18n, manage, pages, public, survey
 
     db.init_app(app)
     i18n.init_app(app)
@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api_v1.init_app(app)
     ceremony.init_app(app)
     public.init_app(app)
+    survey.init_app(app)
     return app
 
 

@@ -22,7 +22,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -323,7 +323,14 @@ def device_config(device: Device) -> dict[str, Any]:
         "counter": device.counter.name if device.counter else None,
         "buttons": [{"name": b.name, "label": b.label, "level": b.level} for b in office.scale],
         "clerks": [
-            {"id": c.code, "name": c.name, "title": c.title or "", "survey_url": None}
+            {
+                "id": c.code,
+                "name": c.name,
+                "title": c.title or "",
+                "survey_url": url_for(
+                    "survey.answer", office_code=office.code, clerk_code=c.code, _external=True
+                ),
+            }
             for c in clerks
         ],
         "results": office_results(office.id),

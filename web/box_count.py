@@ -42,6 +42,7 @@ class DeviceRef:
     counter: str | None
     last_seen_at: datetime | None
     evidence: int = 0  # equivocation evidence held against it
+    survey: bool = False  # the server's ledger of phone answers, filed just before counting
 
 
 @dataclass(slots=True)
@@ -54,6 +55,12 @@ class Tally:
     by_device: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     by_channel: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
+    # Phone answers: each detailed criterion's levels, and the comments (clerk, text).
+    by_criterion: defaultdict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    comments: list[tuple[str, str]] = field(default_factory=list)
+
     def add(self, device_pk: int, record: Record) -> None:
         body = record.body
         level = body["level"]
@@ -62,6 +69,13 @@ class Tally:
         self.by_clerk[body["clerk"]][level] += 1
         self.by_device[device_pk][level] += 1
         self.by_channel[body["channel"]][level] += 1
+        criteria = body.get("criteria")
+        if isinstance(criteria, dict):
+            for criterion, answer in criteria.items():
+                self.by_criterion[criterion][answer] += 1
+        comment = body.get("comment")
+        if isinstance(comment, str) and comment:
+            self.comments.append((body["clerk"], comment))
 
 
 @dataclass(slots=True)

@@ -58,6 +58,7 @@ from web.opening import (
     sealed_summary,
 )
 from web.pages import office_or_404
+from web.survey import file_answers
 
 bp = Blueprint("ceremony", __name__)
 # Who may follow a ceremony and read opened results (the secretary acts; see below).
@@ -172,6 +173,7 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
         context["open_form"] = forms.get("open") or OpenForm(formdata=None)
         # Verifying reads every record of the office: the secretary's screen asks for it.
         if context["secretary"] and (request.args.get("verify") or "open" in forms):
+            file_answers(office)
             checks = checklist(count_box(session, office, box), month_end(box))
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
     else:
@@ -300,6 +302,7 @@ def open_(office_id: int, box: str):
     form = OpenForm()
     if not form.validate():
         return box_page(office_id, box, forms={"open": form}, status=400)
+    file_answers(office)
     try:
         open_box(
             session,

@@ -79,7 +79,8 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
                 "numbers {first}–{last} without a gap"
             ).format(records=check.records, first=check.first_seq, last=check.last_seq),
         )
-    if not check.records and check.problem is None:
+    survey = check.device.survey  # no phone answer in a month is no warning
+    if not check.records and check.problem is None and not survey:
         add(
             "records",
             WARNING,
@@ -109,7 +110,8 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
             ),
         )
     last_seen = check.device.last_seen_at
-    if last_seen is None or formatting.aware(last_seen) < month_end:
+    # (the phone survey's ledger lives on the server and is filed just before counting)
+    if not survey and (last_seen is None or formatting.aware(last_seen) < month_end):
         add(
             "sync",
             WARNING,

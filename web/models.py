@@ -127,6 +127,8 @@ class Office(Base):
     name: Mapped[str] = mapped_column(String(200))
     # How many committee members must confirm an opening (k of the committee's n).
     quorum: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # The phone survey's detailed criteria (their labels); None: the default set.
+    survey_criteria: Mapped[list | None] = mapped_column(JSON)
     unit: Mapped[Unit] = relationship()
     counters: Mapped[list[Counter]] = relationship(back_populates="office")
     clerks: Mapped[list[Clerk]] = relationship(back_populates="office")
@@ -191,6 +193,8 @@ class Device(Base):
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
     counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
     label: Mapped[str] = mapped_column(String(200), default="")
+    # "kiosk", or "survey": the server's own ledger of the office's phone answers
+    kind: Mapped[str] = mapped_column(String(10), default="kiosk", server_default="kiosk")
     device_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # hp-…
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # active, revoked
@@ -337,3 +341,22 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)
+
+
+class SurveyTicket(Base):
+    """A printed ticket whose QR has been used for its one detailed phone answer."""
+
+    __tablename__ = "survey_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt: Mapped[str] = mapped_column(String(11), unique=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyAttempt(Base):
+    """A phone answer sent from an address, kept only for rate limiting (the address is
+    stored as a keyed hash, and rows older than the window are deleted)."""
+
+    __tablename__ = "survey_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -161,6 +161,7 @@ def _devices(session: Session, office_id: int) -> list[DeviceRef]:
             counter=d.counter.name if d.counter else None,
             last_seen_at=d.last_seen_at,
             evidence=evidence.get(d.id, 0),
+            survey=d.kind == "survey",
         )
         for d in devices
     ]
@@ -377,6 +378,11 @@ def _tables(tally: Tally, clerks: dict[str, ClerkInfo], counters: dict[int, str]
             {"key": k, "name": k, **_row(tally.by_channel.get(k, Counter()))}
             for k in (channel.value for channel in Channel)
             if k in tally.by_channel
+        ],
+        "by_criterion": [{"key": k, "name": k, **_row(v)} for k, v in tally.by_criterion.items()],
+        "comments": [
+            {"clerk": code, "name": clerks.get(code, unknown).name, "text": text}
+            for code, text in tally.comments
         ],
     }
 

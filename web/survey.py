@@ -1,0 +1,269 @@
+"""The phone survey behind the clerk's QR code: a page for the citizen's phone.
+
+Opened from the QR on the kiosk's screen (``/s/OFFICE/CLERK``) or on the printed ticket
+(the same address with ``?t=RECEIPT``, the ticket's receipt code). The citizen rates the
+clerk overall on the office's scale and on each detailed criterion, may leave a comment,
+and gets the receipt code of the answer. Answers go into the office's sealed monthly box
+(``web.survey_ledger``): nothing of them is shown before the opening.
+
+Against stuffing: a ticket's QR takes one answer (the receipt code is claimed once,
+within ``TICKET_DAYS`` of its vote, for the clerk who served); the screen's open QR takes
+one answer per browser per clerk per day; every address is rate-limited. Each refused
+attempt is recorded as a REFUSED record in the box, for the ceremony's checklist. No
+personal data is asked for; addresses are kept only as keyed hashes, for rate limiting.
+
+Small and plain on purpose: no scripts, no external fonts, large touch targets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import session as cookie
+from PIL import Image
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from hom_phieu.i18n import _
+from kiosk.clock import TIMEZONE
+from kiosk.records import Level, decode, normalise_receipt_code
+from web import db
+from web.labels import LEVEL_LABELS, label
+from web.manage.common import Form
+from web.models import (
+    Clerk,
+    Counter,
+    LedgerRecord,
+    Office,
+    SurveyAttempt,
+    SurveyTicket,
+    utcnow,
+)
+from web.survey_ledger import SurveyLedgers, cast, file_pending
+
+bp = Blueprint("survey", __name__, url_prefix="/s")
+DEFAULT_CRITERIA = (
+    "Tiếp cận thông tin về thủ tục hành chính",
+    "Thời gian và quy trình giải quyết",
+    "Thái độ của công chức",
+    "Sự hướng dẫn của công chức",
+    "Kết quả giải quyết",
+)
+TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
+RATE_LIMIT = 10  # answers (and attempts) per address …
+RATE_WINDOW = timedelta(hours=1)  # … in this window
+MAX_COMMENT = 1000
+PHOTO_PX = 160
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.extensions["hom_phieu_survey"] = SurveyLedgers(Path(app.instance_path) / "survey")
+
+
+def ledgers() -> SurveyLedgers:
+    return current_app.extensions["hom_phieu_survey"]
+
+
+def criteria_of(office: Office) -> list[str]:
+    return list(office.survey_criteria or DEFAULT_CRITERIA)
+
+
+class SurveyForm(Form):
+    level = RadioField(validators=[InputRequired()])
+    comment = TextAreaField(validators=[Length(max=MAX_COMMENT)])
+
+
+def _form(office: Office, criteria: list[str], formdata: Any = None) -> SurveyForm:
+    """The form with one radio group per criterion (fields ``c0``, ``c1``, …)."""
+
+    class Filled(SurveyForm):
+        pass
+
+    for number, _text in enumerate(criteria):
+        setattr(Filled, f"c{number}", RadioField(validators=[InputRequired()]))
+    form = Filled(formdata=formdata) if formdata is not None else Filled()
+    form.level.choices = [(b.name, b.label) for b in office.scale]
+    for number in range(len(criteria)):
+        getattr(form, f"c{number}").choices = [(lv, _(LEVEL_LABELS[lv])) for lv in LEVEL_LABELS]
+    return form
+
+
+def _office_and_clerk(office_code: str, clerk_code: str) -> tuple[Office, Clerk]:
+    session = db.session()
+    office = session.scalar(select(Office).where(Office.code == office_code))
+    clerk = office and session.scalar(
+        select(Clerk).where(Clerk.office_id == office.id, Clerk.code == clerk_code)
+    )
+    if office is None or clerk is None or not clerk.active:
+        abort(404)
+    return office, clerk
+
+
+# --- the page -----------------------------------------------------------------------------
+@bp.route("/<office_code>/<clerk_code>", methods=["GET", "POST"])
+def answer(office_code: str, clerk_code: str):
+    office, clerk = _office_and_clerk(office_code, clerk_code)
+    criteria = criteria_of(office)
+    ticket = request.values.get("t", "")[:40]
+    form = _form(office, criteria, request.form if request.method == "POST" else None)
+    context = {"office": office, "clerk": clerk, "criteria": criteria, "ticket": ticket,
+               "form": form, "counter": clerk_counter(clerk)}  # fmt: skip
+    if request.method == "GET":
+        refusal = _ticket_refusal(office, clerk, ticket) if ticket else None
+        if refusal is not None:  # shown at once, recorded only when an answer is sent
+            return render_template("survey/refused.html", message=refusal[1], **context), 409
+        return render_template("survey/answer.html", **context)
+    refusal = _refusal(office, clerk, ticket)
+    if refusal is not None:
+        reason, message, status = refusal
+        ledgers().refuse(office.code, button="phone", reason=reason, clerk=clerk.code)
+        file_answers(office)
+        return render_template("survey/refused.html", message=message, **context), status
+    if not form.validate():
+        return render_template("survey/answer.html", **context), 400
+    button = next(b for b in office.scale if b.name == form.level.data)
+    detail: dict[str, Any] = {
+        "criteria": {text: getattr(form, f"c{n}").data for n, text in enumerate(criteria)},
+        "source": "ticket" if ticket else "screen",
+    }
+    comment = (form.comment.data or "").strip()
+    if comment:
+        detail["comment"] = comment
+    if ticket and not _claim(normalise_receipt_code(ticket)):
+        return render_template("survey/refused.html", message=_ticket_used(), **context), 409
+    receipt = cast(db.session(), office, ledgers(), _cache(), clerk=clerk.code,
+                   button=button.name, level=Level(button.level), **detail)  # fmt: skip
+    if not ticket:
+        answered = dict(cookie.get("answered", {}))
+        answered[_clerk_key(office, clerk)] = _today()
+        cookie["answered"] = answered
+    return render_template("survey/thanks.html", receipt=receipt.code, **context)
+
+
+@bp.get("/<office_code>/<clerk_code>/photo")
+def photo(office_code: str, clerk_code: str):
+    """The clerk's photo, small (the page stays light on a slow phone)."""
+    _office, clerk = _office_and_clerk(office_code, clerk_code)
+    if not clerk.photo:
+        abort(404)
+    image = Image.open(io.BytesIO(clerk.photo)).convert("RGB")
+    image.thumbnail((PHOTO_PX, PHOTO_PX))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=70)
+    response = Response(buffer.getvalue(), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def clerk_counter(clerk: Clerk) -> str:
+    counter = db.session().get(Counter, clerk.counter_id) if clerk.counter_id else None
+    return counter.name if counter else ""
+
+
+# --- the rules against stuffing ----------------------------------------------------------
+def _refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str, int] | None:
+    """Why this answer may not be taken: (reason code, words, HTTP status), or None."""
+    if not _within_rate(request.remote_addr or ""):
+        message = _("Too many answers from this connection: please try again in an hour.")
+        return "rate_limit", message, 429
+    if ticket:
+        refusal = _ticket_refusal(office, clerk, ticket)
+        return None if refusal is None else (*refusal, 409)
+    if cookie.get("answered", {}).get(_clerk_key(office, clerk)) == _today():
+        message = _(
+            "You have already rated this clerk today from this phone. Thank you! The QR "
+            "code on your ticket takes one more detailed answer."
+        )
+        return "daily_limit", message, 409
+    return None
+
+
+def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str] | None:
+    code = normalise_receipt_code(ticket)
+    if code is None:
+        return "ticket_malformed", _("This ticket code is not valid.")
+    session = db.session()
+    record = session.scalar(
+        select(LedgerRecord).where(
+            LedgerRecord.receipt == code,
+            LedgerRecord.office_id == office.id,
+            LedgerRecord.kind == "VOTE",
+        )
+    )
+    if record is None:
+        return "ticket_unknown", _(
+            "This ticket has not reached the server yet. Please try again in a few minutes."
+        )
+    vote = decode(bytes(record.data))
+    if vote.body.get("clerk") != clerk.code:
+        return "wrong_clerk", _("This ticket was printed for another clerk.")
+    if utcnow().timestamp() * 1000 - vote.wall_ms > TICKET_DAYS * 86_400_000:
+        return "ticket_expired", _(
+            "This ticket is older than {days} days: its QR code no longer takes answers."
+        ).format(days=TICKET_DAYS)
+    if session.scalar(select(SurveyTicket.id).where(SurveyTicket.receipt == code)):
+        return "ticket_used", _ticket_used()
+    return None
+
+
+def _ticket_used() -> str:
+    return _("This ticket's detailed answer has been given already. Thank you!")
+
+
+def _claim(code: str | None) -> bool:
+    """Take the ticket's one answer (False when another request took it first)."""
+    session = db.session()
+    session.add(SurveyTicket(receipt=code))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def _within_rate(address: str) -> bool:
+    """Count this attempt against the address; False once it is over the limit."""
+    session = db.session()
+    now = utcnow()
+    session.execute(delete(SurveyAttempt).where(SurveyAttempt.at < now - RATE_WINDOW))
+    key = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(),
+                   hashlib.sha256).hexdigest()  # fmt: skip
+    recent = session.scalar(
+        select(func.count()).select_from(SurveyAttempt).where(SurveyAttempt.address == key)
+    )
+    session.add(SurveyAttempt(address=key, at=now))
+    session.commit()
+    return recent < RATE_LIMIT
+
+
+def _clerk_key(office: Office, clerk: Clerk) -> str:
+    return f"{office.id}:{clerk.code}"
+
+
+def _today() -> str:
+    return utcnow().astimezone(TIMEZONE).date().isoformat()
+
+
+def _cache():
+    return current_app.extensions["hom_phieu_state_cache"]
+
+
+def file_answers(office: Office) -> None:
+    """File the office's phone answers not yet held (and close its month when due):
+    before an answer's refusal is confirmed and before a ceremony counts."""
+    file_pending(db.session(), office, ledgers(), _cache())
+
+
+def level_label(level: str) -> str:
+    return label(LEVEL_LABELS, level)
