@@ -473,6 +473,27 @@ def _results(pdf: FPDF, minutes: Minutes) -> None:
     for table in TABLES:
         _subheading(pdf, _(table.title))
         _count_table(pdf, table, count)
+    _phone_answers(pdf, count)
+
+
+def _phone_answers(pdf: FPDF, count: Count) -> None:
+    """The phone survey's detailed criteria (each answered on the three levels) and the
+    citizens' comments, shown for the first time now that the box is open."""
+    criteria = count.get("by_criterion") or []
+    if criteria:
+        _subheading(pdf, _("Phone survey: results by criterion"))
+        header = [_("Criterion"), *(_(LEVEL_LABELS[level]) for level in LEVELS), _("Total")]
+        rows = [
+            [row["name"], *_level_cells(row["by_level"], row["votes"]), str(row["votes"])]
+            for row in criteria
+        ]
+        _table(pdf, header, rows, (51, 30, 30, 30, 24))
+    comments = count.get("comments") or []
+    if comments:
+        _subheading(pdf, _("Comments from the phone survey"))
+        for comment in comments:
+            who = comment["name"] or comment["clerk"]
+            _paragraph(pdf, f"– {who}: {comment['text']}", size=TABLE_SIZE)
 
 
 def _supplements(pdf: FPDF, minutes: Minutes) -> None:
@@ -754,6 +775,23 @@ def _checks_sheet(sheet: Worksheet, minutes: Minutes) -> None:
     sheet.freeze_panes = "A2"
 
 
+def _phone_sheets(workbook: Workbook, count: Count) -> None:
+    """The phone survey's criteria (count and share per level) and its comments."""
+    criteria = count.get("by_criterion") or []
+    if criteria:
+        sheet = workbook.create_sheet(_sheet_title(_("By criterion")))
+        _append(sheet, [_("Criterion"), *_level_header(), _("Total")], bold=True)
+        for row in criteria:
+            _append(sheet, [row["name"], *_level_values(row["by_level"], row["votes"]),
+                            row["votes"]])  # fmt: skip
+    comments = count.get("comments") or []
+    if comments:
+        sheet = workbook.create_sheet(_sheet_title(_("Comments")))
+        _append(sheet, [_("Code"), _("Full name"), _("Comment")], bold=True)
+        for comment in comments:
+            _append(sheet, [comment["clerk"], comment["name"], comment["text"]])
+
+
 def minutes_xlsx(minutes: Minutes, content_hash: str) -> bytes:
     """The minutes as a workbook: a summary, one sheet per breakdown, the checks, the late
     ballots; counts are numbers and shares are numbers formatted as percentages."""
@@ -765,6 +803,7 @@ def minutes_xlsx(minutes: Minutes, content_hash: str) -> bytes:
         sheet = workbook.create_sheet(_sheet_title(_(table.sheet)))
         _count_rows(sheet, table, minutes["count"])
         sheet.freeze_panes = "A2"
+    _phone_sheets(workbook, minutes["count"])
     _checks_sheet(workbook.create_sheet(_sheet_title(_("Checks"))), minutes)
     for supplement in minutes["supplements"]:
         title = _("Late ballots {box}").format(box=supplement["box"])
@@ -793,6 +832,9 @@ def _csv_rows(prefix: str, count: Count) -> Iterable[list[str | int]]:
         for row in count[table.key]:
             levels = [row["by_level"][level] for level in LEVELS]
             yield [prefix + table.section, row["key"], row["name"], *levels, row["votes"]]
+    for row in count.get("by_criterion") or []:
+        levels = [row["by_level"][level] for level in LEVELS]
+        yield [prefix + "criterion", row["key"], row["name"], *levels, row["votes"]]
     levels = [count["by_level"][level] for level in LEVELS]
     yield [prefix + "total", "", "", *levels, count["votes"]]
 

@@ -1,0 +1,216 @@
+"""The phone survey behind the clerk's QR, with Flask's test client: the whole flow, the
+ticket's single-use token, expiry, wrong clerk, rate limits, bad input, script in comments,
+and the ceremony counting phone answers per criterion."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from kiosk.records import decode
+from tests.test_ceremony import (
+    Kiosk,
+    as_secretary,
+    box_url,
+    confirm,
+    enrolled_kiosk,
+    minutes_of,
+    post_form,
+)
+from tests.test_ceremony import app as ceremony_app  # noqa: F401  (the fixture)
+from tests.web_helpers import csrf_token
+from web import db as web_db
+from web.models import Device, LedgerRecord, Office, ScaleButton
+from web.survey import DEFAULT_CRITERIA, RATE_LIMIT
+
+SCALE = [("rat_hai_long", "Rất hài lòng", "very_satisfied"),
+         ("hai_long", "Hài lòng", "satisfied"),
+         ("khong_hai_long", "Không hài lòng", "not_satisfied")]  # fmt: skip
+
+
+@pytest.fixture
+def app(ceremony_app):  # noqa: F811
+    with ceremony_app.app_context():
+        session = web_db.session()
+        office = session.get(Office, ceremony_app.config["OFFICE_ID"])
+        for position, (name, text, level) in enumerate(SCALE):
+            session.add(ScaleButton(office_id=office.id, position=position, name=name,
+                                    label=text, level=level))  # fmt: skip
+        session.commit()
+    return ceremony_app
+
+
+@pytest.fixture
+def client(app):
+    """Staff and kiosks (the ceremony's secretary, the device API)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def phone(app):
+    """A citizen's phone: a browser of its own."""
+    return app.test_client()
+
+
+def answers(level: str = "hai_long", comment: str = "", **extra: str) -> dict[str, str]:
+    found = {"level": level, "comment": comment, **extra}
+    for number in range(len(DEFAULT_CRITERIA)):
+        found.setdefault(f"c{number}", "very_satisfied" if number % 2 else "satisfied")
+    return found
+
+
+def send(phone, path: str, **fields: str):
+    page = phone.get(path)
+    if page.status_code != 200:
+        return page
+    return phone.post(path, data={**fields, "csrf_token": csrf_token(page.text)})
+
+
+def phone_votes(app) -> list[dict]:
+    with app.app_context():
+        session = web_db.session()
+        rows = session.scalars(
+            select(LedgerRecord.data)
+            .join(Device, LedgerRecord.device_pk == Device.id)
+            .where(Device.kind == "survey", LedgerRecord.kind == "VOTE")
+        )
+        return [decode(bytes(data)).body for data in rows]
+
+
+def refusals(app) -> list[str]:
+    with app.app_context():
+        session = web_db.session()
+        rows = session.scalars(
+            select(LedgerRecord.data)
+            .join(Device, LedgerRecord.device_pk == Device.id)
+            .where(Device.kind == "survey", LedgerRecord.kind == "REFUSED")
+        )
+        return [decode(bytes(data)).body["reason"] for data in rows]
+
+
+def test_the_screen_qr_takes_one_answer_per_phone_per_day(app, phone):
+    page = phone.get("/s/demo/lan?lang=en")
+    assert page.status_code == 200
+    assert "Nguyễn Thị Lan" in page.text and "Rất hài lòng" in page.text
+    for criterion in DEFAULT_CRITERIA:
+        assert criterion in page.text
+    assert len(page.data) < 50_000
+    assert "<script" not in page.text
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)  # nothing from elsewhere
+    thanks = send(phone, "/s/demo/lan", **answers(comment="Chị Lan hướng dẫn rất tận tình"))
+    assert thanks.status_code == 200, thanks.text
+    receipt = re.search(r'class="code">([A-Z0-9-]{11})<', thanks.text).group(1)
+    (vote,) = phone_votes(app)
+    assert vote["channel"] == "phone" and vote["clerk"] == "lan" and vote["level"] == "satisfied"
+    assert vote["criteria"][DEFAULT_CRITERIA[1]] == "very_satisfied"
+    assert vote["comment"] == "Chị Lan hướng dẫn rất tận tình" and vote["source"] == "screen"
+    check = phone.get(f"/public/receipt?code={receipt}&lang=en")
+    assert "The box is sealed" in check.text
+    again = send(phone, "/s/demo/lan", **answers())
+    assert again.status_code == 409 and "already rated this clerk today" in again.text
+    assert send(phone, "/s/demo/binh", **answers()).status_code == 200  # another clerk: fine
+    assert len(phone_votes(app)) == 2
+    assert refusals(app) == ["daily_limit"]
+
+
+def test_a_ticket_takes_one_detailed_answer_for_its_own_clerk(app, client, phone, tmp_path):
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-21T08:00:00")
+    kiosk.vote("lan", "hai_long", 2)
+    kiosk.sync(client)
+    first, second = kiosk.receipts
+    assert send(phone, f"/s/demo/lan?t={first}", **answers()).status_code == 200
+    assert phone_votes(app)[0]["source"] == "ticket"
+    reused = send(app.test_client(), f"/s/demo/lan?t={first}", **answers())
+    assert reused.status_code == 409 and "given already" in reused.text
+    wrong = send(app.test_client(), f"/s/demo/binh?t={second}", **answers())
+    assert wrong.status_code == 409 and "another clerk" in wrong.text
+    unknown = send(app.test_client(), "/s/demo/lan?t=ABCDE-FGHJK", **answers())
+    assert unknown.status_code == 409 and "not reached the server" in unknown.text
+    malformed = send(app.test_client(), "/s/demo/lan?t=<b>x</b>", **answers())
+    assert malformed.status_code == 409 and "<b>" not in malformed.text
+    # The ticket's own answer can still come from the same phone after the screen's.
+    assert send(phone, f"/s/demo/lan?t={second}", **answers()).status_code == 200
+    assert len(phone_votes(app)) == 2
+
+
+def test_an_old_ticket_has_expired(app, client, phone, tmp_path):
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-01T08:00:00")
+    kiosk.vote("lan", "hai_long")
+    kiosk.sync(client)
+    page = phone.get(f"/s/demo/lan?t={kiosk.receipts[0]}&lang=en")
+    assert page.status_code == 409 and "older than 7 days" in page.text
+    assert phone_votes(app) == []
+
+
+def test_an_address_is_rate_limited_and_each_refusal_recorded(app):
+    for number in range(RATE_LIMIT):
+        assert send(app.test_client(), "/s/demo/lan", **answers()).status_code == 200, number
+    limited = send(app.test_client(), "/s/demo/lan", **answers())
+    assert limited.status_code == 429
+    assert len(phone_votes(app)) == RATE_LIMIT
+    assert refusals(app) == ["rate_limit"]
+    with app.app_context():
+        stored = web_db.session().scalars(select(func.distinct(LedgerRecord.kind))).all()
+        assert "127.0.0.1" not in json.dumps(stored)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        answers(comment="x" * 1001),  # too long
+        answers(level="rat_rat_hai_long"),  # not on the scale
+        {**answers(), "c0": "ecstatic"},  # not a level
+        {k: v for k, v in answers().items() if k != "c3"},  # a criterion unanswered
+        {"comment": "only a comment"},
+    ],
+)
+def test_bad_answers_are_refused_and_nothing_is_stored(app, phone, fields):
+    response = send(phone, "/s/demo/lan", **fields)
+    assert response.status_code == 400
+    assert phone_votes(app) == []
+
+
+def test_unknown_or_inactive_clerks_have_no_page(app, phone):
+    assert phone.get("/s/demo/nobody").status_code == 404
+    assert phone.get("/s/no-office/lan").status_code == 404
+    assert phone.post("/s/demo/lan", data=answers()).status_code == 400  # no CSRF token
+
+
+def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
+    app, client, tmp_path: Path
+):
+    kiosk: Kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-30T08:00:00")
+    kiosk.vote("lan", "rat_hai_long", 2)
+    kiosk.clock.advance_to("2026-11-01T07:00:00")
+    kiosk.box.tick()
+    kiosk.sync(client)
+    # Answers from phones now land in November's box (the server's clock): open October
+    # first, then check November's count through a phone answer's own record.
+    send(app.test_client(), "/s/demo/lan", **answers(comment="<script>alert('x')</script>"))
+    send(app.test_client(), "/s/demo/binh", **answers(level="khong_hai_long"))
+    as_secretary(client)
+    post_form(client, app, "2026-11", "start", early_reason="Kiểm tra khảo sát")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(client, app, "2026-11", username)
+    assert post_form(client, app, "2026-11", "open", warnings_reason="Mở sớm").status_code == 302
+    count = minutes_of(app, "2026-11")["count"]
+    phone_row = next(row for row in count["by_channel"] if row["key"] == "phone")
+    assert phone_row["votes"] == 2 and phone_row["by_level"]["not_satisfied"] == 1
+    by_criterion = {row["name"]: row for row in count["by_criterion"]}
+    assert set(by_criterion) == set(DEFAULT_CRITERIA)
+    assert by_criterion[DEFAULT_CRITERIA[0]]["by_level"]["satisfied"] == 2
+    assert by_criterion[DEFAULT_CRITERIA[1]]["by_level"]["very_satisfied"] == 2
+    assert count["comments"] == [
+        {"clerk": "lan", "name": "Nguyễn Thị Lan", "text": "<script>alert('x')</script>"}
+    ]
+    for page in (
+        client.get(box_url(app, "2026-11")),
+        client.get(box_url(app, "2026-11", "minutes")),
+    ):
+        assert "<script>alert" not in page.text
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+        assert DEFAULT_CRITERIA[2] in page.text
