@@ -22,10 +22,11 @@ from tests.test_ceremony import (
     post_form,
 )
 from tests.test_ceremony import app as ceremony_app  # noqa: F401  (the fixture)
-from tests.web_helpers import csrf_token
+from tests.web_helpers import csrf_token, login
 from web import db as web_db
 from web.models import Device, LedgerRecord, Office, ScaleButton
-from web.survey import DEFAULT_CRITERIA, RATE_LIMIT
+from web.survey import RATE_LIMIT
+from web.survey_criteria import DEFAULT_CRITERIA
 
 SCALE = [("rat_hai_long", "Rất hài lòng", "very_satisfied"),
          ("hai_long", "Hài lòng", "satisfied"),
@@ -64,7 +65,8 @@ def answers(level: str = "hai_long", comment: str = "", **extra: str) -> dict[st
 
 
 def send(phone, path: str, **fields: str):
-    page = phone.get(path)
+    """Open the page (in English: the phone keeps the choice) and send the answers."""
+    page = phone.get(path + ("&" if "?" in path else "?") + "lang=en")
     if page.status_code != 200:
         return page
     return phone.post(path, data={**fields, "csrf_token": csrf_token(page.text)})
@@ -214,3 +216,22 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
         assert "<script>alert" not in page.text
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
         assert DEFAULT_CRITERIA[2] in page.text
+
+
+def test_an_office_sets_its_own_criteria(app, phone):
+    technician = app.test_client()
+    assert login(technician, "kt-dong").status_code == 302
+    office = app.config["OFFICE_ID"]
+    page = technician.get(f"/manage/offices/{office}")
+    token = csrf_token(page.text)
+    url = f"/manage/offices/{office}/criteria"
+    twice = technician.post(url, data={"criteria": "Thái độ\nThái độ", "csrf_token": token})
+    assert twice.status_code == 400
+    saved = technician.post(url, data={"criteria": "Thái độ\n\n Đúng hẹn ", "csrf_token": token})
+    assert saved.status_code == 302
+    form = phone.get("/s/demo/lan")
+    assert "Thái độ" in form.text and "Đúng hẹn" in form.text
+    assert DEFAULT_CRITERIA[0] not in form.text
+    sent = send(phone, "/s/demo/lan", level="hai_long", c0="satisfied", c1="not_satisfied")
+    assert sent.status_code == 200
+    assert phone_votes(app)[0]["criteria"] == {"Thái độ": "satisfied", "Đúng hẹn": "not_satisfied"}

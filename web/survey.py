@@ -47,16 +47,10 @@ from web.models import (
     SurveyTicket,
     utcnow,
 )
+from web.survey_criteria import criteria_of
 from web.survey_ledger import SurveyLedgers, cast, file_pending
 
 bp = Blueprint("survey", __name__, url_prefix="/s")
-DEFAULT_CRITERIA = (
-    "Tiếp cận thông tin về thủ tục hành chính",
-    "Thời gian và quy trình giải quyết",
-    "Thái độ của công chức",
-    "Sự hướng dẫn của công chức",
-    "Kết quả giải quyết",
-)
 TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
 RATE_LIMIT = 10  # answers (and attempts) per address …
 RATE_WINDOW = timedelta(hours=1)  # … in this window
@@ -71,10 +65,6 @@ def init_app(app: Flask) -> None:
 
 def ledgers() -> SurveyLedgers:
     return current_app.extensions["hom_phieu_survey"]
-
-
-def criteria_of(office: Office) -> list[str]:
-    return list(office.survey_criteria or DEFAULT_CRITERIA)
 
 
 class SurveyForm(Form):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import IntegerField, SelectField, StringField, ValidationError
+from wtforms import IntegerField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from hom_phieu.i18n import _
@@ -25,6 +25,7 @@ from web.manage.common import (
 )
 from web.models import Clerk, CommitteeMember, Counter, Office, ProcedureField, Role, User
 from web.pages import office_or_404
+from web.survey_criteria import criteria_of
 
 
 class CounterForm(Form):
@@ -64,6 +65,28 @@ class MemberForm(Form):
             raise ValidationError(_("this account is on the committee already"))
 
 
+class CriteriaForm(Form):
+    criteria = TextAreaField(validators=[Length(max=2000)])
+
+    def validate_criteria(self, field) -> None:
+        lines = criteria_lines(field.data)
+        if len(lines) > MAX_CRITERIA:
+            raise ValidationError(
+                _("at most {count} criteria, one per line").format(count=MAX_CRITERIA)
+            )
+        if any(len(line) > 200 for line in lines):
+            raise ValidationError(_("a criterion can be at most 200 characters"))
+        if len(set(lines)) != len(lines):
+            raise ValidationError(_("each criterion may appear only once"))
+
+
+MAX_CRITERIA = 10
+
+
+def criteria_lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
 class QuorumForm(Form):
     quorum = IntegerField(validators=[DataRequired(), NumberRange(min=2, max=50)])
 
@@ -85,6 +108,7 @@ def render_office(
     counter_form: CounterForm | None = None,
     member_form: MemberForm | None = None,
     quorum_form: QuorumForm | None = None,
+    criteria_form: CriteriaForm | None = None,
     status: int = 200,
 ):
     """The office page; a form that failed comes back with its errors (and a 400)."""
@@ -108,6 +132,13 @@ def render_office(
         counter_form=counter_form or (CounterForm(office=office) if can_edit() else None),
         member_form=member_form or (MemberForm(office=office) if is_admin else None),
         quorum_form=quorum_form or (QuorumForm(obj=office, formdata=None) if is_admin else None),
+        criteria=criteria_of(office),
+        criteria_form=criteria_form
+        or (
+            CriteriaForm(formdata=None, criteria="\n".join(criteria_of(office)))
+            if can_edit()
+            else None
+        ),
     )
     return page, status
 
@@ -193,3 +224,20 @@ def quorum(office_id: int):
     audit("committee_quorum_changed", f"office {office.code}", before=before, after=office.quorum)
     db.session().commit()
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
+
+
+@bp.post("/offices/<int:office_id>/criteria")
+@roles_required(*EDITORS)
+def criteria(office_id: int):
+    """The phone survey's detailed criteria; an empty list brings back the default set.
+    Answers keep the words of the criteria they answered, so a change never mixes them."""
+    office = office_or_404(office_id)
+    form = CriteriaForm()
+    if not form.validate():
+        return render_office(office, criteria_form=form, status=400)
+    before = criteria_of(office)
+    office.survey_criteria = criteria_lines(form.criteria.data) or None
+    audit("survey_criteria_changed", f"office {office.code}", before=before,
+          after=criteria_of(office))  # fmt: skip
+    db.session().commit()
+    return redirect(url_for("manage.office", office_id=office.id) + "#survey")
