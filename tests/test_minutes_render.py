@@ -407,3 +407,20 @@ def test_csv_bytes_read_back_as_utf8_with_bom(minutes: dict[str, Any]) -> None:
     data = minutes_csv(minutes).encode("utf-8")
     assert data.startswith(b"\xef\xbb\xbf")
     assert "Phạm Văn Đức" in data.decode("utf-8-sig")
+
+
+def test_phone_comments_stay_text_in_the_workbook(minutes: dict[str, Any]) -> None:
+    formula = '=HYPERLINK("http://example.invalid","bấm vào đây")'
+    minutes["count"]["comments"] = [{"clerk": "NV01", "name": "Lê Thị B", "text": formula}]
+    minutes["count"]["by_criterion"] = [
+        {"key": "Thái độ", "name": "Thái độ", "votes": 2,
+         "by_level": {"very_satisfied": 1, "satisfied": 1, "not_satisfied": 0}},
+    ]  # fmt: skip
+    workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, "ab" * 32)))
+    cells = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    found = [cell for cell in cells if cell.value == formula]
+    assert found and all(cell.data_type == "s" for cell in found)
+    assert any(cell.value == "Thái độ" for cell in cells)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(
+        io.BytesIO(minutes_pdf(minutes, "ab" * 32))).pages)  # fmt: skip
+    assert "bấm vào đây" in " ".join(text.split())

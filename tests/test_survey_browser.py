@@ -134,13 +134,16 @@ def screen_qr(kiosk: KioskProcess) -> str:
     return wait_for(shown, "a QR code on the kiosk's screen")
 
 
-def ticket_qr(kiosk: KioskProcess, number: int) -> str:
-    """The survey address in the QR of the kiosk's ``number``-th printed ticket."""
-    tickets = wait_for(
-        lambda: (t := kiosk.get("/api/tickets")["tickets"]) and len(t) >= number and t,
-        f"ticket {number} to be printed",
-    )
-    (code,) = qr_codes(kiosk.get_bytes(tickets[number - 1]["png"]))
+def printed(kiosk: KioskProcess) -> list[dict]:
+    return kiosk.get("/api/tickets")["tickets"]
+
+
+def ticket_qr(kiosk: KioskProcess, before: int) -> str:
+    """The survey address in the QR of the ticket printed after the first ``before``
+    papers (the box's zero report comes first, when the kiosk opens its box)."""
+    tickets = wait_for(lambda: (t := printed(kiosk)) and len(t) > before and t, "the ticket")
+    (ticket,) = tickets[before:]
+    (code,) = qr_codes(kiosk.get_bytes(ticket["png"]))
     return code
 
 
@@ -168,6 +171,7 @@ class Phone:
 
     def __init__(self, browser: Any, javascript: bool = True) -> None:
         self.context = browser.new_context(**PHONE, java_script_enabled=javascript)
+        self.context.set_default_timeout(5000)  # fail fast: the whole test takes < 60 s
         self.page = self.context.new_page()
         self.requests: list[Any] = []
         self.page.on("requestfinished", self._note)
@@ -255,7 +259,7 @@ def check_the_choices(page: Any) -> None:
             radio = fieldset.get_by_role("radio", name=choice, exact=True)
             assert radio.count() == 1, (group, choice)
             assert not radio.is_checked()
-            label = page.locator("label", has=radio)
+            label = radio.locator("xpath=parent::label")  # the label wraps its radio
             box = label.bounding_box()
             assert box is not None, (group, choice)
             assert box["height"] >= MIN_TARGET_PX and box["width"] >= MIN_TARGET_PX, (
@@ -278,7 +282,7 @@ def fill_and_send(page: Any, overall: str, criteria: list[str], comment: str = "
         radio = page.get_by_role("group", name=group, exact=True).get_by_role(
             "radio", name=choice, exact=True
         )
-        page.locator("label", has=radio).tap()  # the label's text, not the small circle
+        radio.locator("xpath=parent::label").tap()  # the label's text, not the small circle
         assert radio.is_checked(), (group, choice)
     if comment:
         page.get_by_label("Ý kiến góp ý (không bắt buộc)").fill(comment)
@@ -340,10 +344,11 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
             phone.close()
 
             # --- the QR on the printed ticket -------------------------------------------------
+            papers = len(printed(kiosk))
             pressed = kiosk.press("hai_long")
             assert pressed["outcome"] == "vote", pressed
             receipt = pressed["receipt_code"]
-            ticket_url = ticket_qr(kiosk, 1)
+            ticket_url = ticket_qr(kiosk, papers)
             assert ticket_url == f"{survey_url}?t={receipt}"
             # The kiosk sends its records at once after a vote; until then the page says so.
             def reached() -> int | None:

@@ -636,9 +636,12 @@ def _naive_local(iso: str | None) -> datetime | None:
 
 
 def _append(sheet: Worksheet, values: Sequence[Any], *, bold: bool = False) -> None:
-    """A row; its floats are shares (shown as percentages), its datetimes Vietnam times."""
+    """A row; its floats are shares (shown as percentages), its datetimes Vietnam times.
+    Texts stay texts: a comment or a name that starts with "=" is never a formula."""
     sheet.append(list(values))
     for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
         if isinstance(cell.value, float):
             cell.number_format = PERCENT_FORMAT
         elif isinstance(cell.value, datetime):
