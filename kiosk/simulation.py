@@ -70,12 +70,17 @@ class _ArchiveConnection:
         prepare_escpos()
         from escpos.printer import File
 
-        printer = File(str(self._archive.next_path()))
+        # Written under another name and renamed once closed: the panel lists a ticket only
+        # when its whole file is there (File.open creates it empty before the write).
+        final = self._archive.next_path()
+        partial = final.with_suffix(".part")
+        printer = File(str(partial))
         printer.open()
         try:
             printer._raw(data)
         finally:
             printer.close()
+        partial.replace(final)
 
     def close(self) -> None:
         pass

@@ -141,10 +141,20 @@ def printed(kiosk: KioskProcess) -> list[dict]:
 def ticket_qr(kiosk: KioskProcess, before: int) -> str:
     """The survey address in the QR of the ticket printed after the first ``before``
     papers (the box's zero report comes first, when the kiosk opens its box)."""
-    tickets = wait_for(lambda: (t := printed(kiosk)) and len(t) > before and t, "the ticket")
-    (ticket,) = tickets[before:]
-    (code,) = qr_codes(kiosk.get_bytes(ticket["png"]))
-    return code
+
+    def read() -> str | None:
+        tickets = printed(kiosk)
+        if len(tickets) <= before:
+            return None
+        (ticket,) = tickets[before:]
+        try:  # listed as soon as its file exists: the bytes may still be on their way
+            codes = qr_codes(kiosk.get_bytes(ticket["png"]))
+        except urllib.error.HTTPError:
+            return None
+        assert len(codes) <= 1, codes
+        return codes[0] if codes else None
+
+    return wait_for(read, "the printed ticket's QR code")
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -153,6 +163,15 @@ def fetch(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def ticket_page_status(url: str) -> int | None:
+    """The ticket page's status once the server holds the ticket's vote; None before."""
+    status, page = fetch(url)
+    if status == 409:
+        assert TICKET_NOT_YET in page, page
+        return None
+    return status
 
 
 def clerk_photo() -> bytes:
@@ -350,15 +369,9 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
             receipt = pressed["receipt_code"]
             ticket_url = ticket_qr(kiosk, papers)
             assert ticket_url == f"{survey_url}?t={receipt}"
-            # The kiosk sends its records at once after a vote; until then the page says so.
-            def reached() -> int | None:
-                status, page = fetch(ticket_url)
-                if status == 409:
-                    assert TICKET_NOT_YET in page, page
-                    return None
-                return status
 
-            assert wait_for(reached, "the server to hold the ticket's vote") == 200
+            # The kiosk sends its records at once after a vote; until then the page says so.
+            assert wait_for(lambda: ticket_page_status(ticket_url), "the ticket's vote") == 200
             # A phone with JavaScript off: the page has no scripts, the form still works.
             phone = Phone(browser, javascript=False)
             assert phone.open(ticket_url) == 200
