@@ -193,13 +193,20 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
     # Answers from phones now land in November's box (the server's clock): open October
     # first, then check November's count through a phone answer's own record.
     send(app.test_client(), "/s/demo/lan", **answers(comment="<script>alert('x')</script>"))
-    send(app.test_client(), "/s/demo/binh", **answers(level="khong_hai_long"))
+    twice = app.test_client()
+    send(twice, "/s/demo/binh", **answers(level="khong_hai_long"))
+    assert send(twice, "/s/demo/binh", **answers()).status_code == 409  # refused, recorded
     as_secretary(client)
     post_form(client, app, "2026-11", "start", early_reason="Kiểm tra khảo sát")
     for username in ("chu-tich", "mttq", "cong-doan"):
         confirm(client, app, "2026-11", username)
     assert post_form(client, app, "2026-11", "open", warnings_reason="Mở sớm").status_code == 302
-    count = minutes_of(app, "2026-11")["count"]
+    minutes = minutes_of(app, "2026-11")
+    refused = [c["message"] for c in minutes["checks"] if c["code"] == "refused"]
+    assert refused == [
+        "1 lượt đánh giá qua điện thoại bị từ chối, không được tính (daily_limit: 1)"
+    ]
+    count = minutes["count"]
     phone_row = next(row for row in count["by_channel"] if row["key"] == "phone")
     assert phone_row["votes"] == 2 and phone_row["by_level"]["not_satisfied"] == 1
     by_criterion = {row["name"]: row for row in count["by_criterion"]}

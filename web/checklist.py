@@ -121,17 +121,24 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
             ).format(when=formatting.stored_time(last_seen) if last_seen else _("never")),
         )
     if check.refused:
+        refused = sum(check.refused.values())
         bursts = sum(n for reason, n in check.refused.items() if reason in BURST_REASONS)
         detail = ", ".join(f"{reason or '?'}: {n}" for reason, n in sorted(check.refused.items()))
-        add(
-            "refused",
-            WARNING if bursts else OK,
+        words = (
             ngettext(
+                "{count} refused phone answer, not counted ({detail})",
+                "{count} refused phone answers, not counted ({detail})",
+                refused,
+            )
+            if survey
+            else ngettext(
                 "{count} refused press, not counted ({detail})",
                 "{count} refused presses, not counted ({detail})",
-                sum(check.refused.values()),
-            ).format(count=sum(check.refused.values()), detail=detail),
+                refused,
+            )
         )
+        flagged = bursts or (survey and check.refused.get("rate_limit"))
+        add("refused", WARNING if flagged else OK, words.format(count=refused, detail=detail))
     if check.unsynced_votes:
         add(
             "clock",
