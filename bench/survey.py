@@ -1,0 +1,92 @@
+"""A phone answer, from the citizen's "Send" to the thanks page: the whole request through
+Flask (CSRF, rate limit, the office's survey ledger: a signed, fsync'd record, then filed
+with the office's records through the device ingest into the server's SQLite database).
+
+Floor, measured in the same run on the same disk: the two durable commits the answer
+cannot do without (one into the office's ledger, one into the server's database), as bare
+single-row ``synchronous=FULL`` SQLite transactions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from bench.report import Row, Settings, log, ms, percentile, ratio
+from bench.vote_latency import BareCommit
+
+ORDER = 7
+ANSWERS, ANSWERS_QUICK = 300, 30
+WARM_UP = 5
+
+
+def run(settings: Settings) -> list[Row]:
+    count = ANSWERS_QUICK if settings.quick else ANSWERS
+    settings.workdir.mkdir(parents=True, exist_ok=True)
+    os.environ["HOM_PHIEU_HOME"] = str(settings.workdir / "home")
+    app = _server(settings.workdir)
+    floor = [BareCommit(settings.workdir / "floor-1.db"), BareCommit(settings.workdir / "f2.db")]
+    answer_ns, floor_ns = [], []
+    try:
+        for index in range(WARM_UP + count):
+            took = _answer(app, index)
+            bottom = sum(commit.press(index) for commit in floor)
+            if index >= WARM_UP:
+                answer_ns.append(took)
+                floor_ns.append(bottom)
+            if index % 100 == 99:
+                log(f"  survey: {index + 1 - WARM_UP} answers")
+    finally:
+        for commit in floor:
+            commit.close()
+        app.extensions["hom_phieu_survey"].close()
+        app.extensions["hom_phieu_engine"].dispose()
+    rows = []
+    for stat, q in (("median", 50), ("p99", 99)):
+        measured, bottom = percentile(answer_ns, q), percentile(floor_ns, q)
+        what = " (two bare INSERT + COMMIT)" if not rows else ""
+        rows.append(
+            Row(
+                f"Phone answer, Send → thanks page ({count} answers, SQLite): {stat}",
+                ms(measured),
+                ms(bottom) + what,
+                ratio(measured, bottom),
+            )
+        )
+    return rows
+
+
+def _server(workdir: Path):
+    from web import create_app, db
+    from web.models import Clerk, Office, ScaleButton, Unit
+
+    url = f"sqlite:///{workdir / 'server.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False})
+    db.upgrade(url)
+    with app.app_context():
+        session = db.session()
+        unit = Unit(code="bench", name="Xã Bench", kind="xã")
+        office = Office(unit=unit, code="bench", name="Bộ phận một cửa xã Bench")
+        session.add_all([unit, office, Clerk(office=office, code="lan", name="Nguyễn Thị Lan"),
+                         ScaleButton(office=office, position=0, name="hai_long",
+                                     label="Hài lòng", level="satisfied")])  # fmt: skip
+        session.commit()
+    return app
+
+
+def _answer(app, index: int) -> int:
+    """One phone (its own browser and address), one answer; the time of the POST only."""
+    phone = app.test_client()
+    address = {"REMOTE_ADDR": f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"}
+    page = phone.get("/s/bench/lan", environ_base=address)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    fields = {"csrf_token": token, "level": "hai_long", "comment": "Tận tình"}
+    fields.update({f"c{n}": "satisfied" for n in range(5)})
+    started = time.perf_counter_ns()
+    response = phone.post("/s/bench/lan", data=fields, environ_base=address)
+    took = time.perf_counter_ns() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"answer {index} refused: {response.status_code}")
+    return took
