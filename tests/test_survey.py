@@ -242,3 +242,26 @@ def test_an_office_sets_its_own_criteria(app, phone):
     sent = send(phone, "/s/demo/lan", level="hai_long", c0="satisfied", c1="not_satisfied")
     assert sent.status_code == 200
     assert phone_votes(app)[0]["criteria"] == {"Thái độ": "satisfied", "Đúng hẹn": "not_satisfied"}
+
+
+def test_a_full_disk_refuses_clearly_and_the_ticket_keeps_its_answer(
+    app, client, phone, tmp_path, monkeypatch
+):
+    from kiosk.errors import DiskFullError
+
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-21T08:00:00")
+    kiosk.vote("lan", "hai_long")
+    kiosk.sync(client)
+    ledgers = app.extensions["hom_phieu_survey"]
+
+    def full(*_args, **_kwargs):
+        raise DiskFullError("database or disk is full")
+
+    monkeypatch.setattr(ledgers, "cast", full)
+    failed = send(phone, f"/s/demo/lan?t={kiosk.receipts[0]}", **answers())
+    assert failed.status_code == 503 and "could not be recorded" in failed.text
+    assert phone_votes(app) == []
+    monkeypatch.undo()
+    retried = send(phone, f"/s/demo/lan?t={kiosk.receipts[0]}", **answers())
+    assert retried.status_code == 200
+    assert len(phone_votes(app)) == 1

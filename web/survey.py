@@ -34,6 +34,7 @@ from wtforms.validators import InputRequired, Length
 
 from hom_phieu.i18n import _
 from kiosk.clock import TIMEZONE
+from kiosk.errors import BallotBoxError
 from kiosk.records import Level, decode, normalise_receipt_code
 from web import db
 from web.labels import LEVEL_LABELS, label
@@ -48,7 +49,7 @@ from web.models import (
     utcnow,
 )
 from web.survey_criteria import criteria_of
-from web.survey_ledger import SurveyLedgers, cast, file_pending
+from web.survey_ledger import SurveyLedgers, file_pending
 
 bp = Blueprint("survey", __name__, url_prefix="/s")
 TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
@@ -128,13 +129,25 @@ def answer(office_code: str, clerk_code: str):
     comment = (form.comment.data or "").strip()
     if comment:
         detail["comment"] = comment
-    if ticket and not _claim(normalise_receipt_code(ticket)):
+    code = normalise_receipt_code(ticket) if ticket else None
+    if code is not None and not _claim(code):
         return render_template("survey/refused.html", message=_ticket_used(), **context), 409
-    receipt = cast(db.session(), office, ledgers(), _cache(), clerk=clerk.code,
-                   button=button.name, level=Level(button.level), **detail)  # fmt: skip
+    try:  # durable in the office's ledger once this returns …
+        receipt = ledgers().cast(office.code, clerk=clerk.code, button=button.name,
+                                 level=Level(button.level), **detail)  # fmt: skip
+    except BallotBoxError as exc:  # e.g. a full disk (LedgerStoreError): nothing written
+        if code is not None:  # the answer was not taken: the ticket keeps it
+            db.session().rollback()
+            db.session().execute(delete(SurveyTicket).where(SurveyTicket.receipt == code))
+            db.session().commit()
+        current_app.logger.error("phone answer not recorded for office %s: %s", office.code, exc)
+        message = _("Your answer could not be recorded just now. Please try again later.")
+        return render_template("survey/refused.html", message=message, **context), 503
+    file_answers(office)  # … and filed with the office's records (else by the next call)
     if not ticket:
-        answered = dict(cookie.get("answered", {}))
-        answered[_clerk_key(office, clerk)] = _today()
+        today = _today()  # only today's entries matter: older ones are dropped
+        answered = {k: v for k, v in cookie.get("answered", {}).items() if v == today}
+        answered[_clerk_key(office, clerk)] = today
         cookie["answered"] = answered
     return render_template("survey/thanks.html", receipt=receipt.code, **context)
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from kiosk.ballot_box import BallotBox, Receipt
 from kiosk.clock import SystemClock
 from kiosk.device_key import DeviceKey
-from kiosk.records import Channel, Level
+from kiosk.records import Channel
 from kiosk.verify import Row
 from web.ingest import Incoming, StateCache, ingest
 from web.models import Device, Office, utcnow
@@ -130,20 +130,3 @@ def file_pending(
     batch = [Incoming(row.seq, row.data, row.sig) for row in rows]
     ingest(session, device, batch, cache)
     return device
-
-
-def cast(
-    session: Session,
-    office: Office,
-    ledgers: SurveyLedgers,
-    cache: StateCache,
-    *,
-    clerk: str,
-    button: str,
-    level: Level,
-    **detail: Any,
-) -> Receipt:
-    """Record one phone answer durably, then file it with the office's records."""
-    receipt = ledgers.cast(office.code, clerk=clerk, button=button, level=level, **detail)
-    file_pending(session, office, ledgers, cache)
-    return receipt
