@@ -265,9 +265,15 @@ class LedgerWalk:
     """
 
     def __init__(
-        self, rows: Iterable[Row], public_key_raw: bytes, device_id: str, complete: bool = True
+        self,
+        rows: Iterable[Row],
+        public_key_raw: bytes,
+        device_id: str,
+        complete: bool = True,
+        verifier: Verifier | None = None,
     ) -> None:
-        self.verifier = Verifier(public_key_raw, device_id)
+        # ``verifier``: one of the caller's making (e.g. with signatures checked ahead).
+        self.verifier = verifier or Verifier(public_key_raw, device_id)
         self.problem: Problem | None = None
         self._rows, self._complete = rows, complete
 

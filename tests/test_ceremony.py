@@ -418,3 +418,29 @@ def test_offices_that_work_on_saturdays_set_their_weekend(app, client):
     as_secretary(client)
     # 31 October 2026 is a Saturday: now a working day, so the box falls due then.
     assert "due to be opened on 31/10/2026" in client.get(box_url(app, "2026-10")).text
+
+
+def test_signatures_checked_ahead_on_all_cores_still_name_a_bad_one(app, client, tmp_path):
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-20T08:00:00")
+    kiosk.vote("lan", "hai_long", 300, step_ms=1000)  # more than a parallel chunk's minimum
+    kiosk.clock.advance_to("2026-11-01T07:00:00")
+    kiosk.box.tick()
+    kiosk.sync(client)
+    rows = kiosk.rows()
+    victim, other = rows[200], rows[10]
+    with app.app_context():
+        pk = web_db.session().scalar(
+            select(Device.id).where(Device.device_id == kiosk.key.device_id)
+        )
+    tamper(app, "UPDATE ledger_records SET sig = :sig WHERE device_pk = :p AND seq = :s",
+           sig=other.sig, p=pk, s=victim.seq)  # fmt: skip
+    as_secretary(client)
+    post_form(client, app, "2026-10", "start")
+    for username in ("chu-tich", "mttq", "cong-doan"):
+        confirm(client, app, "2026-10", username)
+    assert post_form(client, app, "2026-10", "open", warnings_reason="Điều tra").status_code == 302
+    minutes = minutes_of(app, "2026-10")
+    [device] = [d for d in minutes["devices"] if d["device_id"] == kiosk.key.device_id]
+    assert device["problem"]["fault"] == "bad-signature" and device["problem"]["seq"] == victim.seq
+    before = [decode(r.data) for r in rows if r.seq < victim.seq]
+    assert device["votes"] == sum(r.kind == "VOTE" for r in before)

@@ -19,14 +19,11 @@ Nothing here logs or returns a record's content: boxes stay sealed.
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any, NoReturn
 
 from sqlalchemy import func, insert, select
@@ -37,6 +34,7 @@ from hom_phieu.i18n import _
 from kiosk.records import Kind, Record, RecordFormatError, decode, receipt_code, record_hash
 from kiosk.verify import Fault, LedgerState, Verifier
 from web.models import Alert, Device, Evidence, LedgerRecord, utcnow
+from web.parallel import parallel_signatures
 
 ATTEMPTS = 3  # a push racing another push of the same records is retried, then refused
 SEQ_MISMATCH = "seq-mismatch"  # the envelope's seq differs from the record's own
@@ -237,24 +235,9 @@ def _expose_equivocation(
 
 
 def _signatures(verifier: Verifier, items: Sequence[Incoming]) -> list[bool]:
-    """Every signature of the batch, checked on all cores: Ed25519 verification is most of
-    the cost of a push and releases the GIL; the chain rules then run in order."""
-    if len(items) < PARALLEL_FROM:
-        return [verifier.signature_ok(item.data, item.sig) for item in items]
-    size = -(-len(items) // _WORKERS)
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
-    results = _pool().map(lambda chunk: [verifier.signature_ok(i.data, i.sig) for i in chunk],
-                          chunks)  # fmt: skip
-    return [ok for chunk in results for ok in chunk]
-
-
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-PARALLEL_FROM = 64  # smaller batches are not worth the hand-off
-
-
-@cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="verify")
+    """Every signature of the batch, checked on all cores; the chain rules then run in
+    order."""
+    return parallel_signatures(lambda item: verifier.signature_ok(item.data, item.sig), items)
 
 
 def _readable(item: Incoming, verifier: Verifier, signature_ok: bool) -> Record:
