@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +37,15 @@ class KioskProcess:
         )
         self.lines: list[str] = []
         self.url = self._wait_for_url()
+        # Keep reading its output (the panel logs every request): a full pipe must never
+        # stall the kiosk.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
 
     def _wait_for_url(self, timeout_s: float = 30) -> str:
         deadline = time.monotonic() + timeout_s
@@ -80,6 +90,10 @@ class KioskProcess:
 
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=20)
-        self.lines.append(output)
-        return self.process.returncode
+        try:
+            code = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self._reader.join(timeout=5)
+        return code

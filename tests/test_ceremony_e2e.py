@@ -16,9 +16,7 @@ import http.cookiejar
 import io
 import json
 import os
-import signal
 import subprocess
-import threading
 import time
 import unicodedata
 import urllib.error
@@ -71,45 +69,6 @@ gesture_s = 2
 sync_interval_s = 5
 """
 GESTURE_HOLD_MS = 2300  # longer than gesture_s
-
-
-class DatedKioskProcess(KioskProcess):
-    """``hom-phieu kiosk run --simulate --clock START``: the simulated clock starts at
-    ``start``, as if the kiosk had been switched on that morning (a ledger's time never runs
-    backwards, so a running kiosk cannot be taken back into a past month)."""
-
-    def __init__(self, home: Path, start: str, *args: str) -> None:
-        env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-        command = ["--lang", "en", "kiosk", "run", "--simulate", "--clock", start,
-                   "--panel-port", "0", *args]  # fmt: skip
-        self.process = subprocess.Popen(
-            [COMMAND, *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.lines: list[str] = []
-        self.url = self._wait_for_url()
-        # Keep reading its output (the panel logs every request), so that a full pipe can
-        # never stall the kiosk.
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-        self._reader.join(timeout=5)
-        return code
 
 
 class Counting:
@@ -285,7 +244,7 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
         assert [c["id"] for c in link.config["clerks"]] == ["binh", "lan"]
 
         # --- October at the counter ---------------------------------------------------------
-        kiosk = DatedKioskProcess(isolated_home, "2026-10-30T07:55:00+07:00",
+        kiosk = KioskProcess(isolated_home, "--clock", "2026-10-30T07:55:00+07:00",
                                   "--config", str(config))  # fmt: skip
         clock = kiosk.post("/api/clock", {"now": "2026-10-30T08:00:00+07:00", "synced": True})
         assert clock["now"].startswith("2026-10-30T08:00") and clock["synced"] is True

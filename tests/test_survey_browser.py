@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import signal
-import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,18 +35,11 @@ from tests.web_process import WebProcess
 from web import create_app
 from web import db as web_db
 from web.models import Clerk, Device, LedgerRecord
+from web.survey_criteria import DEFAULT_CRITERIA  # the office has no list of its own
 
 OFFICE = "38-dt-1c"  # Xã Đông Thanh's one-stop office (tests.web_helpers.seed)
 CLERK_NAMES = {code: name for code, name, _title in CLERKS}
 SCALE_LABELS = [label for _name, label, _level in SCALE]  # the office's own buttons
-# The default criteria, as the page words them (the office has no list of its own).
-DEFAULT_CRITERIA = (
-    "Tiếp cận thông tin về thủ tục hành chính",
-    "Thời gian và quy trình giải quyết",
-    "Thái độ của công chức",
-    "Sự hướng dẫn của công chức",
-    "Kết quả giải quyết",
-)
 LEVEL_WORDS = ["Rất hài lòng", "Hài lòng", "Không hài lòng"]  # the criteria's levels, in vi
 KIOSK_TOML = """
 [server]
@@ -75,31 +65,6 @@ THANKS = "Cảm ơn ông/bà!"
 TICKET_NOT_YET = "chưa được gửi về máy chủ"
 TICKET_USED = "Phiếu này đã được dùng để đánh giá chi tiết. Xin cảm ơn!"
 COMMENT = "Chị Lan hướng dẫn rất tận tình, thủ tục nhanh gọn. Cảm ơn chị!"
-
-
-class SimulatedKiosk(KioskProcess):
-    """``hom-phieu kiosk run --simulate`` on today's clock; its output is read all along
-    (the panel logs every request: a full pipe must never stall the kiosk)."""
-
-    def __init__(self, home: Path, *args: str) -> None:
-        super().__init__(home, *args)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-        self._reader.join(timeout=5)
-        return code
 
 
 def qr_codes(png: bytes) -> list[str]:
@@ -341,7 +306,7 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
     try:
         server = WebProcess(isolated_home, env={"HOM_PHIEU_DATABASE_URL": database_url})
         provision(isolated_home, config, server.url, enrollment_code)
-        kiosk = SimulatedKiosk(isolated_home, "--config", str(config))
+        kiosk = KioskProcess(isolated_home, "--config", str(config))
         clerk = kiosk.get("/api/state")["clerk_on_duty"]["id"]
         survey_url = f"{server.url}s/{OFFICE}/{clerk}"
 
