@@ -21,6 +21,11 @@ from hom_phieu.i18n import _
 ADMIN = "admin"
 CLERKS = (("lan", "Nguyễn Thị Lan", "Công chức một cửa"),
           ("binh", "Trần Văn Bình", "Công chức tư pháp – hộ tịch"))  # fmt: skip
+COMMITTEE = (("thu-ky", "Đỗ Thị Thư", "secretary"),
+             ("chu-tich", "Nguyễn Văn An", "ubnd_leader"),
+             ("mttq", "Trần Thị Hằng", "mttq_chair"),
+             ("cong-doan", "Lê Văn Dũng", "union_rep"),
+             ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"))  # fmt: skip
 SCALE = (("rat_hai_long", "Rất hài lòng", "very_satisfied"),
          ("hai_long", "Hài lòng", "satisfied"),
          ("khong_hai_long", "Không hài lòng", "not_satisfied"))  # fmt: skip
@@ -39,13 +44,16 @@ def run_demo(
     db.upgrade(app.config["DATABASE_URL"])
     with app.app_context():
         password = _demo_admin(paths.home() / "demo-admin.txt")
-        counter = _demo_office()
+        counter = _demo_office(password)
     server = waitress.create_server(app, host="127.0.0.1", port=web_port, threads=8)
     url = f"http://127.0.0.1:{server.effective_port}/"
     thread = threading.Thread(target=server.run, name="admin-server", daemon=True)
     thread.start()
     echo(_("Admin server: {url} (account {name}, password {password})").format(
         url=url, name=ADMIN, password=password))  # fmt: skip
+    accounts = ", ".join(username for username, _name, _role in COMMITTEE)
+    echo(_("Opening committee (same password): {accounts}; the secretary runs the ceremony "
+           "on the box's page.").format(accounts=accounts))  # fmt: skip
     try:
         if load_link() is None:
             with app.app_context():
@@ -80,12 +88,14 @@ def _demo_admin(credentials: Path) -> str:
     return password
 
 
-def _demo_office() -> int:
-    """Tỉnh Demo → Xã Demo, its one-stop office, Quầy 1, two clerks, the scale."""
+def _demo_office(password: str) -> int:
+    """Tỉnh Demo → Xã Demo, its one-stop office, Quầy 1, two clerks, the scale, and its
+    opening committee (accounts with ``password``)."""
     from sqlalchemy import select
 
     from web import db
-    from web.models import Clerk, Counter, Office, ScaleButton, Unit
+    from web.auth import create_user
+    from web.models import Clerk, CommitteeMember, Counter, Office, ScaleButton, Unit
 
     session = db.session()
     office = session.scalar(select(Office).where(Office.code == "demo"))
@@ -105,6 +115,10 @@ def _demo_office() -> int:
         for position, (name, label, level) in enumerate(SCALE):
             session.add(ScaleButton(office_id=office.id, position=position, name=name,
                                     label=label, level=level))  # fmt: skip
+        for username, display_name, role in COMMITTEE:
+            user = create_user(username, password, display_name, "committee", commune.id)
+            session.add(CommitteeMember(office_id=office.id, user_id=user.id,
+                                        committee_role=role))  # fmt: skip
         session.commit()
     return session.scalar(select(Counter.id).where(Counter.office_id == office.id))
 
