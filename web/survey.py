@@ -116,8 +116,12 @@ def answer(office_code: str, clerk_code: str):
     refusal = _refusal(office, clerk, ticket)
     if refusal is not None:
         reason, message, status = refusal
-        ledgers().refuse(office.code, button="phone", reason=reason, clerk=clerk.code)
-        file_answers(office)
+        try:
+            ledgers().refuse(office.code, button="phone", reason=reason, clerk=clerk.code)
+            file_answers(office)
+        except BallotBoxError as exc:  # the refusal stands; the log keeps what the box could not
+            current_app.logger.error("refused phone answer (%s) for office %s not recorded: %s",
+                                     reason, office.code, exc)  # fmt: skip
         return render_template("survey/refused.html", message=message, **context), status
     if not form.validate():
         return render_template("survey/answer.html", **context), 400
