@@ -157,12 +157,14 @@ class BallotBox:
         self._time = with_anchor(self._time, server_wall_ms, mono_ns)
         return self.event("time_anchor", server_wall_ms=server_wall_ms, **detail)
 
-    def tick(self) -> list[Record]:
+    def tick(self, checkpoint: bool = True) -> list[Record]:
         """Called from the main loop between votes: notes clock jumps, closes the month when
-        it is due, and checkpoints the WAL (kept out of the votes' commits)."""
+        it is due, and checkpoints the WAL (kept out of the votes' commits) unless told not
+        to (a caller that ticks on every vote checkpoints less often)."""
         before = self._verifier.state.head_seq
         self._advance_time()
-        self._store.checkpoint()
+        if checkpoint:
+            self._store.checkpoint()
         return self.records_after(before)
 
     # --- what others may read ----------------------------------------------------------

@@ -202,6 +202,7 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
         confirm(client, app, "2026-11", username)
     assert post_form(client, app, "2026-11", "open", warnings_reason="Mở sớm").status_code == 302
     minutes = minutes_of(app, "2026-11")
+    assert not [c for c in minutes["checks"] if c["code"] == "clock"]  # the server's time
     refused = [c["message"] for c in minutes["checks"] if c["code"] == "refused"]
     assert refused == [
         "1 lượt đánh giá qua điện thoại bị từ chối, không được tính (daily_limit: 1)"
