@@ -116,16 +116,15 @@ class BallotBox:
         level, channel = Level(level), Channel(channel)
         moment = self._advance_time()
         box = self._open_box()
-        body = _with_details(
-            {
-                "counter": box.votes + 1,
-                "clerk": clerk,
-                "button": button,
-                "level": level.value,
-                "channel": channel.value,
-            },
-            detail,
-        )
+        body = {
+            "counter": box.votes + 1,
+            "clerk": clerk,
+            "button": button,
+            "level": level.value,
+            "channel": channel.value,
+        }
+        if detail:  # (most votes have none: nothing extra on the vote path)
+            body = _with_details(body, detail)
         (record,) = self._write(moment, [(Kind.VOTE, body)])
         return Receipt(
             seq=record.seq,

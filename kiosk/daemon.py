@@ -21,25 +21,20 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hom_phieu import __version__, formatting
-from hom_phieu.i18n import N_, _
+from hom_phieu.i18n import _
 from kiosk.ballot_box import BallotBox, Receipt
 from kiosk.clock import Clock
 from kiosk.errors import BallotBoxError
 from kiosk.identity import Identity, OfficeResults
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
-from kiosk.records import Kind, Level, Record, decode
+from kiosk.records import LEVEL_LABELS, Kind, Record
 from kiosk.sd_notify import Notifier
+from kiosk.verify import RESULTS_SLIP_EVENT
 from kiosk.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
 ANCHOR_EVERY_MS = 6 * 3600 * 1000
-RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
-LEVEL_LABELS = {  # the statutory levels as the results slip names them
-    Level.VERY_SATISFIED: N_("Very satisfied"),
-    Level.SATISFIED: N_("Satisfied"),
-    Level.NOT_SATISFIED: N_("Not satisfied"),
-}
 
 
 class Display(Protocol):
@@ -124,10 +119,6 @@ class Kiosk:
         self.clerk_id = self.identity.clerk(
             box.state.clerk_on_duty or config.device.clerk_on_duty or ""
         ).id
-        # Boxes whose results slip the ledger says was printed: read once, kept up to date.
-        self._results_printed: set[str] = (
-            self._results_slips_in_ledger() if config.printer.results_slip == "once" else set()
-        )
         self._anchored_at_ms: int | None = None  # monotonic ms of this run's last time anchor
         self.controls = controls_factory(self.on_edge)
         self._show_idle()
@@ -366,14 +357,14 @@ class Kiosk:
     def _print_results(self) -> None:
         """The results slip of the office's newly opened box, once per box (printer key
         ``results_slip = "once"``). The EVENT is written first, so a crash or a printer
-        fault can cost a slip but never print one twice; a start-up reads the EVENTs back."""
+        fault can cost a slip but never print one twice; the ledger's verified state knows them."""
         results = self.identity.results
         if (
             results is None
             or self.config.printer.results_slip != "once"
             or self.printer is None
             or self.fault is not None  # the ledger cannot take the EVENT now: later
-            or results.box in self._results_printed
+            or results.box in self.box.state.results_slips  # its EVENT is in the ledger
         ):
             return
         try:
@@ -383,21 +374,7 @@ class Kiosk:
         except BallotBoxError as exc:
             self._out_of_service(str(exc))
             return
-        self._results_printed.add(results.box)
         self._print(self._results_slip(results, record))
-
-    def _results_slips_in_ledger(self) -> set[str]:
-        """The boxes of the ledger's ``results_slip`` EVENTs: one pass over the rows at
-        start-up (already verified, and far cheaper than that), decoding only the rows
-        that can be one."""
-        marker = f'"type":"{RESULTS_SLIP_EVENT}"'.encode()
-        boxes: set[str] = set()
-        for row in self.box.store.iter_rows():
-            if marker in row.data:
-                record = decode(row.data)
-                if record.kind is Kind.EVENT and record.body.get("type") == RESULTS_SLIP_EVENT:
-                    boxes.add(record.body.get("box", ""))
-        return boxes
 
     # --- the box, the printer, the screen ---------------------------------------------------
     def _box_tick(self) -> None:
@@ -574,7 +551,7 @@ class Kiosk:
             (_("Ballots"), str(results.votes)),
         ]
         for level, label in LEVEL_LABELS.items():
-            count = results.by_level[level.value]
+            count = results.by_level[level]
             share = formatting.percent(count, results.votes)
             lines.append((_(label), f"{count} ({share})"))
         lines.append((_("Check code"), results.minutes_hash[:16]))

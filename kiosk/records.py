@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hom_phieu.i18n import N_
+
 FORMAT_VERSION = 1
 GENESIS_PREV = "0" * 64
 
@@ -51,6 +53,14 @@ class Level(StrEnum):
     VERY_SATISFIED = "very_satisfied"  # Rất hài lòng
     SATISFIED = "satisfied"  # Hài lòng
     NOT_SATISFIED = "not_satisfied"  # Không hài lòng / Chưa hài lòng
+
+
+# The statutory levels in words (msgids; translated where shown).
+LEVEL_LABELS = {
+    Level.VERY_SATISFIED.value: N_("Very satisfied"),
+    Level.SATISFIED.value: N_("Satisfied"),
+    Level.NOT_SATISFIED.value: N_("Not satisfied"),
+}
 
 
 class Channel(StrEnum):

@@ -30,6 +30,8 @@ from hom_phieu.i18n import N_, _
 from kiosk.clock import local_iso
 from kiosk.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
 
+RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
+
 
 class Fault(StrEnum):
     """The kinds of damage verification tells apart."""
@@ -134,6 +136,7 @@ class LedgerState:
     last_record: Record | None = None
     last_boot: Record | None = None
     clerk_on_duty: str | None = None  # from the last ``clerk_on_duty`` EVENT
+    results_slips: set[str] = field(default_factory=set)  # boxes of ``results_slip`` EVENTs
 
 
 class Verifier:
@@ -241,8 +244,12 @@ class Verifier:
         elif kind is Kind.CLOSE:
             state.closed_boxes.append(record.box)
             state.open_box = None
-        elif kind is Kind.EVENT and record.body.get("type") == "clerk_on_duty":
-            state.clerk_on_duty = record.body.get("clerk")
+        elif kind is Kind.EVENT:
+            event_type = record.body.get("type")
+            if event_type == "clerk_on_duty":
+                state.clerk_on_duty = record.body.get("clerk")
+            elif event_type == RESULTS_SLIP_EVENT:
+                state.results_slips.add(record.body.get("box", ""))
         state.head_seq = record.seq
         state.head_hash = record.hash
         state.last_wall_ms = record.wall_ms

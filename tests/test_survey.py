@@ -72,26 +72,23 @@ def send(phone, path: str, **fields: str):
     return phone.post(path, data={**fields, "csrf_token": csrf_token(page.text)})
 
 
-def phone_votes(app) -> list[dict]:
+def survey_records(app, kind: str) -> list[dict]:
+    """The bodies of the office's phone-survey records of ``kind`` held by the server."""
     with app.app_context():
-        session = web_db.session()
-        rows = session.scalars(
+        rows = web_db.session().scalars(
             select(LedgerRecord.data)
             .join(Device, LedgerRecord.device_pk == Device.id)
-            .where(Device.kind == "survey", LedgerRecord.kind == "VOTE")
+            .where(Device.kind == "survey", LedgerRecord.kind == kind)
         )
         return [decode(bytes(data)).body for data in rows]
 
 
+def phone_votes(app) -> list[dict]:
+    return survey_records(app, "VOTE")
+
+
 def refusals(app) -> list[str]:
-    with app.app_context():
-        session = web_db.session()
-        rows = session.scalars(
-            select(LedgerRecord.data)
-            .join(Device, LedgerRecord.device_pk == Device.id)
-            .where(Device.kind == "survey", LedgerRecord.kind == "REFUSED")
-        )
-        return [decode(bytes(data)).body["reason"] for data in rows]
+    return [body["reason"] for body in survey_records(app, "REFUSED")]
 
 
 def test_the_screen_qr_takes_one_answer_per_phone_per_day(app, phone):

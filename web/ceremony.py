@@ -114,16 +114,8 @@ def _opening(office_id: int, box: str) -> Opening | None:
 
 def _secretary_of(office_id: int) -> bool:
     """Only the office committee's secretary runs the ceremony's screen."""
-    return (
-        db.session().scalar(
-            select(CommitteeMember.id).where(
-                CommitteeMember.office_id == office_id,
-                CommitteeMember.user_id == current_user.id,
-                CommitteeMember.committee_role == CommitteeRole.SECRETARY,
-            )
-        )
-        is not None
-    )
+    member = _membership(office_id, current_user.id)
+    return member is not None and member.committee_role == CommitteeRole.SECRETARY
 
 
 def _require_secretary(office_id: int) -> None:

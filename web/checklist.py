@@ -8,7 +8,7 @@ minutes record; ``ok``: nothing to do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from hom_phieu import formatting
@@ -28,12 +28,7 @@ class Check:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "device_id": self.device_id,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 def checklist(count: BoxCount, month_end: datetime) -> list[Check]:

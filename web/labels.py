@@ -10,14 +10,9 @@ from datetime import datetime
 
 from hom_phieu.i18n import N_, _
 from kiosk.clock import TIMEZONE
-from kiosk.records import Channel, Level
+from kiosk.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
 from web.models import CommitteeRole
 
-LEVEL_LABELS = {
-    Level.VERY_SATISFIED.value: N_("Very satisfied"),
-    Level.SATISFIED.value: N_("Satisfied"),
-    Level.NOT_SATISFIED.value: N_("Not satisfied"),
-}
 COMMITTEE_ROLE_LABELS = {
     CommitteeRole.UBND_LEADER: N_("People's Committee leader"),
     CommitteeRole.UBND_DEPUTY: N_("People's Committee deputy chair"),
@@ -52,3 +47,13 @@ def place_and_date(place: str, iso: str) -> str:
     return _("{place}, {day}/{month:0>2}/{year}").format(
         place=place, day=f"{moment.day:02d}", month=month, year=moment.year
     )
+
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "COMMITTEE_ROLE_LABELS",
+    "LEVEL_LABELS",
+    "STATUS_LABELS",
+    "label",
+    "place_and_date",
+]

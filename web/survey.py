@@ -37,7 +37,7 @@ from kiosk.clock import TIMEZONE
 from kiosk.errors import BallotBoxError
 from kiosk.records import Level, decode, normalise_receipt_code
 from web import db
-from web.labels import LEVEL_LABELS, label
+from web.labels import LEVEL_LABELS
 from web.manage.common import Form
 from web.models import (
     Clerk,
@@ -270,7 +270,3 @@ def file_answers(office: Office) -> None:
     """File the office's phone answers not yet held (and close its month when due):
     before an answer's refusal is confirmed and before a ceremony counts."""
     file_pending(db.session(), office, ledgers(), _cache())
-
-
-def level_label(level: str) -> str:
-    return label(LEVEL_LABELS, level)

@@ -55,6 +55,7 @@ class SurveyLedgers:
         self._folder = folder
         self._boxes: dict[str, BallotBox] = {}
         self._ticks: dict[str, int] = {}
+        self._identities: dict[str, tuple[str, bytes]] = {}
         self._jobs: queue.Queue[tuple[Callable[[], Any], Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="survey-ledgers", daemon=True)
         self._thread.start()
@@ -105,8 +106,10 @@ class SurveyLedgers:
         return DeviceKey.load_or_create(self._folder / f"{office_code}.key")
 
     def _identity(self, office_code: str) -> tuple[str, bytes]:
-        key = self._key(office_code)
-        return key.device_id, key.public_raw
+        if office_code not in self._identities:
+            key = self._key(office_code)
+            self._identities[office_code] = key.device_id, key.public_raw
+        return self._identities[office_code]
 
     def _box(self, office_code: str) -> BallotBox:
         box = self._boxes.get(office_code)
