@@ -28,13 +28,13 @@ from sqlalchemy import create_engine, text
 
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 from kiosk.sync_client import signed_headers
 from kiosk.verify import Row as LedgerRow
-from web import create_app, db
-from web.models import Clerk, Counter, Device, Enrollment, Office, ScaleButton, Unit, utcnow
+from web import clock, create_app, db
+from web.models import Clerk, Counter, Device, Enrollment, Office, ScaleButton, Unit
 from web.pages import enrollment_hash
 
 ORDER = 5
@@ -95,7 +95,7 @@ def server(url: str, key: DeviceKey) -> Flask:
         device = Device(office_id=office.id, counter_id=counter.id)
         session.add(device)
         session.flush()
-        expires = utcnow() + timedelta(hours=1)
+        expires = clock.now() + timedelta(hours=1)
         session.add(
             Enrollment(device_pk=device.id, code_hash=enrollment_hash(CODE), expires_at=expires)
         )

@@ -36,8 +36,8 @@ from sqlalchemy import select
 from bench.ingest import home
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
+from hom_phieu.clock import FakeClock, parse_iso_ms
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock, parse_iso_ms
 from kiosk.device_key import DeviceKey
 from kiosk.ledger_store import LedgerStore
 from kiosk.records import Level, decode

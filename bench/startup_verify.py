@@ -22,8 +22,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench.report import Row, Settings, log, ms, ratio
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 from kiosk.records import Level
 

@@ -24,8 +24,8 @@ from gpiozero import Button, Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from bench.report import Row, Settings, log, ms, percentile, ratio
+from hom_phieu.clock import Clock, FakeClock, SystemClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import Clock, FakeClock, SystemClock
 from kiosk.device_key import DeviceKey
 from kiosk.records import Level
 

@@ -25,6 +25,24 @@ config_option = click.option(
 )
 
 
+def _parse_clock(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from hom_phieu.clock import parse_iso_ms
+
+    if value is None:
+        return None
+    try:
+        return parse_iso_ms(value)
+    except ValueError:
+        raise click.BadParameter(_("not an ISO-8601 time: {value}").format(value=value)) from None
+
+
+def clock_option(help_text: str):
+    """``--clock ISO``: a rehearsal clock that starts at that time and runs from there."""
+    return click.option(
+        "--clock", "start_ms", metavar="ISO-8601", callback=_parse_clock, help=help_text
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--lang",
@@ -170,28 +188,16 @@ def format_status(data: dict) -> str:
     show_default=True,
     help="Port of the virtual panel with --simulate (0: any free port).",
 )
-@click.option(
-    "--clock",
-    "start",
-    metavar="ISO-8601",
-    help="With --simulate: start the simulated clock (synchronised) at this time, e.g. "
-    "2026-10-30T08:00 (Vietnam time), before the first record is written.",
+@clock_option(
+    "With --simulate: start the simulated clock (synchronised) at this time, e.g. "
+    "2026-10-30T08:00 (Vietnam time), before the first record is written."
 )
-def run(config_path: Path | None, simulate: bool, panel_port: int, start: str | None) -> None:
+def run(config_path: Path | None, simulate: bool, panel_port: int, start_ms: int | None) -> None:
     """Run the kiosk: buttons, screen, printer and the ballot box."""
-    from kiosk.clock import parse_iso_ms
     from kiosk.runner import run as run_kiosk
 
-    start_ms = None
-    if start is not None:
-        if not simulate:
-            raise click.UsageError(_("--clock only sets the simulated clock: add --simulate"))
-        try:
-            start_ms = parse_iso_ms(start)
-        except ValueError:
-            raise click.BadParameter(
-                _("not an ISO-8601 time: {value}").format(value=start), param_hint="--clock"
-            ) from None
+    if start_ms is not None and not simulate:
+        raise click.UsageError(_("--clock only sets the simulated clock: add --simulate"))
     code = run_kiosk(
         config_path,
         simulate=simulate,
@@ -251,10 +257,11 @@ def web() -> None:
     """The admin server: accounts, units, devices, the sync API, the sealed boxes."""
 
 
-def _server_app():
+def _server_app(start_ms: int | None = None):
+    from hom_phieu.clock import rehearsal_clock
     from web import create_app, db
 
-    app = create_app()
+    app = create_app(clock=rehearsal_clock(start_ms))
     db.upgrade(app.config["DATABASE_URL"])  # zero set-up: the schema is made or updated
     return app
 
@@ -263,11 +270,18 @@ def _server_app():
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
-def serve(host: str, port: int, threads: int) -> None:
+@clock_option(
+    "Rehearsal only: the server's clock starts at this time (Vietnam time unless an offset "
+    "is given) and runs from there, e.g. to hold a past month's ceremony on a copy."
+)
+def serve(host: str, port: int, threads: int, start_ms: int | None) -> None:
     """Serve the admin server with waitress (behind a TLS reverse proxy in production)."""
     import waitress
 
-    app = _server_app()
+    app = _server_app(start_ms)
+    if start_ms is not None:
+        _echo(_("Rehearsal clock: the server's time starts at {time}.").format(
+            time=formatting.date_time(start_ms)))  # fmt: skip
     if host in ("127.0.0.1", "localhost", "::1"):
         # Plain HTTP on this machine only (the demo, a test): a Secure cookie would never
         # come back. Anywhere else the cookie stays Secure and TLS is required.
@@ -310,12 +324,16 @@ def create_admin(username: str, display_name: str | None, password: str) -> None
     show_default=True,
     help="Port of the simulated kiosk's virtual panel (0: any free port).",
 )
-def demo(port: int, panel_port: int) -> None:
+@clock_option(
+    "Rehearse on a simulated date: the server and the kiosk both start at this time, e.g. "
+    "2026-10-30T08:00 (Vietnam time), so a past month can be voted and opened end to end."
+)
+def demo(port: int, panel_port: int, start_ms: int | None) -> None:
     """The admin server and one simulated kiosk, enrolled and syncing; prints the URLs."""
     from hom_phieu.demo import run_demo
 
     _echo(_("hom-phieu demo: a simulated counter. Stop it with Ctrl+C."))
-    sys.exit(run_demo(port, panel_port, _echo, _chosen_language()))
+    sys.exit(run_demo(port, panel_port, _echo, _chosen_language(), start_ms=start_ms))
 
 
 def _chosen_language() -> str | None:

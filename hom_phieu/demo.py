@@ -32,15 +32,25 @@ SCALE = (("rat_hai_long", "Rất hài lòng", "very_satisfied"),
 
 
 def run_demo(
-    web_port: int, panel_port: int, echo: Callable[[str], None], language: str | None = None
+    web_port: int,
+    panel_port: int,
+    echo: Callable[[str], None],
+    language: str | None = None,
+    *,
+    start_ms: int | None = None,
 ) -> int:
+    """``start_ms``: rehearse on a simulated date; the server and the kiosk start there."""
     import waitress
 
+    from hom_phieu.clock import rehearsal_clock
     from kiosk.provision import load_link, provision
     from kiosk.runner import run as run_kiosk
     from web import create_app, db
 
-    app = create_app({"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
+    app = create_app(
+        {"SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False},
+        clock=rehearsal_clock(start_ms),
+    )
     db.upgrade(app.config["DATABASE_URL"])
     with app.app_context():
         password = _demo_admin(paths.home() / "demo-admin.txt")
@@ -59,7 +69,8 @@ def run_demo(
             with app.app_context():
                 code = _register(counter)
             provision(url, code, echo=echo)
-        return run_kiosk(None, simulate=True, panel_port=panel_port, echo=echo, language=language)
+        return run_kiosk(None, simulate=True, panel_port=panel_port, echo=echo,
+                         language=language, start_ms=start_ms)  # fmt: skip
     finally:
         server.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kiosk.clock import TIMEZONE
+from hom_phieu.clock import TIMEZONE
 
 
 def date_time(wall_ms: int) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hom_phieu import __version__
-from kiosk.clock import Clock, Stamp, SystemClock, TimeState, box_of, stamp, with_anchor
+from hom_phieu.clock import Clock, SystemClock, box_of
+from kiosk.clock import Stamp, TimeState, stamp, with_anchor
 from kiosk.device_key import DeviceKey
 from kiosk.errors import BallotBoxError, LedgerCorruptError
 from kiosk.ledger_store import LedgerStore

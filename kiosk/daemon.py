@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hom_phieu import __version__, formatting
+from hom_phieu.clock import Clock
 from hom_phieu.i18n import _
 from kiosk.ballot_box import BallotBox, Receipt
-from kiosk.clock import Clock
 from kiosk.errors import BallotBoxError
 from kiosk.identity import Identity, OfficeResults
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules

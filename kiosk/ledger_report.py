@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
-from kiosk.clock import local_iso
 from kiosk.device_key import DeviceKey, DeviceKeyError, fingerprint
 from kiosk.ledger_store import LedgerStore
 from kiosk.verify import Fault, LedgerState, Problem, Verifier, verify_rows

@@ -19,8 +19,8 @@ from typing import Any
 from flask import Flask, abort, jsonify, render_template, request, send_file
 from werkzeug.serving import make_server
 
+from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS, local_iso, parse_iso_ms
 from hom_phieu.i18n import _
-from kiosk.clock import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS, local_iso, parse_iso_ms
 from kiosk.press_policy import SERVED
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}

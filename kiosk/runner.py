@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hom_phieu import paths
+from hom_phieu.clock import AdjustableClock, SystemClock
 from hom_phieu.i18n import _, set_language
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import AdjustableClock, SystemClock
 from kiosk.config import ConfigError, KioskConfig, load_config_or_defaults
 from kiosk.daemon import Kiosk
 from kiosk.device_key import DeviceKey, DeviceKeyError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.clock import AdjustableClock, local_iso
+from hom_phieu.clock import AdjustableClock, local_iso
 from kiosk.press_policy import SERVED
 
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hom_phieu.clock import Clock
 from hom_phieu.i18n import _, current_language
-from kiosk.clock import Clock
 from kiosk.device_key import DeviceKey, verify_signature
 from kiosk.errors import LedgerStoreError
 from kiosk.ledger_store import LedgerStore

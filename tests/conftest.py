@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hom_phieu.clock import FakeClock
 from hom_phieu.i18n import DEFAULT_LANGUAGE, set_language, set_request_language
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 
 
@@ -68,11 +68,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return PG_URL
 
 
+# The server's date in its tests: a working Friday in the middle of a month, whatever day
+# the suite runs on. Tests that need another day advance this clock.
+SERVER_TIME = "2026-11-20T09:00:00"
+
+
 @pytest.fixture
-def server_app(database_url: str):
+def server_clock() -> FakeClock:
+    return FakeClock.at(SERVER_TIME)
+
+
+@pytest.fixture
+def server_app(database_url: str, server_clock: FakeClock):
     from web import create_app, db
 
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
+    app = create_app(
+        {"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"}, clock=server_clock
+    )
     db.upgrade(database_url)
     yield app
     app.extensions["hom_phieu_engine"].dispose()

@@ -15,6 +15,9 @@ import urllib.request
 from pathlib import Path
 
 COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
+# The simulated date a kiosk process starts on unless a test gives its own ``--clock``:
+# never the machine's date, so the suite passes on any calendar day.
+SIMULATED_START = "2026-11-18T08:00:00+07:00"
 
 
 class KioskProcess:
@@ -28,6 +31,8 @@ class KioskProcess:
     ) -> None:
         env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
         extra = ("--simulate",) if command == ("kiosk", "run") else ("--port", "0")
+        if "--clock" not in args:
+            extra += ("--clock", SIMULATED_START)
         self.process = subprocess.Popen(
             [COMMAND, "--lang", lang, *command, *extra, "--panel-port", "0", *args],
             stdout=subprocess.PIPE,

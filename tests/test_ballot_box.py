@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox, BallotBoxError, LedgerCorruptError
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey, DeviceKeyError
 from kiosk.errors import LedgerBusyError
 from kiosk.ledger_store import connect

@@ -21,11 +21,13 @@ MEMBERS = [
 
 @pytest.fixture
 def server(isolated_home: Path):
+    from hom_phieu.clock import FakeClock
+    from tests.web_process import SERVER_START
     from web import create_app, db
     from web.auth import create_user
     from web.models import CommitteeMember
 
-    app = create_app()
+    app = create_app(clock=FakeClock.at(SERVER_START))
     db.upgrade(app.config["DATABASE_URL"])
     ids = seed(app)
     with app.app_context():

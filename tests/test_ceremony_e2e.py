@@ -237,7 +237,10 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
     config.write_text(KIOSK_TOML, encoding="utf-8")
     server = kiosk = exit_code = None
     try:
-        server = WebProcess(isolated_home, env={"HOM_PHIEU_DATABASE_URL": database_url})
+        # The server's date: the Monday after October's last working day (the kiosk
+        # below replays October 30 and sees November start).
+        server = WebProcess(isolated_home, env={"HOM_PHIEU_DATABASE_URL": database_url},
+                            clock="2026-11-02T09:00:00+07:00")  # fmt: skip
         provision(isolated_home, config, server.url, enrollment_code)
         link = load_link()
         assert link is not None and link.counter == "Quầy 1"

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, FakeClock, box_of, parse_iso_ms
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import (
-    EARLIEST_PLAUSIBLE_MS,
-    FakeClock,
-    TimeState,
-    box_of,
-    parse_iso_ms,
-    stamp,
-)
+from kiosk.clock import TimeState, stamp
 from kiosk.device_key import DeviceKey
 from kiosk.records import Kind, Level
 from kiosk.verify import verify_records

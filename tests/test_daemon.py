@@ -16,8 +16,8 @@ from hardware.escpos_decode import decode
 from hardware.output import FrameDisplay, TicketPrinter
 from hardware.printer import PrinterWorker
 from hardware.screen import NullScreen
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.config import parse_config
 from kiosk.daemon import Kiosk
 from kiosk.device_key import DeviceKey

@@ -1,7 +1,7 @@
 """Text for people: dd/mm/yyyy in Vietnam time, decimal comma."""
 
 from hom_phieu import formatting
-from kiosk.clock import parse_iso_ms
+from hom_phieu.clock import parse_iso_ms
 
 
 def test_dates_are_day_month_year_in_vietnam_time() -> None:

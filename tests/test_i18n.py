@@ -42,3 +42,16 @@ def test_problems_read_in_vietnamese() -> None:
     assert str(problem).startswith("record 4: removed")
     assert re.search(r"[ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ]", text)
     assert _("unreadable") == "unreadable"
+
+
+def test_a_catalog_compiled_by_another_babel_is_not_stale() -> None:
+    """The check compares messages: a fresh install's Babel writes another header."""
+    catalog = catalogs.load_po("vi")
+    catalog.version = "another"  # the header changes (as "Generated-By" does) …
+    other = catalogs.mo_bytes(catalog)
+    assert other != catalogs.mo_bytes(catalogs.load_po("vi"))
+    assert catalogs.mo_messages(other) == catalogs.mo_messages(
+        catalogs.mo_bytes(catalogs.load_po("vi"))
+    )
+    catalog.get("unreadable").string = "khác"  # … a changed translation still counts
+    assert catalogs.mo_messages(catalogs.mo_bytes(catalog)) != catalogs.mo_messages(other)

@@ -22,8 +22,8 @@ from hardware.printer import PrinterWorker
 from hardware.screen import NullScreen
 from hardware.ticket_render import PAPER_WIDTH_PX, render_slip
 from hom_phieu import formatting
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.config import ConfigError, parse_config
 from kiosk.daemon import Kiosk
 from kiosk.device_key import DeviceKey
@@ -33,8 +33,9 @@ from kiosk.views import Slip
 from tests import test_ceremony as ceremony
 from tests.test_daemon import CONFIG, FlakyDummy
 from tests.test_sync_protocol import signed
+from web import clock
 from web import db as web_db
-from web.models import Office, Opening, User, utcnow
+from web.models import Office, Opening, User
 
 app = ceremony.app  # the ceremony's seeded server: an office, its clerks and committee
 client = ceremony.client
@@ -76,7 +77,7 @@ def open_another_office(app) -> None:
                    "count": {"votes": 9, "by_level": by_level}}  # fmt: skip
         session.add(
             Opening(office_id=other.id, box="2026-10", status=Opening.OPENED,
-                    started_by=secretary.id, opened_at=utcnow(),
+                    started_by=secretary.id, opened_at=clock.now(),
                     minutes=json.dumps(minutes).encode(), minutes_hash="ab" * 32)
         )  # fmt: skip
         session.commit()

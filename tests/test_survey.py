@@ -117,7 +117,7 @@ def test_the_screen_qr_takes_one_answer_per_phone_per_day(app, phone):
 
 
 def test_a_ticket_takes_one_detailed_answer_for_its_own_clerk(app, client, phone, tmp_path):
-    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-21T08:00:00")
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-18T08:00:00")
     kiosk.vote("lan", "hai_long", 2)
     kiosk.sync(client)
     first, second = kiosk.receipts
@@ -136,11 +136,15 @@ def test_a_ticket_takes_one_detailed_answer_for_its_own_clerk(app, client, phone
     assert len(phone_votes(app)) == 2
 
 
-def test_an_old_ticket_has_expired(app, client, phone, tmp_path):
-    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-01T08:00:00")
-    kiosk.vote("lan", "hai_long")
+def test_an_old_ticket_has_expired(app, client, phone, tmp_path, server_clock):
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-13T10:00:00")
+    kiosk.vote("lan", "hai_long", 2)
     kiosk.sync(client)
-    page = phone.get(f"/s/demo/lan?t={kiosk.receipts[0]}&lang=en")
+    first, second = kiosk.receipts
+    # The server's clock (not the machine's) says how old a ticket is: 6 days 23 hours …
+    assert phone.get(f"/s/demo/lan?t={first}&lang=en").status_code == 200
+    server_clock.advance_to("2026-11-20T10:05:00")  # … then a little over 7 days
+    page = phone.get(f"/s/demo/lan?t={second}&lang=en")
     assert page.status_code == 409 and "older than 7 days" in page.text
     assert phone_votes(app) == []
 
@@ -247,7 +251,7 @@ def test_a_full_disk_refuses_clearly_and_the_ticket_keeps_its_answer(
 ):
     from kiosk.errors import DiskFullError
 
-    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-21T08:00:00")
+    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-18T08:00:00")
     kiosk.vote("lan", "hai_long")
     kiosk.sync(client)
     ledgers = app.extensions["hom_phieu_survey"]

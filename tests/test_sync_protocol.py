@@ -27,13 +27,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 from kiosk.records import Level, canonical_bytes, decode, receipt_code, record_hash
 from kiosk.sync_client import server_signature_ok, signed_headers
 from kiosk.verify import Row, verify_rows
-from web import create_app
+from web import clock, create_app
 from web import db as web_db
 from web.models import (
     Alert,
@@ -47,7 +47,6 @@ from web.models import (
     Office,
     ScaleButton,
     Unit,
-    utcnow,
 )
 from web.pages import enrollment_hash
 
@@ -103,9 +102,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
 
 
 # --- a server -------------------------------------------------------------------------------
-def make_app(database: Path):
+def make_app(database: Path, server_clock: FakeClock):
     url = f"sqlite:///{database}"
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x"})
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x"}, clock=server_clock)
     web_db.upgrade(url)
     return app
 
@@ -162,7 +161,7 @@ def register(app, code: str = CODE, *, hours: float = 48, office: str = "demo") 
             Enrollment(
                 device_pk=device.id,
                 code_hash=enrollment_hash(code),
-                expires_at=utcnow() + timedelta(hours=hours),
+                expires_at=clock.now() + timedelta(hours=hours),
             )
         )
         session.commit()
@@ -170,9 +169,11 @@ def register(app, code: str = CODE, *, hours: float = 48, office: str = "demo") 
 
 
 @pytest.fixture
-def app(database_url: str):
+def app(database_url: str, server_clock: FakeClock):
     """The protocol on SQLite, and on the real PostgreSQL that .ci/run starts."""
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"})
+    app = create_app(
+        {"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"}, clock=server_clock
+    )
     web_db.upgrade(database_url)
     seed(app)
     yield app
@@ -337,7 +338,7 @@ def test_wrong_codes_are_throttled_per_address(app, client, ledger):
 
 
 # --- pushing records ----------------------------------------------------------------------
-def test_push_stores_records_and_answers_a_signed_ack(app, client, enrolled):
+def test_push_stores_records_and_answers_a_signed_ack(app, client, enrolled, server_clock):
     rows = enrolled.rows[:200]
     response = push(client, enrolled.key, rows, nonce="fresh-nonce")
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -347,7 +348,7 @@ def test_push_stores_records_and_answers_a_signed_ack(app, client, enrolled):
     assert server_signature_ok(server_key_raw(app), ack, answer["ack_sig"])
     assert ack["nonce"] == "fresh-nonce" and ack["device_id"] == enrolled.key.device_id
     assert (ack["head_seq"], ack["head_hash"]) == (200, record_hash(rows[-1].data))
-    assert abs(ack["server_time_ms"] - time.time() * 1000) < 10_000
+    assert ack["server_time_ms"] == server_clock.wall_ms  # the server's clock, signed
     assert stored_rows(app, enrolled.key.device_id) == rows
     with app.app_context():
         session = web_db.session()
@@ -380,7 +381,7 @@ def test_a_resend_is_a_no_op_and_an_overlap_stores_only_the_new(app, client, enr
 
 
 def test_the_whole_ledger_in_batches_across_a_month_and_a_server_restart(
-    app, client, enrolled, tmp_path
+    app, client, enrolled, tmp_path, server_clock
 ):
     rows = enrolled.rows
     kinds = [decode(r.data).kind.value for r in rows]
@@ -388,7 +389,7 @@ def test_the_whole_ledger_in_batches_across_a_month_and_a_server_restart(
     assert push(client, enrolled.key, rows[:400]).status_code == 200
     assert push(client, enrolled.key, rows[400 : close + 1]).status_code == 200  # ends on CLOSE
     assert push(client, enrolled.key, rows[close + 1 : close + 300]).status_code == 200
-    restarted = make_app(tmp_path / "server.sqlite3").test_client()  # no cached state
+    restarted = make_app(tmp_path / "server.sqlite3", server_clock).test_client()  # no cached state
     for start in range(close + 300, len(rows), 500):
         response = push(restarted, enrolled.key, rows[start : start + 500])
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -486,7 +487,7 @@ def test_unknown_unsigned_and_revoked_devices_are_refused(app, client, enrolled,
     assert snapshot(app) == before
     with app.app_context():
         device = web_db.session().scalar(select(Device))
-        device.status, device.revoked_at = "revoked", utcnow()
+        device.status, device.revoked_at = "revoked", clock.now()
         web_db.session().commit()
     before = snapshot(app)
     answer = refused(push(client, enrolled.key, enrolled.rows[:3]), 403, "revoked")
@@ -678,8 +679,10 @@ def test_messages_follow_the_devices_language(client, ledger):
 SERVE = """
 import sys
 from waitress import serve
+from hom_phieu.clock import FakeClock
 from web import create_app
-app = create_app({"DATABASE_URL": sys.argv[1], "SECRET_KEY": "x"})
+app = create_app({"DATABASE_URL": sys.argv[1], "SECRET_KEY": "x"},
+                 clock=FakeClock.at("2026-11-20T09:00:00"))
 serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=2, _quiet=True)
 """
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 from kiosk.errors import LedgerCorruptError
 from kiosk.ledger_report import inspect_ledger

@@ -13,9 +13,11 @@ from tests.web_process import WebProcess
 
 @pytest.fixture
 def running_server(isolated_home: Path):
+    from hom_phieu.clock import FakeClock
+    from tests.web_process import SERVER_START
     from web import create_app, db
 
-    app = create_app()
+    app = create_app(clock=FakeClock.at(SERVER_START))
     db.upgrade(app.config["DATABASE_URL"])
     seed(app)
     app.extensions["hom_phieu_engine"].dispose()

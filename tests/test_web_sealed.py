@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlparse
 import pytest
 from sqlalchemy import select
 
+from hom_phieu.clock import FakeClock
 from kiosk.ballot_box import BallotBox
-from kiosk.clock import FakeClock
 from kiosk.device_key import DeviceKey
 from kiosk.records import Level
 from tests.test_sync_protocol import enroll, push, register, seed

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
+SERVER_START = "2026-11-20T09:00:00+07:00"  # a working Friday mid-month
 
 
 def free_port() -> int:
@@ -20,13 +21,17 @@ def free_port() -> int:
 
 
 class WebProcess:
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, env: dict[str, str] | None = None, clock: str = SERVER_START
+    ) -> None:
+        """``clock``: the server's rehearsal clock (``web serve --clock``), ISO-8601: never
+        the machine's date, so the suite passes on any calendar day."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.env = {**os.environ, "HOM_PHIEU_HOME": str(home), "PYTHONUNBUFFERED": "1",
                     **(env or {})}  # fmt: skip
         self.process = subprocess.Popen(
-            [COMMAND, "--lang", "en", "web", "serve", "--port", str(self.port)],
+            [COMMAND, "--lang", "en", "web", "serve", "--port", str(self.port), "--clock", clock],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

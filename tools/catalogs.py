@@ -11,6 +11,7 @@ diacritics), then run this again to compile.
 from __future__ import annotations
 
 import argparse
+import gettext
 import io
 import sys
 from datetime import UTC, datetime
@@ -70,6 +71,14 @@ def mo_bytes(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
+def mo_messages(compiled: bytes) -> dict:
+    """A compiled catalog's translations, without its header: the header names the tool
+    that wrote it (Babel's version), which must not make an unchanged catalog stale."""
+    messages = dict(gettext.GNUTranslations(io.BytesIO(compiled))._catalog)  # type: ignore[attr-defined]
+    messages.pop("", None)
+    return messages
+
+
 def problems(template: Catalog, language: str) -> list[str]:
     catalog = load_po(language)
     found = []
@@ -83,7 +92,7 @@ def problems(template: Catalog, language: str) -> list[str]:
         elif isinstance(translated.string, tuple) and not all(translated.string):
             found.append(f"{language}: plural forms missing: {message.id!r}")
     mo = po_path(language).with_suffix(".mo")
-    if not mo.exists() or mo.read_bytes() != mo_bytes(catalog):
+    if not mo.exists() or mo_messages(mo.read_bytes()) != mo_messages(mo_bytes(catalog)):
         found.append(f"{language}: {mo.relative_to(ROOT)} is stale: run python tools/catalogs.py")
     return found
 

@@ -13,10 +13,12 @@ from typing import Any
 from flask import Flask
 
 from hom_phieu import paths
+from hom_phieu.clock import Clock
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the admin server. ``overrides``: Flask settings (tests, the demo)."""
+def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the admin server. ``overrides``: Flask settings (tests, the demo); ``clock``:
+    the time the server reads (tests and rehearsals set it; the system clock otherwise)."""
     instance = paths.home() / "server"
     instance.mkdir(parents=True, exist_ok=True)
     # instance_path in the state folder: inside a venv it is read-only under systemd.
@@ -37,7 +39,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
 
     from web import api_v1, auth, ceremony, db, i18n, manage, pages, public, survey
+    from web import clock as server_clock
 
+    server_clock.init_app(app, clock)
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)

@@ -17,7 +17,6 @@ import binascii
 import hashlib
 import json
 import threading
-import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -32,10 +31,10 @@ from hom_phieu.i18n import LANGUAGES, _, set_request_language
 from kiosk.device_key import fingerprint, verify_signature
 from kiosk.records import Level, TimeQuality, canonical_bytes
 from kiosk.sync_client import DEVICE_HEADER, SIGNATURE_HEADER, request_message
-from web import db
+from web import clock, db
 from web.auth import audit, csrf
 from web.ingest import Incoming, Refusal, StateCache, ingest
-from web.models import Clerk, Device, Enrollment, Opening, utcnow
+from web.models import Clerk, Device, Enrollment, Opening
 from web.pages import enrollment_hash
 from web.server_key import server_public_key_b64, sign_ack
 
@@ -76,10 +75,10 @@ class EnrollThrottle:
 
     def failed(self, address: str) -> None:
         with self._lock:
-            self._recent(address).append(time.monotonic())
+            self._recent(address).append(clock.monotonic_s())
 
     def _recent(self, address: str) -> deque[float]:
-        since = time.monotonic() - self.window_s
+        since = clock.monotonic_s() - self.window_s
         for key in [k for k, v in self._failures.items() if not v or v[-1] < since]:
             del self._failures[key]  # forget quiet addresses: bounded memory
         times = self._failures.setdefault(address, deque())
@@ -161,7 +160,7 @@ def enroll():
             "key-in-use",
             _("this device key is already enrolled as {device}").format(device=device_id),
         )
-    now = utcnow()
+    now = clock.now()
     device.device_id, device.public_key, device.status = device_id, public_key, "active"
     device.enrolled_at = device.last_seen_at = now
     enrollment.used_at = now
@@ -187,7 +186,7 @@ def _enrollable(enrollment: Enrollment, throttle: EnrollThrottle, address: str) 
         raise Refusal(
             410, "code-used", _("this enrollment code was already used; ask for a new one")
         )
-    if _aware(enrollment.expires_at) < utcnow():
+    if _aware(enrollment.expires_at) < clock.now():
         throttle.failed(address)
         raise Refusal(410, "code-expired", _("this enrollment code has expired; ask for a new one"))
     device = enrollment.device
@@ -228,13 +227,13 @@ def push():
     session = db.session()
     outcome = ingest(session, device, batch, current_app.extensions["hom_phieu_state_cache"])
     if outcome.stored == 0:
-        device.last_seen_at = utcnow()
+        device.last_seen_at = clock.now()
         session.commit()
     ack = {
         "device_id": device.device_id,
         "head_seq": outcome.ack_seq,
         "head_hash": outcome.ack_hash,
-        "server_time_ms": time.time_ns() // 1_000_000,
+        "server_time_ms": clock.now_ms(),
         "nonce": nonce,
     }
     return jsonify(
@@ -279,9 +278,9 @@ def health():
     report["time_quality"] = quality
     for name in HEALTH_TEXTS:
         report[name] = _text(payload, name, limit=MAX_TEXT)
-    report["reported_at"] = utcnow().isoformat()
+    report["reported_at"] = clock.now().isoformat()
     device.health = report  # a new dict: the JSON column notices the change
-    device.last_seen_at = utcnow()
+    device.last_seen_at = clock.now()
     db.session().commit()
     return jsonify(ok=True, config_version=device_config(device)["version"])
 
@@ -300,7 +299,7 @@ def config_version(device: Device) -> str:
     """The configuration's version for a push answer, worked out at most every 30 s per
     device: a roster change reaches the kiosk that much later, and pushes stay cheap."""
     versions = current_app.extensions.setdefault("hom_phieu_config_versions", {})
-    now = time.monotonic()
+    now = clock.monotonic_s()
     known = versions.get(device.id)
     if known is None or now - known[0] > VERSION_TTL_S:
         known = (now, device_config(device)["version"])

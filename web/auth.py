@@ -19,8 +19,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from hom_phieu.i18n import _
-from web import db
-from web.models import AuditEntry, LoginAttempt, Role, Unit, User, utcnow
+from web import clock, db
+from web.models import AuditEntry, LoginAttempt, Role, Unit, User
 
 MAX_FAILURES = 5  # per account or per address …
 FAILURE_WINDOW = timedelta(minutes=15)  # … in this window, then logins wait
@@ -146,7 +146,7 @@ class LoginForm(FlaskForm):
 
 
 def _throttled(session, username: str, address: str) -> bool:
-    since = utcnow() - FAILURE_WINDOW
+    since = clock.now() - FAILURE_WINDOW
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < since - FAILURE_WINDOW))
     failures = session.scalar(
         select(func.count())

@@ -31,7 +31,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
-from web import db, minutes_render
+from web import clock, db, minutes_render
 from web.auth import _throttled, audit, roles_required
 from web.box_count import LEVELS
 from web.ceremony_calendar import box_label, month_end, parse_box, today
@@ -47,7 +47,6 @@ from web.models import (
     Opening,
     Role,
     User,
-    utcnow,
 )
 from web.opening import (
     OpeningRefused,
@@ -170,7 +169,7 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
     else:
         context["start_form"] = forms.get("start") or StartForm(formdata=None)
-        context["early"] = today(utcnow()) < context["due"]
+        context["early"] = today(clock.now()) < context["due"]
     return render_template("ceremony/box.html", **context), status
 
 
@@ -184,7 +183,7 @@ def start(office_id: int, box: str):
     if not form.validate():
         return box_page(office_id, box, forms={"start": form}, status=400)
     session = db.session()
-    now = utcnow()
+    now = clock.now()
     first_day = parse_box(box)
     if (today(now).year, today(now).month) < first_day:
         form.early_reason.errors.append(_("this month has not begun: its box cannot be opened"))

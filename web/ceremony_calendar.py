@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
-from kiosk.clock import TIMEZONE
+from hom_phieu.clock import TIMEZONE
 
 BOX_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday (Monday is 0)

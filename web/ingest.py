@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from hom_phieu.i18n import _
 from kiosk.records import Kind, Record, RecordFormatError, decode, receipt_code, record_hash
 from kiosk.verify import Fault, LedgerState, Verifier
-from web.models import Alert, Device, Evidence, LedgerRecord, utcnow
+from web import clock
+from web.models import Alert, Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures
 
 ATTEMPTS = 3  # a push racing another push of the same records is retried, then refused
@@ -146,7 +147,7 @@ def _ingest_once(
             record_hash(last.data) if last else head_hash,
         )
     verifier = _verifier(session, device, cache)
-    received = utcnow()
+    received = clock.now()
     rows = []
     signed = _signatures(verifier, new)
     for item, signature_ok in zip(new, signed, strict=True):

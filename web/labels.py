@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _
-from kiosk.clock import TIMEZONE
 from kiosk.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
 from web.models import CommitteeRole
 

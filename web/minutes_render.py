@@ -28,9 +28,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import percent
 from hom_phieu.i18n import N_, _, current_language
-from kiosk.clock import TIMEZONE
 from kiosk.records import Level
 from web.labels import (
     CHANNEL_LABELS,

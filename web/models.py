@@ -8,7 +8,7 @@ stores a count: a box's figures are always recomputed from its records.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from sqlalchemy import (
@@ -26,9 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from web import clock
 
 
 class Base(DeclarativeBase):
@@ -81,7 +79,7 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: whole tree
     language: Mapped[str] = mapped_column(String(5), default="vi")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     unit: Mapped[Unit | None] = relationship()
 
 
@@ -92,7 +90,7 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     ok: Mapped[bool] = mapped_column(Boolean)
 
 
@@ -101,7 +99,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(80))
     target: Mapped[str] = mapped_column(String(200), default="")
@@ -198,7 +196,7 @@ class Device(Base):
     device_id: Mapped[str | None] = mapped_column(String(40), unique=True)  # hp-…
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # active, revoked
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     enrolled_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_seen_at: Mapped[datetime | None] = mapped_column()
@@ -217,7 +215,7 @@ class Enrollment(Base):
     device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     device: Mapped[Device] = relationship()
@@ -239,7 +237,7 @@ class LedgerRecord(Base):
     sig: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[str] = mapped_column(String(64), index=True)
     receipt: Mapped[str | None] = mapped_column(String(11), index=True)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Evidence(Base):
@@ -253,13 +251,13 @@ class Evidence(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     sig: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Alert(Base):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     kind: Mapped[str] = mapped_column(String(40))
     office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
     device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
@@ -283,7 +281,7 @@ class Opening(Base):
     box: Mapped[str] = mapped_column(String(7))  # YYYY-MM
     status: Mapped[str] = mapped_column(String(10), default=STARTED)
     started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=clock.now)
     early_reason: Mapped[str] = mapped_column(Text, default="")
     dossiers_returned: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[datetime | None] = mapped_column()
@@ -307,7 +305,7 @@ class Confirmation(Base):
     opening_id: Mapped[int] = mapped_column(ForeignKey("openings.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     committee_role: Mapped[str] = mapped_column(String(30))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
     opening: Mapped[Opening] = relationship(back_populates="confirmations")
     user: Mapped[User] = relationship()
 
@@ -349,7 +347,7 @@ class SurveyTicket(Base):
     __tablename__ = "survey_tickets"
     id: Mapped[int] = mapped_column(primary_key=True)
     receipt: Mapped[str] = mapped_column(String(11), unique=True)
-    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class SurveyAttempt(Base):
@@ -359,4 +357,4 @@ class SurveyAttempt(Base):
     __tablename__ = "survey_attempts"
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)

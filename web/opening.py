@@ -16,10 +16,11 @@ from datetime import date, datetime
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
+from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import aware
 from hom_phieu.i18n import _, language
-from kiosk.clock import TIMEZONE
 from kiosk.records import Channel, canonical_bytes, record_hash
+from web import clock
 from web.box_count import LEVELS, BoxCount, DeviceCheck, DeviceRef, HeldRow, Tally, count_device
 from web.ceremony_calendar import DEFAULT_WEEKEND, last_working_day, month_end, next_box
 from web.checklist import Check, checklist, device_status
@@ -36,7 +37,6 @@ from web.models import (
     ProcedureField,
     Setting,
     User,
-    utcnow,
 )
 from web.quorum import Quorum
 
@@ -231,7 +231,7 @@ def open_box(
         raise OpeningRefused(
             _("the checklist has warnings or faults: give the reason for opening anyway")
         )
-    opening.opened_at, opening.opened_by = now or utcnow(), user_id
+    opening.opened_at, opening.opened_by = now or clock.now(), user_id
     opening.warnings_reason = warnings_reason.strip()
     opening.dossiers_returned = dossiers_returned
     content = minutes_content(session, opening, count, checks)

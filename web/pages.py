@@ -21,7 +21,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from hom_phieu.i18n import _
-from web import db
+from web import clock, db
 from web.auth import audit, require_unit, roles_required, units_in_scope
 from web.models import (
     Alert,
@@ -32,7 +32,6 @@ from web.models import (
     Office,
     Opening,
     Role,
-    utcnow,
 )
 
 bp = Blueprint("pages", __name__)
@@ -163,7 +162,7 @@ def device_revoke(device_pk: int):
     if device is None:
         abort(404)
     office_or_404(device.office_id)
-    device.status, device.revoked_at = "revoked", utcnow()
+    device.status, device.revoked_at = "revoked", clock.now()
     audit("device_revoked", f"device {device.id}", device_id=device.device_id)
     db.session().commit()
     return redirect(url_for("pages.devices"))
@@ -179,7 +178,7 @@ def new_enrollment(device: Device, created_by: int | None) -> str:
             device_pk=device.id,
             code_hash=enrollment_hash(code),
             created_by=created_by,
-            expires_at=utcnow() + timedelta(hours=hours),
+            expires_at=clock.now() + timedelta(hours=hours),
         )
     )
     return code

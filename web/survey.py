@@ -32,11 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import _
-from kiosk.clock import TIMEZONE
 from kiosk.errors import BallotBoxError
 from kiosk.records import Level, decode, normalise_receipt_code
-from web import db
+from web import clock, db
 from web.labels import LEVEL_LABELS
 from web.manage.common import Form
 from web.models import (
@@ -46,7 +46,6 @@ from web.models import (
     Office,
     SurveyAttempt,
     SurveyTicket,
-    utcnow,
 )
 from web.survey_criteria import criteria_of
 from web.survey_ledger import SurveyLedgers, file_pending
@@ -61,7 +60,9 @@ PHOTO_PX = 160
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.extensions["hom_phieu_survey"] = SurveyLedgers(Path(app.instance_path) / "survey")
+    app.extensions["hom_phieu_survey"] = SurveyLedgers(
+        Path(app.instance_path) / "survey", app.extensions[clock.EXTENSION]
+    )
 
 
 def ledgers() -> SurveyLedgers:
@@ -214,7 +215,7 @@ def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str
     vote = decode(bytes(record.data))
     if vote.body.get("clerk") != clerk.code:
         return "wrong_clerk", _("This ticket was printed for another clerk.")
-    if utcnow().timestamp() * 1000 - vote.wall_ms > TICKET_DAYS * 86_400_000:
+    if clock.now().timestamp() * 1000 - vote.wall_ms > TICKET_DAYS * 86_400_000:
         return "ticket_expired", _(
             "This ticket is older than {days} days: its QR code no longer takes answers."
         ).format(days=TICKET_DAYS)
@@ -242,7 +243,7 @@ def _claim(code: str | None) -> bool:
 def _within_rate(address: str) -> bool:
     """Count this attempt against the address; False once it is over the limit."""
     session = db.session()
-    now = utcnow()
+    now = clock.now()
     session.execute(delete(SurveyAttempt).where(SurveyAttempt.at < now - RATE_WINDOW))
     key = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(),
                    hashlib.sha256).hexdigest()  # fmt: skip
@@ -259,7 +260,7 @@ def _clerk_key(office: Office, clerk: Clerk) -> str:
 
 
 def _today() -> str:
-    return utcnow().astimezone(TIMEZONE).date().isoformat()
+    return clock.now().astimezone(TIMEZONE).date().isoformat()
 
 
 def _cache():

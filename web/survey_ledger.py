@@ -25,34 +25,39 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hom_phieu.clock import Clock, ClockReading
 from kiosk.ballot_box import BallotBox, Receipt
-from kiosk.clock import ClockReading, SystemClock
 from kiosk.device_key import DeviceKey
 from kiosk.records import Channel
 from kiosk.verify import Row
+from web import clock
 from web.ingest import Incoming, StateCache, ingest
-from web.models import Device, Office, utcnow
+from web.models import Device, Office
 
 SURVEY_LABEL = "Khảo sát qua điện thoại"  # the phone survey's device, as the office sees it
 T = TypeVar("T")
 CHECKPOINT_EVERY = 64  # answers between WAL checkpoints (each costs a sync of the file)
 
 
-class ServerClock(SystemClock):
+class ServerClock:
     """The server's own clock, trusted: it is the time every kiosk anchors to (signed
     acknowledgements), so the survey ledger's months close on it like a synced kiosk's.
     Keep the server on NTP."""
 
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+
     def read(self) -> ClockReading:
-        reading = super().read()
+        reading = self._base.read()
         return ClockReading(wall_ms=reading.wall_ms, mono_ns=reading.mono_ns, synced=True)
 
 
 class SurveyLedgers:
     """Every office's phone-survey ledger, owned by one worker thread."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clock: Clock) -> None:
         self._folder = folder
+        self._clock = ServerClock(clock)
         self._boxes: dict[str, BallotBox] = {}
         self._ticks: dict[str, int] = {}
         self._identities: dict[str, tuple[str, bytes]] = {}
@@ -116,7 +121,7 @@ class SurveyLedgers:
         if box is None:
             self._folder.mkdir(parents=True, exist_ok=True)
             path = self._folder / f"{office_code}.sqlite3"
-            box = BallotBox.open(path, self._key(office_code), ServerClock())
+            box = BallotBox.open(path, self._key(office_code), self._clock)
             self._boxes[office_code] = box
         return box
 
@@ -126,7 +131,7 @@ def survey_device(session: Session, office: Office, ledgers: SurveyLedgers) -> D
     device_id, public_raw = ledgers.identity(office.code)
     device = session.scalar(select(Device).where(Device.device_id == device_id))
     if device is None:
-        now = utcnow()
+        now = clock.now()
         device = Device(office_id=office.id, kind="survey", label=SURVEY_LABEL,
                         device_id=device_id,
                         public_key=public_raw, status="active", enrolled_at=now,
