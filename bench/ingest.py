@@ -29,10 +29,10 @@ from sqlalchemy import create_engine, text
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.sync_client import signed_headers
-from kiosk.verify import Row as LedgerRow
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.verify import Row as LedgerRow
+from hom_phieu.protocol.signing import signed_headers
 from web import clock, create_app, db
 from web.models import Clerk, Counter, Device, Enrollment, Office, ScaleButton, Unit
 from web.pages import enrollment_hash

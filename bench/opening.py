@@ -10,7 +10,7 @@ run, and reused when the work directory already holds them.
 Their rows go into a fresh server database (SQLite, a file on the measured disk) filled
 as ``web/ingest.py`` fills it, with one office, its devices, a committee and a started
 opening with a quorum of confirmations. Measured: ``web.opening.count_box`` over the
-office (stream every device's chain, verify it with ``kiosk.verify.LedgerWalk``, count),
+office (stream every device's chain, verify it with ``hom_phieu.ledger.verify.LedgerWalk``, count),
 and ``web.opening.open_box`` (the same, plus the checklist, the minutes, the counted
 ranges and the commit) on a fresh copy of the database each time, since an opened box is
 frozen. The floor: one core verifying every signature of the same records with
@@ -37,11 +37,11 @@ from bench.ingest import home
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
 from hom_phieu.clock import FakeClock, parse_iso_ms
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.ledger_store import LedgerStore
-from kiosk.records import Level, decode
-from kiosk.verify import Row as LedgerRow
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level, decode
+from hom_phieu.ledger.store import LedgerStore
+from hom_phieu.ledger.verify import Row as LedgerRow
 from web import create_app, db
 from web.ingest import _insert_rows, _row  # the rows exactly as ingest stores them
 from web.models import (

@@ -24,10 +24,10 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bench.report import Row, Settings, log, ms, percentile, ratio
-from hardware.fonts import BOLD, font
 from hom_phieu.i18n import DEFAULT_LANGUAGE, current_language, set_language
+from hom_phieu.render.fonts import BOLD, font
+from hom_phieu.render.views import ButtonLegend, ClerkCard, Frame, FrameKind, Ticket
 from kiosk.config import DEFAULT_BUTTONS, parse_config
-from kiosk.views import ButtonLegend, ClerkCard, Frame, FrameKind, Ticket
 
 ORDER = 4
 CALLS, CALLS_QUICK = 200, 30
@@ -134,8 +134,8 @@ def run(settings: Settings) -> list[Row]:
     # python-escpos keeps its capability cache here rather than in the user's data folder.
     os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(settings.workdir))
     from hardware.printer import ticket_bytes, ticket_data, ticket_width_px
-    from hardware.screen_frames import render_frame
-    from hardware.ticket_render import render_ticket
+    from hom_phieu.render.screen_frames import render_frame
+    from hom_phieu.render.ticket_render import render_ticket
 
     calls = CALLS_QUICK if settings.quick else CALLS
     warm_up = WARM_UP_QUICK if settings.quick else WARM_UP

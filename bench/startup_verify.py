@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench.report import Row, Settings, log, ms, ratio
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level
 
 ORDER = 2
 SIZES, SIZES_QUICK = (1_000, 10_000), (200, 1_000)

@@ -25,9 +25,9 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from bench.report import Row, Settings, log, ms, percentile, ratio
 from hom_phieu.clock import Clock, FakeClock, SystemClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level
 
 ORDER = 1  # the headline: first in the table
 PRESSES, PRESSES_QUICK = 2000, 200

@@ -14,7 +14,7 @@ from typing import Any
 
 from gpiozero import LED, Buzzer, Device, DigitalInputDevice
 
-from kiosk.press_policy import SERVED
+from hom_phieu.ledger.records import SERVED
 
 EdgeCallback = Callable[[str, bool], None]
 

@@ -1,6 +1,6 @@
 """What the daemon draws and prints with: frames onto a screen, tickets onto paper.
 
-Thin adapters between the daemon's views (``kiosk.views``) and the back-ends, so the
+Thin adapters between the daemon's views (``hom_phieu.render.views``) and the back-ends, so the
 daemon never touches Pillow or python-escpos itself.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from hardware.printer import PrinterWorker, slip_data, ticket_data
 from hardware.screen import Screen
-from hardware.screen_frames import render_frame
-from kiosk.views import Frame, Slip, Ticket
+from hom_phieu.render.screen_frames import render_frame
+from hom_phieu.render.views import Frame, Slip, Ticket
 
 
 class FrameDisplay:

@@ -1,7 +1,7 @@
 """The ticket printer: ESC/POS bytes built in memory, sent by a worker thread that never blocks
 or fails the vote that asked for the ticket.
 
-A ticket is one raster image (see :mod:`hardware.ticket_render`) built in python-escpos'
+A ticket is one raster image (see :mod:`hom_phieu.render.ticket_render`) built in python-escpos'
 ``Dummy`` printer and sent in a single write, so a fault can cut a ticket short but never
 interleave two. Printing is best effort: most cheap printers cannot report paper-out, a
 failed job is reported (for staff and the ledger's EVENT) and never retried by itself, so
@@ -29,13 +29,30 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
-from hardware.ticket_render import PAPER_WIDTH_PX, render_slip, render_ticket
 from hom_phieu import paths
 from hom_phieu.i18n import _
+from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, render_slip, render_ticket
 
 if TYPE_CHECKING:
-    from kiosk.config import Printer as PrinterConfig
-    from kiosk.views import Slip, Ticket
+    from pathlib import Path
+
+    from hom_phieu.render.views import Slip, Ticket
+
+
+class PrinterConfig(Protocol):
+    """What the printer needs of its settings (the kiosk's ``[printer]`` table)."""
+
+    kind: str
+    profile: str
+    paper_width_mm: int
+    usb_vendor_id: int | None
+    usb_product_id: int | None
+    serial_device: Path | None
+    baudrate: int
+    host: str | None
+    port: int
+    file: Path | None
+
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,25 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PIL import Image, ImageChops, ImageOps
 
-if TYPE_CHECKING:
-    from kiosk import config
+
+class ScreenConfig(Protocol):
+    """What a screen back-end needs of its settings (the kiosk's ``[screen]`` table)."""
+
+    kind: str
+    device: Path
+    width: int
+    height: int
+    rotate: int
+    luma_driver: str
+    spi_port: int
+    spi_device: int
+    dc_pin: int
+    rst_pin: int
+
 
 SYSFS_GRAPHICS = Path("/sys/class/graphics")
 ROTATIONS = (0, 90, 180, 270)
@@ -321,7 +334,7 @@ class LumaScreen(Screen):
                 device.cleanup()
 
 
-def open_screen(config_screen: config.Screen, state_dir: Path) -> Screen:
+def open_screen(config_screen: ScreenConfig, state_dir: Path) -> Screen:
     """The back-end that ``[screen]`` asks for (a :class:`kiosk.config.Screen`).
 
     ``state_dir``: where the png back-end writes ``screen.png``.

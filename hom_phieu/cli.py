@@ -81,8 +81,8 @@ def _ledger_options(function):
 
 
 def _report(config_path: Path | None, ledger_path: Path | None, key_path: Path | None):
+    from hom_phieu.ledger.errors import LedgerStoreError
     from kiosk.config import ConfigError, load_config_or_defaults
-    from kiosk.errors import LedgerStoreError
     from kiosk.ledger_report import inspect_ledger
 
     try:

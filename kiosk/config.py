@@ -23,7 +23,7 @@ from typing import Any, ClassVar, dataclass_transform, get_args, get_origin, get
 
 from hom_phieu import paths
 from hom_phieu.i18n import LANGUAGES, N_, _
-from kiosk.records import Level
+from hom_phieu.ledger.records import Level
 
 PRINT_WHEN, SCREENS = ("always", "on_demand", "never"), ("none", "framebuffer", "luma", "png")
 RESULTS_SLIP = ("never", "once")

@@ -23,14 +23,14 @@ from typing import Any, Protocol
 from hom_phieu import __version__, formatting
 from hom_phieu.clock import Clock
 from hom_phieu.i18n import _
-from kiosk.ballot_box import BallotBox, Receipt
-from kiosk.errors import BallotBoxError
+from hom_phieu.ledger.ballot_box import BallotBox, Receipt
+from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record
+from hom_phieu.ledger.verify import RESULTS_SLIP_EVENT
+from hom_phieu.render.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 from kiosk.identity import Identity, OfficeResults
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
-from kiosk.records import LEVEL_LABELS, Kind, Record
 from kiosk.sd_notify import Notifier
-from kiosk.verify import RESULTS_SLIP_EVENT
-from kiosk.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kiosk.records import Level
-from kiosk.views import ButtonLegend, ClerkCard
+from hom_phieu.ledger.records import Level
+from hom_phieu.render.views import ButtonLegend, ClerkCard
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from typing import Any
 
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
-from kiosk.device_key import DeviceKey, DeviceKeyError, fingerprint
-from kiosk.ledger_store import LedgerStore
-from kiosk.verify import Fault, LedgerState, Problem, Verifier, verify_rows
+from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError, fingerprint
+from hom_phieu.ledger.store import LedgerStore
+from hom_phieu.ledger.verify import Fault, LedgerState, Problem, Verifier, verify_rows
 
 
 @dataclass(frozen=True, slots=True)

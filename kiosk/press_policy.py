@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-SERVED = "served"  # the name of the clerk's button in events
+from hom_phieu.ledger.records import SERVED
+
 SELECT_TIMEOUT_MS = 30_000
 STORM_WINDOW_MS = 60_000
 

@@ -21,15 +21,9 @@ from urllib.parse import urlsplit
 
 from hom_phieu import __version__, paths
 from hom_phieu.i18n import _
-from kiosk.device_key import DeviceKey, DeviceKeyError
-from kiosk.sync_client import (
-    API,
-    NetworkError,
-    ServerRefused,
-    UntrustedAnswer,
-    call,
-    verified_config,
-)
+from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
+from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_config
+from kiosk.sync_client import NetworkError, ServerRefused, call
 
 SERVER_FILE = "server.json"
 

@@ -20,13 +20,13 @@ from typing import Any
 from hom_phieu import paths
 from hom_phieu.clock import AdjustableClock, SystemClock
 from hom_phieu.i18n import _, set_language
-from kiosk.ballot_box import BallotBox
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
+from hom_phieu.ledger.errors import BallotBoxError, LedgerBusyError, LedgerCorruptError
+from hom_phieu.render.views import Frame, FrameKind
 from kiosk.config import ConfigError, KioskConfig, load_config_or_defaults
 from kiosk.daemon import Kiosk
-from kiosk.device_key import DeviceKey, DeviceKeyError
-from kiosk.errors import BallotBoxError, LedgerBusyError, LedgerCorruptError
 from kiosk.sd_notify import Notifier
-from kiosk.views import Frame, FrameKind
 
 Echo = Callable[[str], None]
 RETRY_OPEN_S = 30.0  # out of service for a full or read-only disk: try the ledger again

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
+from hom_phieu.render.views import ButtonLegend, Frame, FrameKind, Slip
 from kiosk.press_policy import SERVED
-from kiosk.views import ButtonLegend, Frame, FrameKind, Slip
 
 PRESS_TIMEOUT_S = 20.0
 PRINT_TIMEOUT_S = 30.0

@@ -7,14 +7,13 @@ writer). Records go in ledger order, in batches, whenever the network allows; ne
 failures back off exponentially (1 s doubling to 5 min, with jitter); a ``gap`` answer
 moves the position back to where the server says to resume.
 
-Every request is signed with the device key (:func:`signed_headers`); every answer the
+Every request is signed with the device key (:mod:`hom_phieu.protocol.signing`); every answer the
 kiosk acts on (an ack, a configuration) is signed by the server key pinned at enrollment.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 import json
 import logging
@@ -31,15 +30,19 @@ from typing import Any
 
 from hom_phieu.clock import Clock
 from hom_phieu.i18n import _, current_language
-from kiosk.device_key import DeviceKey, verify_signature
-from kiosk.errors import LedgerStoreError
-from kiosk.ledger_store import LedgerStore
-from kiosk.records import canonical_bytes, record_hash
-from kiosk.verify import Row
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.errors import LedgerStoreError
+from hom_phieu.ledger.records import record_hash
+from hom_phieu.ledger.store import LedgerStore
+from hom_phieu.ledger.verify import Row
+from hom_phieu.protocol.signing import (
+    API,
+    UntrustedAnswer,
+    server_signature_ok,
+    signed_headers,
+    verified_config,
+)
 
-API = "/api/v1"
-DEVICE_HEADER = "X-HomPhieu-Device"
-SIGNATURE_HEADER = "X-HomPhieu-Signature"
 BATCH_SIZE = 200
 BATCH_BYTES = 1024 * 1024  # raw record bytes per push; base64 makes it ~1.4 MB < 2 MB
 BACKOFF_INITIAL_S = 1.0
@@ -69,37 +72,6 @@ class ServerRefused(SyncError):
         self.error = str(answer.get("error") or status)
         self.answer = dict(answer)
         super().__init__(str(answer.get("message") or self.error))
-
-
-class UntrustedAnswer(SyncError):
-    """A signed answer failed its signature or does not describe this device's ledger."""
-
-
-def request_message(method: str, path: str, body: bytes) -> bytes:
-    """The bytes a device signs for a request: method, API path, SHA-256 of the body."""
-    return canonical_bytes(
-        {"method": method.upper(), "path": path, "body_sha256": hashlib.sha256(body).hexdigest()}
-    )
-
-
-def signed_headers(key: DeviceKey, method: str, path: str, body: bytes) -> dict[str, str]:
-    signature = key.sign(request_message(method, path, body))
-    return {
-        DEVICE_HEADER: key.device_id,
-        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
-    }
-
-
-def server_signature_ok(server_public_raw: bytes, payload: Mapping[str, Any], sig: Any) -> bool:
-    """True when the server key signed the canonical bytes of ``payload``."""
-    if not isinstance(sig, str):
-        return False
-    try:
-        raw = base64.b64decode(sig, validate=True)
-        data = canonical_bytes(payload)
-    except (ValueError, TypeError):
-        return False
-    return verify_signature(server_public_raw, raw, data)
 
 
 def call(
@@ -460,20 +432,6 @@ class SyncClient:
         if config["version"] != self._config_version:
             self._config_version = config["version"]
             self._on_config(config)
-
-
-def verified_config(
-    server_public_raw: bytes, device_id: str, envelope: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The configuration in ``{"config": …, "sig": …}`` once its signature and device check."""
-    config = envelope.get("config")
-    if not isinstance(config, dict) or not server_signature_ok(
-        server_public_raw, config, envelope.get("sig")
-    ):
-        raise UntrustedAnswer(_("the configuration is not signed by the enrolled server"))
-    if config.get("device_id") != device_id or not isinstance(config.get("version"), str):
-        raise UntrustedAnswer(_("the configuration is not meant for this device"))
-    return config
 
 
 def _b64(data: bytes) -> str:

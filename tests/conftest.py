@@ -8,8 +8,8 @@ import pytest
 
 from hom_phieu.clock import FakeClock
 from hom_phieu.i18n import DEFAULT_LANGUAGE, set_language, set_request_language
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
 
 
 @pytest.fixture(autouse=True)

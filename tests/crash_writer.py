@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level
 
 LEVELS = list(Level)
 

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from kiosk.device_key import DeviceKey
-from kiosk.records import canonical_bytes, record_hash
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import canonical_bytes, record_hash
 
 
 def raw_connection(path: Path) -> sqlite3.Connection:

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox, BallotBoxError, LedgerCorruptError
-from kiosk.device_key import DeviceKey, DeviceKeyError
-from kiosk.errors import LedgerBusyError
-from kiosk.ledger_store import connect
-from kiosk.records import (
+from hom_phieu.ledger.ballot_box import BallotBox, BallotBoxError, LedgerCorruptError
+from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
+from hom_phieu.ledger.errors import LedgerBusyError
+from hom_phieu.ledger.records import (
     RECEIPT_ALPHABET,
     Kind,
     Level,
@@ -22,7 +21,8 @@ from kiosk.records import (
     normalise_receipt_code,
     receipt_code,
 )
-from kiosk.verify import verify_records
+from hom_phieu.ledger.store import connect
+from hom_phieu.ledger.verify import verify_records
 
 
 def kinds(box: BallotBox) -> list[str]:
@@ -138,7 +138,7 @@ def test_bad_vote_input_is_refused_and_nothing_is_written(box: BallotBox) -> Non
 
 def test_failed_commit_leaves_state_untouched(box: BallotBox, monkeypatch) -> None:
     """A commit that fails (disk full, I/O error) acknowledges nothing and breaks nothing."""
-    from kiosk.errors import DiskFullError
+    from hom_phieu.ledger.errors import DiskFullError
 
     def full(entries):
         raise DiskFullError("the disk is full: nothing was recorded")
@@ -219,7 +219,7 @@ def test_receipt_codes_are_short_and_unambiguous() -> None:
 
 
 def test_records_are_canonical_and_reject_floats() -> None:
-    from kiosk.records import RecordFormatError, canonical_bytes
+    from hom_phieu.ledger.records import RecordFormatError, canonical_bytes
 
     assert canonical_bytes({"b": 1, "a": "Đặng"}) == '{"a":"Đặng","b":1}'.encode()
     with pytest.raises(RecordFormatError, match="float"):

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, text
 
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level, decode
-from kiosk.verify import Row
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level, decode
+from hom_phieu.ledger.verify import Row
 from tests.test_sync_protocol import enroll, push, register
 from tests.web_helpers import PASSWORD, csrf_token, login
 from tests.web_helpers import seed as seed_web

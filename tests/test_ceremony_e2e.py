@@ -31,9 +31,9 @@ from sqlalchemy import select
 
 from hom_phieu.demo import CLERKS, SCALE
 from hom_phieu.formatting import percent
-from kiosk.ledger_store import LedgerStore
+from hom_phieu.ledger.records import record_hash
+from hom_phieu.ledger.store import LedgerStore
 from kiosk.provision import load_link
-from kiosk.records import record_hash
 from tests.kiosk_process import COMMAND, KioskProcess
 from tests.test_ceremony import MEMBERS
 from tests.web_helpers import PASSWORD, csrf_token

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.ballot_box import BallotBox
-from kiosk.records import Level
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.records import Level
 from tests.ledger_tools import raw_connection
 
 COMMAND = str(Path(sys.executable).with_name("hom-phieu"))

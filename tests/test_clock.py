@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, FakeClock, box_of, parse_iso_ms
-from kiosk.ballot_box import BallotBox
-from kiosk.clock import TimeState, stamp
-from kiosk.device_key import DeviceKey
-from kiosk.records import Kind, Level
-from kiosk.verify import verify_records
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Kind, Level
+from hom_phieu.ledger.timing import TimeState, stamp
+from hom_phieu.ledger.verify import verify_records
 
 HOUR = 3600 * 1000
 YEAR = 365 * 24 * HOUR

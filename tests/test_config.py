@@ -12,9 +12,9 @@ from typing import get_args, get_origin, get_type_hints
 import pytest
 
 from hom_phieu import i18n
+from hom_phieu.ledger.records import Level
 from kiosk import config
 from kiosk.config import ConfigError, KioskConfig, load_config, parse_config, render_docs
-from kiosk.records import Level
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from hom_phieu.ledger.records import Kind, decode, receipt_code
+from hom_phieu.ledger.store import LedgerStore
 from kiosk.ledger_report import inspect_ledger
-from kiosk.ledger_store import LedgerStore
-from kiosk.records import Kind, decode, receipt_code
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,12 +17,12 @@ from hardware.output import FrameDisplay, TicketPrinter
 from hardware.printer import PrinterWorker
 from hardware.screen import NullScreen
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Kind
+from hom_phieu.render.views import FrameKind
 from kiosk.config import parse_config
 from kiosk.daemon import Kiosk
-from kiosk.device_key import DeviceKey
-from kiosk.records import Kind
-from kiosk.views import FrameKind
 
 CONFIG = """
 [device]

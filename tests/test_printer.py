@@ -28,8 +28,8 @@ from hardware.printer import (
     ticket_data,
     ticket_width_px,
 )
+from hom_phieu.render.views import Ticket
 from kiosk.config import Printer
-from kiosk.views import Ticket
 
 TICKET = Ticket(
     office="UBND xã Đông Thanh",

@@ -20,16 +20,16 @@ from hardware.escpos_decode import decode, page_image
 from hardware.output import FrameDisplay, TicketPrinter
 from hardware.printer import PrinterWorker
 from hardware.screen import NullScreen
-from hardware.ticket_render import PAPER_WIDTH_PX, render_slip
 from hom_phieu import formatting
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Kind
+from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, render_slip
+from hom_phieu.render.views import Slip
 from kiosk.config import ConfigError, parse_config
 from kiosk.daemon import Kiosk
-from kiosk.device_key import DeviceKey
 from kiosk.identity import OfficeResults
-from kiosk.records import Kind
-from kiosk.views import Slip
 from tests import test_ceremony as ceremony
 from tests.test_daemon import CONFIG, FlakyDummy
 from tests.test_sync_protocol import signed

@@ -18,7 +18,6 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from hardware.qr import QUIET_ZONE, qr_fit, qr_image, qr_modules
 from hardware.screen import (
     FbGeometry,
     FramebufferScreen,
@@ -28,10 +27,11 @@ from hardware.screen import (
     open_screen,
     rgb565,
 )
-from hardware.screen_frames import render_frame
 from hom_phieu.i18n import set_language
+from hom_phieu.render.qr import QUIET_ZONE, qr_fit, qr_image, qr_modules
+from hom_phieu.render.screen_frames import render_frame
+from hom_phieu.render.views import ButtonLegend, ClerkCard, Frame, FrameKind
 from kiosk import config
-from kiosk.views import ButtonLegend, ClerkCard, Frame, FrameKind
 
 GOLDEN = Path(__file__).parent / "golden" / "screen"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

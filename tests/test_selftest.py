@@ -17,10 +17,10 @@ from hardware.escpos_decode import decode
 from hardware.output import FrameDisplay
 from hardware.printer import PrinterWorker
 from hardware.screen import NullScreen
+from hom_phieu.render.views import FrameKind
 from kiosk import selftest as selftest_module
 from kiosk.config import parse_config
 from kiosk.selftest import Selftest, report
-from kiosk.views import FrameKind
 from tests.test_daemon import CONFIG
 
 

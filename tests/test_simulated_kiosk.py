@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from hardware.escpos_decode import decode
+from hom_phieu.ledger.records import Kind, receipt_code
+from hom_phieu.ledger.records import decode as decode_record
+from hom_phieu.ledger.store import LedgerStore
 from kiosk.ledger_report import inspect_ledger
-from kiosk.ledger_store import LedgerStore
-from kiosk.records import Kind, receipt_code
-from kiosk.records import decode as decode_record
 from tests.kiosk_process import KioskProcess
 
 FAST_RULES = """

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from kiosk.records import decode
+from hom_phieu.ledger.records import decode
 from tests.test_ceremony import (
     Kiosk,
     as_secretary,
@@ -249,7 +249,7 @@ def test_an_office_sets_its_own_criteria(app, phone):
 def test_a_full_disk_refuses_clearly_and_the_ticket_keeps_its_answer(
     app, client, phone, tmp_path, monkeypatch
 ):
-    from kiosk.errors import DiskFullError
+    from hom_phieu.ledger.errors import DiskFullError
 
     kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-18T08:00:00")
     kiosk.vote("lan", "hai_long")

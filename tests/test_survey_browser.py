@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from hom_phieu.demo import CLERKS, SCALE
-from kiosk.records import decode
+from hom_phieu.ledger.records import decode
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.kiosk_process import KioskProcess
 from tests.test_ceremony_e2e import provision, seed

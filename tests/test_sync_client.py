@@ -23,11 +23,12 @@ from werkzeug.serving import make_server
 
 from hom_phieu import paths
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level, decode, record_hash
+from hom_phieu.protocol.signing import UntrustedAnswer, verified_config
 from kiosk.provision import ProvisionError, load_link, provision, remember_config, server_file
-from kiosk.records import Level, decode, record_hash
-from kiosk.sync_client import SyncClient, UntrustedAnswer, backoff_s, verified_config
+from kiosk.sync_client import SyncClient, backoff_s
 from tests.test_sync_protocol import CODE, free_port, make_app, register, seed, stored_rows
 from web import db as web_db
 from web.models import Clerk, Device, Office

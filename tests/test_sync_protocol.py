@@ -28,11 +28,11 @@ import pytest
 from sqlalchemy import func, select
 
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level, canonical_bytes, decode, receipt_code, record_hash
-from kiosk.sync_client import server_signature_ok, signed_headers
-from kiosk.verify import Row, verify_rows
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level, canonical_bytes, decode, receipt_code, record_hash
+from hom_phieu.ledger.verify import Row, verify_rows
+from hom_phieu.protocol.signing import server_signature_ok, signed_headers
 from web import clock, create_app
 from web import db as web_db
 from web.models import (

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.errors import LedgerCorruptError
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.errors import LedgerCorruptError
+from hom_phieu.ledger.records import Level, canonical_bytes
+from hom_phieu.ledger.verify import Fault
 from kiosk.ledger_report import inspect_ledger
-from kiosk.records import Level, canonical_bytes
-from kiosk.verify import Fault
 from tests.ledger_tools import load, raw_connection, resign_from, seqs_of_kind, store
 
 

@@ -16,11 +16,11 @@ import zxingcpp
 from PIL import Image, ImageChops, ImageDraw
 
 from hardware.escpos_decode import decode, page_image
-from hardware.fonts import font, line_metrics, text_width
 from hardware.printer import prepare_escpos, ticket_bytes
-from hardware.ticket_render import PAPER_WIDTH_PX, THRESHOLD, render_slip, render_ticket
 from hom_phieu.i18n import set_language
-from kiosk.views import Slip, Ticket
+from hom_phieu.render.fonts import font, line_metrics, text_width
+from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, THRESHOLD, render_slip, render_ticket
+from hom_phieu.render.views import Slip, Ticket
 
 GOLDEN = Path(__file__).parent / "golden" / "ticket"
 SURVEY_URL = "https://hom-phieu.example.vn/khao-sat/lan?t=7KQ2M9XA"

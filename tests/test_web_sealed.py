@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from hom_phieu.clock import FakeClock
-from kiosk.ballot_box import BallotBox
-from kiosk.device_key import DeviceKey
-from kiosk.records import Level
+from hom_phieu.ledger.ballot_box import BallotBox
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Level
 from tests.test_sync_protocol import enroll, push, register, seed
 from tests.web_helpers import PASSWORD, login
 from web import db

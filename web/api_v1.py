@@ -28,9 +28,9 @@ from werkzeug.exceptions import HTTPException
 
 from hom_phieu import formatting
 from hom_phieu.i18n import LANGUAGES, _, set_request_language
-from kiosk.device_key import fingerprint, verify_signature
-from kiosk.records import Level, TimeQuality, canonical_bytes
-from kiosk.sync_client import DEVICE_HEADER, SIGNATURE_HEADER, request_message
+from hom_phieu.ledger.device_key import fingerprint, verify_signature
+from hom_phieu.ledger.records import Level, TimeQuality, canonical_bytes
+from hom_phieu.protocol.signing import DEVICE_HEADER, SIGNATURE_HEADER, request_message
 from web import clock, db
 from web.auth import audit, csrf
 from web.ingest import Incoming, Refusal, StateCache, ingest

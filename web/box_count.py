@@ -1,7 +1,7 @@
 """Verifying and counting an office's box of a month from the records the server holds.
 
 Pure (no database, no Flask): the caller streams each device's rows in sequence order;
-this module walks them with the kiosk's own verifier (:class:`kiosk.verify.LedgerWalk`,
+this module walks them with the kiosk's own verifier (:class:`hom_phieu.ledger.verify.LedgerWalk`,
 the checks ``hom-phieu kiosk verify`` makes on the device) and counts only records that
 passed. Counts are always recomputed from records, never read from stored counters.
 
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from kiosk.records import Kind, Level, Record, TimeQuality
-from kiosk.verify import LedgerWalk, Problem, Row, Verifier
+from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
+from hom_phieu.ledger.verify import LedgerWalk, Problem, Row, Verifier
 from web.parallel import parallel_signatures
 
 LEVELS = tuple(level.value for level in Level)

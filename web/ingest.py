@@ -1,7 +1,7 @@
 """Taking in a batch of a device's signed records: all of it, or none of it.
 
 Pure of Flask: the API hands over a database session, the device row and the decoded
-batch; this module applies the ledger's own rules (``kiosk.verify.Verifier``: the same
+batch; this module applies the ledger's own rules (``hom_phieu.ledger.verify.Verifier``: the same
 ones ``hom-phieu kiosk verify`` applies on the device) to each new record against the
 records already held, and stores the new ones in one transaction. What it answers:
 
@@ -31,8 +31,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
-from kiosk.records import Kind, Record, RecordFormatError, decode, receipt_code, record_hash
-from kiosk.verify import Fault, LedgerState, Verifier
+from hom_phieu.ledger.records import (
+    Kind,
+    Record,
+    RecordFormatError,
+    decode,
+    receipt_code,
+    record_hash,
+)
+from hom_phieu.ledger.verify import Fault, LedgerState, Verifier
 from web import clock
 from web.models import Alert, Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures

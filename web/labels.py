@@ -10,7 +10,7 @@ from datetime import datetime
 
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _
-from kiosk.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
+from hom_phieu.ledger.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
 from web.models import CommitteeRole
 
 COMMITTEE_ROLE_LABELS = {

@@ -31,7 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import percent
 from hom_phieu.i18n import N_, _, current_language
-from kiosk.records import Level
+from hom_phieu.ledger.records import Level
 from web.labels import (
     CHANNEL_LABELS,
     COMMITTEE_ROLE_LABELS,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import aware
 from hom_phieu.i18n import _, language
-from kiosk.records import Channel, canonical_bytes, record_hash
+from hom_phieu.ledger.records import Channel, canonical_bytes, record_hash
 from web import clock
 from web.box_count import LEVELS, BoxCount, DeviceCheck, DeviceRef, HeldRow, Tally, count_device
 from web.ceremony_calendar import DEFAULT_WEEKEND, last_working_day, month_end, next_box

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, render_template, request
 from sqlalchemy import select
 
 from hom_phieu.i18n import _
-from kiosk.records import normalise_receipt_code
+from hom_phieu.ledger.records import normalise_receipt_code
 from web import db
 from web.ceremony_calendar import box_label
 from web.models import CountedRange, LedgerRecord, Office, Opening

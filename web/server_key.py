@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import current_app
 
-from kiosk.device_key import DeviceKey
-from kiosk.records import canonical_bytes
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.protocol.signing import sign_payload
 
 KEY_FILE = "server-key.pem"
 
@@ -36,4 +36,4 @@ def server_public_key_b64() -> str:
 
 def sign_ack(payload: Mapping[str, Any]) -> str:
     """Base64 Ed25519 signature of the canonical bytes of ``payload``."""
-    return base64.b64encode(server_key().sign(canonical_bytes(payload))).decode()
+    return sign_payload(server_key(), payload)

@@ -34,8 +34,8 @@ from wtforms.validators import InputRequired, Length
 
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import _
-from kiosk.errors import BallotBoxError
-from kiosk.records import Level, decode, normalise_receipt_code
+from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.records import Level, decode, normalise_receipt_code
 from web import clock, db
 from web.labels import LEVEL_LABELS
 from web.manage.common import Form

@@ -1,7 +1,7 @@
 """The phone survey's ballot box on the server: one signed ledger per office.
 
 Phone answers go into the same sealed monthly boxes as the buttons. For each office the
-server keeps a ballot box exactly like a kiosk's (:class:`kiosk.ballot_box.BallotBox`:
+server keeps a ballot box exactly like a kiosk's (:class:`hom_phieu.ledger.ballot_box.BallotBox`:
 signed, chained, a monthly OPEN and CLOSE on the server's synchronised clock) in its
 instance folder, and files its records as those of the office's *phone survey* device
 through the same ingest the kiosks' pushes go through. So the ceremony verifies and
@@ -26,10 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hom_phieu.clock import Clock, ClockReading
-from kiosk.ballot_box import BallotBox, Receipt
-from kiosk.device_key import DeviceKey
-from kiosk.records import Channel
-from kiosk.verify import Row
+from hom_phieu.ledger.ballot_box import BallotBox, Receipt
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.records import Channel
+from hom_phieu.ledger.verify import Row
 from web import clock
 from web.ingest import Incoming, StateCache, ingest
 from web.models import Device, Office

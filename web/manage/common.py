@@ -16,7 +16,7 @@ from wtforms import ValidationError
 from wtforms.fields import Field
 
 from hom_phieu.i18n import N_, _
-from kiosk.records import Level
+from hom_phieu.ledger.records import Level
 from web import db
 from web.auth import require_unit, units_in_scope
 from web.models import Role, Unit

@@ -20,11 +20,9 @@ from typing import Any
 
 from hom_phieu import __version__
 from hom_phieu.clock import Clock, SystemClock, box_of
-from kiosk.clock import Stamp, TimeState, stamp, with_anchor
-from kiosk.device_key import DeviceKey
-from kiosk.errors import BallotBoxError, LedgerCorruptError
-from kiosk.ledger_store import LedgerStore
-from kiosk.records import (
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
+from hom_phieu.ledger.records import (
     FORMAT_VERSION,
     Channel,
     Kind,
@@ -34,7 +32,9 @@ from kiosk.records import (
     decode,
     receipt_code,
 )
-from kiosk.verify import Verifier, verify_rows
+from hom_phieu.ledger.store import LedgerStore
+from hom_phieu.ledger.timing import Stamp, TimeState, stamp, with_anchor
+from hom_phieu.ledger.verify import Verifier, verify_rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The fonts that draw Vietnamese on the screen and on paper.
 
-DejaVu Sans ships with the project (``hardware/fonts``, its licence beside it): it covers
+DejaVu Sans ships with the project (``hom_phieu/render/fonts``, its licence beside it): it covers
 every Vietnamese letter with its tone marks, and shipping it makes the screen and the
 tickets look the same on every machine (and keeps golden-image tests stable).
 

@@ -1,4 +1,4 @@
-"""Draw a :class:`~kiosk.views.Frame` as a Pillow image. Pure: no I/O, no clock.
+"""Draw a :class:`~hom_phieu.render.views.Frame` as a Pillow image. Pure: no I/O, no clock.
 
 Every layout is computed from the frame size (designed at 480x320, checked down to
 320x240 and up to 800x480), so one set of code serves an HDMI monitor and a small SPI
@@ -18,10 +18,10 @@ from typing import Literal, NamedTuple
 
 from PIL import Image, ImageDraw
 
-from hardware.fonts import font, line_metrics, text_width, wrap
-from hardware.qr import qr_fit
 from hom_phieu.i18n import _
-from kiosk.views import ButtonLegend, ClerkCard, Frame, FrameKind
+from hom_phieu.render.fonts import font, line_metrics, text_width, wrap
+from hom_phieu.render.qr import qr_fit
+from hom_phieu.render.views import ButtonLegend, ClerkCard, Frame, FrameKind
 
 RGB = tuple[int, int, int]
 Align = Literal["left", "center", "right"]

@@ -5,20 +5,20 @@ into ``?`` on the common 58 mm printers), so everything is drawn here with DejaV
 printed as one raster image. Text is drawn anti-aliased and then thresholded (no dithering)
 with the cut-off biased towards black: strokes come out a little heavier than FreeType's
 monochrome rendering, which fades on thermal paper, and the small hooks and dots of the tone
-marks stay whole. Line boxes come from :func:`hardware.fonts.line_metrics` so stacked marks
+marks stay whole. Line boxes come from :func:`hom_phieu.render.fonts.line_metrics` so stacked marks
 on capitals (Ễ, Ặ) are never clipped.
 
-A ticket never shows the level: :class:`kiosk.views.Ticket` has no field for it.
+A ticket never shows the level: :class:`hom_phieu.render.views.Ticket` has no field for it.
 """
 
 from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from hardware.fonts import font, line_metrics, text_width, wrap
-from hardware.qr import qr_fit
 from hom_phieu.i18n import _
-from kiosk.views import Slip, Ticket
+from hom_phieu.render.fonts import font, line_metrics, text_width, wrap
+from hom_phieu.render.qr import qr_fit
+from hom_phieu.render.views import Slip, Ticket
 
 PAPER_WIDTH_PX = {58: 384, 80: 576}  # printable dots at 203 dpi
 BASE_WIDTH = 384  # sizes below are for 58 mm paper and scale with the width

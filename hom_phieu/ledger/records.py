@@ -47,6 +47,9 @@ class TimeQuality(StrEnum):
         return self is not TimeQuality.UNSYNCED
 
 
+SERVED = "served"  # the name of the clerk's "served" button in events and refusals
+
+
 class Level(StrEnum):
     """The statutory three-level scale that every office's buttons map to."""
 

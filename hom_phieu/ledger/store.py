@@ -16,8 +16,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from kiosk.errors import DiskFullError, LedgerBusyError, LedgerStoreError
-from kiosk.verify import Row
+from hom_phieu.ledger.errors import DiskFullError, LedgerBusyError, LedgerStoreError
+from hom_phieu.ledger.verify import Row
 
 SCHEMA_VERSION = "1"
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import N_, _
-from kiosk.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
+from hom_phieu.ledger.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
 
 RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
 

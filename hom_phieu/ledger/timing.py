@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, ClockReading
-from kiosk.records import TimeQuality
+from hom_phieu.ledger.records import TimeQuality
 
 # A clock reading that strays further than this from what monotonic time predicts
 # is a jump, recorded as an EVENT.
