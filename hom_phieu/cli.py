@@ -161,6 +161,16 @@ def format_status(data: dict) -> str:
     if data["head"]:
         lines.append(_("Chain head: {seq} {hash}").format(**data["head"]))
     lines.append(_("Not yet synced: {count} records").format(count=data["unsynced_records"]))
+    ack = data.get("server_ack")
+    if ack and ack["held"]:
+        lines.append(_("Acknowledged by the server: records up to {seq}").format(seq=ack["seq"]))
+    elif ack:
+        lines.append(
+            _(
+                "Acknowledged by the server: records up to {seq}, NO LONGER in this ledger: "
+                "{problem}"
+            ).format(seq=ack["seq"], problem=ack["problem"])
+        )
     boot = data["last_boot"]
     if boot:
         lines.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -62,7 +63,7 @@ def kernel_clock_synchronised() -> bool:
 
 
 @cache
-def _adjtimex():
+def _adjtimex() -> Callable[..., int] | None:
     """libc's adjtimex, looked up once (find_library runs a subprocess on Linux)."""
     libc_name = ctypes.util.find_library("c")
     try:

@@ -16,8 +16,17 @@ from typing import Any
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError, fingerprint
+from hom_phieu.ledger.errors import LedgerStoreError
+from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.store import LedgerStore
-from hom_phieu.ledger.verify import Fault, LedgerState, Problem, Verifier, verify_rows
+from hom_phieu.ledger.verify import (
+    Fault,
+    LedgerState,
+    Problem,
+    Verifier,
+    acked_head_problem,
+    verify_rows,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +38,8 @@ class LedgerReport:
     records: int
     by_kind: dict[str, int]
     acked_seq: int
+    acked_hash: str | None = None
+    ack_problem: Problem | str | None = None  # the ledger no longer holds what was acked
 
     @property
     def intact(self) -> bool:
@@ -56,6 +67,14 @@ class LedgerReport:
             if open_box
             else None,
             "closed_boxes": list(state.closed_boxes) if state else [],
+            "server_ack": {
+                "seq": self.acked_seq,
+                "hash": self.acked_hash,
+                "held": self.ack_problem is None,
+                "problem": None if self.ack_problem is None else str(self.ack_problem),
+            }
+            if self.acked_hash is not None or self.ack_problem is not None
+            else None,
             "unsynced_records": max(
                 0, (state.head_seq if state else self.records) - self.acked_seq
             ),
@@ -107,6 +126,17 @@ def inspect_ledger(path: Path, key_path: Path | None = None) -> LedgerReport:
 
 
 def _inspect(store: LedgerStore, key_path: Path | None) -> LedgerReport:
+    # One read transaction: the records and the acknowledgement from the same moment,
+    # while the daemon goes on appending and syncing.
+    store.conn.execute("BEGIN")
+    try:
+        return _inspect_snapshot(store, key_path)
+    finally:
+        if store.conn.in_transaction:
+            store.conn.execute("ROLLBACK")
+
+
+def _inspect_snapshot(store: LedgerStore, key_path: Path | None) -> LedgerReport:
     problem: Problem | str | None = store.integrity_problem()
     if problem is not None:
         problem = _("SQLite integrity check failed: {detail}").format(detail=problem)
@@ -122,16 +152,38 @@ def _inspect(store: LedgerStore, key_path: Path | None) -> LedgerReport:
     verifier = None
     if problem is None:
         problem, verifier = verify_rows(store.iter_rows(), public_raw, device_id)
-    acked = store.acked()
+    acked, ack_problem = _acked(store, verifier if problem is None else None)
     return LedgerReport(
         path=store.path,
         device_id=device_id,
-        problem=problem,
+        problem=problem if problem is not None else ack_problem,
         verifier=verifier,
         records=store.record_count(),
         by_kind=store.count_by_kind(),
         acked_seq=acked[0] if acked else 0,
+        acked_hash=acked[1] if acked else None,
+        ack_problem=ack_problem,
     )
+
+
+def _acked(
+    store: LedgerStore, verifier: Verifier | None
+) -> tuple[tuple[int, str] | None, Problem | str | None]:
+    """The server's last acknowledged head, and (for an intact chain) whether the ledger
+    still holds it: a ledger cut below it is a chain without fault, but records the
+    server holds are gone."""
+    try:
+        acked = store.acked()
+    except LedgerStoreError as exc:
+        return None, str(exc)
+    if verifier is None:
+        return acked, None
+
+    def hash_at(seq: int) -> str | None:
+        row = store.row_at(seq)
+        return record_hash(row.data) if row is not None else None
+
+    return acked, acked_head_problem(acked, verifier.state, hash_at)
 
 
 def _key_mismatch(key_path: Path, public_raw: bytes, device_id: str) -> Problem | str | None:

@@ -31,10 +31,12 @@ from hom_phieu.ledger.records import (
     canonical_bytes,
     decode,
     receipt_code,
+    record_hash,
 )
+from hom_phieu.ledger.state import BoxTally, LedgerState
 from hom_phieu.ledger.store import LedgerStore
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp, with_anchor
-from hom_phieu.ledger.verify import Verifier, verify_rows
+from hom_phieu.ledger.verify import Verifier, acked_head_problem, verify_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +118,9 @@ class BallotBox:
         _require_text("button", button)
         level, channel = Level(level), Channel(channel)
         moment = self._advance_time()
-        box = self._open_box()
-        body = {
-            "counter": box.votes + 1,
+        counter = self._open_box().votes + 1
+        body: dict[str, Any] = {
+            "counter": counter,
             "clerk": clerk,
             "button": button,
             "level": level.value,
@@ -130,7 +132,7 @@ class BallotBox:
         return Receipt(
             seq=record.seq,
             box=record.box,
-            counter=body["counter"],
+            counter=counter,
             code=receipt_code(record.hash),
             wall_ms=record.wall_ms,
             time_quality=record.tq.value,
@@ -173,7 +175,7 @@ class BallotBox:
         return self._key.device_id
 
     @property
-    def state(self):
+    def state(self) -> LedgerState:
         """The verified ledger's state (counts of the open box are sealed: don't show them)."""
         return self._verifier.state
 
@@ -185,7 +187,7 @@ class BallotBox:
         return self._store
 
     # --- internals -----------------------------------------------------------------
-    def _open_box(self):
+    def _open_box(self) -> BoxTally:
         box = self._verifier.state.open_box
         if box is None:  # only before the very first OPEN, which _boot writes
             raise BallotBoxError("no box is open")
@@ -203,7 +205,7 @@ class BallotBox:
             "clock_synced": reading.synced,
             "config_digest": config_digest,
         }
-        specs: list[tuple[Kind, dict]] = [(Kind.BOOT, body)]
+        specs: list[tuple[Kind, dict[str, Any]]] = [(Kind.BOOT, body)]
         if self._verifier.state.open_box is None:
             specs.append((Kind.OPEN, {}))  # the first box: the month the clock shows
         self._write(moment, specs, boot=self._verifier.state.boot + 1)
@@ -250,7 +252,7 @@ class BallotBox:
     def _write(
         self,
         moment: Stamp,
-        specs: list[tuple[Kind, dict]],
+        specs: list[tuple[Kind, dict[str, Any]]],
         *,
         boot: int | None = None,
         new_box: str | None = None,
@@ -315,9 +317,9 @@ class BallotBox:
 
 def _verified(store: LedgerStore, key: DeviceKey) -> Verifier:
     """Check the file, its identity and every record; refuse to go on if anything is wrong."""
-    problem = store.integrity_problem()
-    if problem is not None:
-        raise LedgerCorruptError(f"SQLite integrity check failed: {problem}")
+    damage = store.integrity_problem()
+    if damage is not None:
+        raise LedgerCorruptError(f"SQLite integrity check failed: {damage}")
     meta = store.meta()
     public_b64 = base64.b64encode(key.public_raw).decode()
     if not meta:
@@ -330,9 +332,18 @@ def _verified(store: LedgerStore, key: DeviceKey) -> Verifier:
             f"{key.device_id}: restore the matching key file, never a new one"
         )
     problem, verifier = verify_rows(store.iter_rows(), key.public_raw, key.device_id)
+    if problem is None:  # records cut below what the server holds: appending would fork
+        problem = acked_head_problem(
+            store.acked(), verifier.state, lambda seq: _hash_at(store, seq)
+        )
     if problem is not None:
         raise LedgerCorruptError(problem)
     return verifier
+
+
+def _hash_at(store: LedgerStore, seq: int) -> str | None:
+    row = store.row_at(seq)
+    return record_hash(row.data) if row is not None else None
 
 
 def _with_details(body: dict[str, Any], detail: Mapping[str, Any]) -> dict[str, Any]:

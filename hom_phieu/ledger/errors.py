@@ -3,6 +3,8 @@ whenever one is raised, nothing was written and nothing may be acknowledged."""
 
 from __future__ import annotations
 
+from hom_phieu.ledger.faults import Problem
+
 
 class BallotBoxError(RuntimeError):
     """The ballot box cannot take this record; nothing was written."""
@@ -23,6 +25,6 @@ class DiskFullError(LedgerStoreError):
 class LedgerCorruptError(BallotBoxError):
     """Verification found damage: the box refuses to append to it."""
 
-    def __init__(self, problem: object) -> None:
+    def __init__(self, problem: Problem | str) -> None:
         self.problem = problem
         super().__init__(f"the ballot box ledger is damaged: {problem}")

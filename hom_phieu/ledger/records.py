@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from hom_phieu.i18n import N_
 
@@ -73,8 +73,22 @@ class Channel(StrEnum):
     PHONE = "phone"
 
 
-# Fields every record carries, whatever its kind.
-HEADER_FIELDS = ("v", "device", "seq", "prev", "kind", "box", "wall_ms", "tq", "boot", "mono_ns")
+# Fields every record carries, whatever its kind, with their JSON types. ``decode``
+# guarantees these types (so :class:`Record`'s properties are what they say); the values
+# and the kinds' bodies are the grammar's (``hom_phieu.ledger.grammar``).
+HEADER_TYPES: dict[str, type] = {
+    "v": int,
+    "device": str,
+    "seq": int,
+    "prev": str,
+    "kind": str,
+    "box": str,
+    "wall_ms": int,
+    "tq": str,
+    "boot": int,
+    "mono_ns": int,
+}
+HEADER_FIELDS = tuple(HEADER_TYPES)
 
 
 class RecordFormatError(ValueError):
@@ -122,7 +136,10 @@ def record_hash(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A decoded record. ``data`` is the exact signed byte string; ``hash`` its SHA-256."""
+    """A decoded record. ``data`` is the exact signed byte string; ``hash`` its SHA-256.
+
+    Decoding vouches for the header's types (the casts below); the values and the body
+    are vouched for only once the grammar passed (``Verifier.check_rule``)."""
 
     data: bytes
     fields: Mapping[str, Any]
@@ -135,23 +152,23 @@ class Record:
 
     @property
     def seq(self) -> int:
-        return self.fields["seq"]
+        return cast(int, self.fields["seq"])
 
     @property
     def box(self) -> str:
-        return self.fields["box"]
+        return cast(str, self.fields["box"])
 
     @property
     def prev(self) -> str:
-        return self.fields["prev"]
+        return cast(str, self.fields["prev"])
 
     @property
     def device(self) -> str:
-        return self.fields["device"]
+        return cast(str, self.fields["device"])
 
     @property
     def wall_ms(self) -> int:
-        return self.fields["wall_ms"]
+        return cast(int, self.fields["wall_ms"])
 
     @property
     def tq(self) -> TimeQuality:
@@ -159,15 +176,15 @@ class Record:
 
     @property
     def boot(self) -> int:
-        return self.fields["boot"]
+        return cast(int, self.fields["boot"])
 
     @property
     def mono_ns(self) -> int:
-        return self.fields["mono_ns"]
+        return cast(int, self.fields["mono_ns"])
 
     @property
     def body(self) -> Mapping[str, Any]:
-        return self.fields["body"]
+        return cast("Mapping[str, Any]", self.fields["body"])
 
 
 def decode(data: bytes) -> Record:
@@ -176,8 +193,10 @@ def decode(data: bytes) -> Record:
         # Floats are refused while parsing (not in a second pass): this runs for every
         # record a server ingests and every record a kiosk verifies at start.
         fields = _DECODER.decode(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordFormatError(f"not valid JSON: {exc}") from None
+    except RecordFormatError:
+        raise
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, a 5,000-digit number,
+        raise RecordFormatError(f"not valid JSON: {str(exc)[:200]}") from None  # deep nesting
     if not isinstance(fields, dict):
         raise RecordFormatError("not a JSON object")
     if fields.get("v") != FORMAT_VERSION:
@@ -185,13 +204,14 @@ def decode(data: bytes) -> Record:
     missing = [name for name in (*HEADER_FIELDS, "body") if name not in fields]
     if missing:
         raise RecordFormatError(f"missing fields: {', '.join(missing)}")
+    for name, expected in HEADER_TYPES.items():  # before any lookup: a list is unhashable
+        if type(fields[name]) is not expected:  # exact: a boolean is no integer here
+            what = "an integer" if expected is int else "a string"
+            raise RecordFormatError(f"field {name} is not {what}")
     if fields["kind"] not in Kind.__members__:
-        raise RecordFormatError(f"unknown kind {fields['kind']!r}")
+        raise RecordFormatError(f"unknown kind {fields['kind'][:20]!r}")
     if fields["tq"] not in _TIME_QUALITIES:
-        raise RecordFormatError(f"unknown time quality {fields['tq']!r}")
-    for name in ("seq", "wall_ms", "boot", "mono_ns"):
-        if type(fields[name]) is not int:
-            raise RecordFormatError(f"field {name} is not an integer")
+        raise RecordFormatError(f"unknown time quality {fields['tq'][:20]!r}")
     if not isinstance(fields["body"], dict):
         raise RecordFormatError("body is not an object")
     if _encode(fields) != data:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
 
 from hom_phieu.ledger.errors import DiskFullError, LedgerBusyError, LedgerStoreError
 from hom_phieu.ledger.verify import Row
@@ -119,6 +120,10 @@ class LedgerStore:
         for seq, data, sig in cursor:
             yield Row(seq, bytes(data), bytes(sig))
 
+    def row_at(self, seq: int) -> Row | None:
+        found = self.conn.execute("SELECT data, sig FROM records WHERE seq = ?", (seq,)).fetchone()
+        return Row(seq, bytes(found[0]), bytes(found[1])) if found else None
+
     def append(self, entries: Sequence[tuple[int, str, str, bytes, bytes]]) -> None:
         """Write (seq, kind, box, data, sig) rows in one durable transaction."""
         try:
@@ -150,15 +155,28 @@ class LedgerStore:
         return None if result == ["ok"] else "; ".join(result[:5])
 
     def record_count(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        count: int = self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        return count
 
     def count_by_kind(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT kind, count(*) FROM records GROUP BY kind"))
 
     # --- sync bookkeeping --------------------------------------------------------
     def acked(self) -> tuple[int, str] | None:
+        """The head (seq, hash) of the server's last acknowledgement; None before any.
+
+        Raises :class:`LedgerStoreError` when what is stored is not a seq and a hash
+        (SQLite keeps whatever a hand with a plain connection put there)."""
         row = self.conn.execute("SELECT acked_seq, acked_hash FROM sync_progress").fetchone()
-        return (row[0], row[1]) if row else None
+        if row is None:
+            return None
+        seq, record_hash = row
+        if type(seq) is not int or type(record_hash) is not str:
+            raise LedgerStoreError(
+                f"ledger {self.path}: the stored acknowledgement is not a record number and "
+                "a hash: the file was edited by hand"
+            )
+        return seq, record_hash
 
     def set_acked(self, seq: int, record_hash: str, at_ms: int) -> None:
         with self.transaction():
@@ -183,7 +201,12 @@ class _Transaction:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")

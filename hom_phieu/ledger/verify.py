@@ -8,6 +8,8 @@ the same checks. What is checked, in ledger order:
 * it belongs to this device (its fingerprint) and its signature verifies;
 * its sequence number is the next one (else: removed, reordered or inserted records);
 * it links to the hash of the record before it (else: a replaced record);
+* every field fits the record grammar (``hom_phieu.ledger.grammar``: types, allowed
+  words, sizes), so nothing after this reads a list where a word belongs;
 * wall time never goes backwards; boot counters step by one;
 * the box grammar: BOOT first; OPEN only when no box is open, with a zero report;
   VOTE/REFUSED only into the open box, ballot counters stepping by one; CLOSE seals
@@ -18,73 +20,36 @@ the same checks. What is checked, in ledger order:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hom_phieu.clock import local_iso
-from hom_phieu.i18n import N_, _
-from hom_phieu.ledger.records import GENESIS_PREV, Kind, Record, RecordFormatError, decode
+from hom_phieu.i18n import _
+from hom_phieu.ledger.acks import acked_head_problem
+from hom_phieu.ledger.faults import FAULT_LABELS, Fault, Problem
+from hom_phieu.ledger.grammar import record_problem
+from hom_phieu.ledger.records import Kind, Record, RecordFormatError, decode
+from hom_phieu.ledger.state import BoxTally, LedgerState
+
+__all__ = [  # (faults and state live in their own modules; importers find them here too)
+    "FAULT_LABELS",
+    "RESULTS_SLIP_EVENT",
+    "BoxTally",
+    "Fault",
+    "LedgerState",
+    "LedgerWalk",
+    "Problem",
+    "Row",
+    "Verifier",
+    "acked_head_problem",
+    "verify_records",
+    "verify_rows",
+]
 
 RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
-
-
-class Fault(StrEnum):
-    """The kinds of damage verification tells apart."""
-
-    UNREADABLE = "unreadable"
-    ALTERED = "altered"
-    BAD_SIGNATURE = "bad-signature"
-    FOREIGN = "foreign-key"
-    REMOVED = "removed"
-    REORDERED = "reordered"
-    INSERTED = "inserted"
-    REPLACED = "replaced"
-    TRUNCATED = "truncated"
-    TIME_BACKWARDS = "time-backwards"
-    RULE = "rule"  # a well-signed record that breaks the ledger's grammar
-
-    @property
-    def label(self) -> str:
-        """The fault's name in the current language (``value`` stays the stable code)."""
-        return _(FAULT_LABELS[self])
-
-
-FAULT_LABELS = {
-    Fault.UNREADABLE: N_("unreadable"),
-    Fault.ALTERED: N_("altered"),
-    Fault.BAD_SIGNATURE: N_("bad signature"),
-    Fault.FOREIGN: N_("foreign key"),
-    Fault.REMOVED: N_("removed"),
-    Fault.REORDERED: N_("reordered"),
-    Fault.INSERTED: N_("inserted"),
-    Fault.REPLACED: N_("replaced"),
-    Fault.TRUNCATED: N_("truncated"),
-    Fault.TIME_BACKWARDS: N_("time backwards"),
-    Fault.RULE: N_("rule broken"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """The first thing wrong with a ledger: where, what kind, and in words."""
-
-    position: int  # 1-based position of the row in ledger order
-    seq: int | None  # the sequence number the row claims, if readable
-    fault: Fault
-    message: str
-
-    def __str__(self) -> str:
-        where = (
-            _("record {seq}").format(seq=self.seq)
-            if self.seq is not None
-            else _("row {position}").format(position=self.position)
-        )
-        return f"{where}: {self.fault.label}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,49 +59,6 @@ class Row:
     seq: int
     data: bytes
     sig: bytes
-
-
-@dataclass(slots=True)
-class BoxTally:
-    """Counts of one box recomputed from its records (never from stored counters)."""
-
-    box: str
-    open_seq: int
-    votes: int = 0
-    refused: int = 0
-    counts: dict[str, Counter[str]] = field(default_factory=dict)  # clerk -> level -> n
-    buttons: Counter[str] = field(default_factory=Counter)
-
-    def add_vote(self, record: Record) -> None:
-        body = record.body
-        self.votes += 1
-        self.counts.setdefault(body["clerk"], Counter())[body["level"]] += 1
-        self.buttons[body["button"]] += 1
-
-    def seal(self) -> dict:
-        """The counts a CLOSE record carries for this box, in canonical shape."""
-        return {
-            "votes": self.votes,
-            "refused": self.refused,
-            "counts": {clerk: dict(sorted(c.items())) for clerk, c in sorted(self.counts.items())},
-            "buttons": dict(sorted(self.buttons.items())),
-        }
-
-
-@dataclass(slots=True)
-class LedgerState:
-    """What a verified ledger leaves behind: enough to go on appending to it."""
-
-    head_seq: int = 0
-    head_hash: str = GENESIS_PREV
-    last_wall_ms: int = 0
-    boot: int = 0
-    open_box: BoxTally | None = None
-    closed_boxes: list[str] = field(default_factory=list)
-    last_record: Record | None = None
-    last_boot: Record | None = None
-    clerk_on_duty: str | None = None  # from the last ``clerk_on_duty`` EVENT
-    results_slips: set[str] = field(default_factory=set)  # boxes of ``results_slip`` EVENTs
 
 
 class Verifier:
@@ -159,15 +81,20 @@ class Verifier:
         return True
 
     def check_rule(self, record: Record) -> tuple[Fault, str] | None:
-        """Why ``record`` may not follow the ledger so far, or None. Does not change state."""
+        """Why ``record`` may not follow the ledger so far, or None. Does not change state.
+
+        The record grammar comes first: every rule after it may trust the fields' types."""
+        malformed = record_problem(record)
+        if malformed is not None:
+            return Fault.MALFORMED, malformed
         if record.wall_ms < self.state.last_wall_ms:
             return Fault.TIME_BACKWARDS, _(
                 "wall time runs backwards: {wall} is before {last}"
             ).format(wall=local_iso(record.wall_ms), last=local_iso(self.state.last_wall_ms))
-        reason = self._grammar_problem(record)
+        reason = self._rule_problem(record)
         return (Fault.RULE, reason) if reason is not None else None
 
-    def _grammar_problem(self, record: Record) -> str | None:
+    def _rule_problem(self, record: Record) -> str | None:
         state = self.state
         kind, body = record.kind, record.body
         if state.head_seq == 0 and kind is not Kind.BOOT:
@@ -212,9 +139,6 @@ class Verifier:
                 return _("ballot counter {counter} does not follow {previous}").format(
                     counter=body.get("counter"), previous=open_box.votes
                 )
-            for name in ("clerk", "button", "level", "channel"):
-                if not isinstance(body.get(name), str):
-                    return _("a VOTE without the field {name}").format(name=name)
         elif kind is Kind.CLOSE:
             if open_box is None:
                 return _("a CLOSE while no box is open")
