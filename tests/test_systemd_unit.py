@@ -23,7 +23,7 @@ def service() -> dict[str, list[str]]:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
-@pytest.mark.parametrize("name", ["hom-phieu-kiosk.service", "hom-phieu-web.service"])
+@pytest.mark.parametrize("name", ["hom-phieu-kiosk.service", "hom-phieu-web@.service"])
 def test_systemd_analyze_verify_is_clean(tmp_path: Path, name: str) -> None:
     # The unit names the installed command; point it at one that exists here.
     unit = UNITS / name

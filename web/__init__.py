@@ -38,10 +38,12 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
 
+    from hom_phieu.clock import SystemClock
     from web import api_v1, auth, ceremony, db, i18n, manage, pages, public, survey
-    from web import clock as server_clock
+    from web.services import Services, install
 
-    server_clock.init_app(app, clock)
+    engine = db.make_engine(app.config["DATABASE_URL"])
+    install(app, Services(clock or SystemClock(), engine, db.sessions_of(engine)))
     db.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)

@@ -16,12 +16,10 @@ import base64
 import binascii
 import hashlib
 import json
-import threading
-from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -33,10 +31,12 @@ from hom_phieu.ledger.records import Level, TimeQuality, canonical_bytes
 from hom_phieu.protocol.signing import DEVICE_HEADER, SIGNATURE_HEADER, request_message
 from web import clock, db
 from web.auth import audit, csrf
-from web.ingest import Incoming, Refusal, StateCache, ingest
+from web.ingest import Incoming, Refusal, ingest
 from web.models import Clerk, Device, Enrollment, Opening
 from web.pages import enrollment_hash
 from web.server_key import server_public_key_b64, sign_ack
+from web.services import services
+from web.throttle import EnrollThrottle
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -44,8 +44,6 @@ MAX_RECORDS = 500  # per push
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 MAX_SMALL_BYTES = 16 * 1024  # enroll, health
 MAX_TEXT = 300  # any one text field of health or enrollment
-ENROLL_FAILURES = 10  # wrong codes per address …
-ENROLL_WINDOW_S = 15 * 60  # … in this window, then enrollment waits
 ENDPOINTS = {"enroll": ("POST",), "records": ("POST",), "health": ("POST",), "config": ("GET",)}
 HEALTH_TEXTS = ("printer", "screen", "software", "out_of_service")
 
@@ -53,38 +51,6 @@ HEALTH_TEXTS = ("printer", "screen", "software", "out_of_service")
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     csrf.exempt(bp)  # devices sign their requests; there is no browser session to forge
-    app.extensions["hom_phieu_state_cache"] = StateCache()
-    app.extensions["hom_phieu_enroll_throttle"] = EnrollThrottle()
-
-
-class EnrollThrottle:
-    """Wrong enrollment codes per remote address, in memory: a slow-down, not a wall.
-
-    A code has 31^12 possibilities and expires in hours; this only keeps a script from
-    trying thousands a second. A restart forgets, which is acceptable at that strength.
-    """
-
-    def __init__(self, limit: int = ENROLL_FAILURES, window_s: float = ENROLL_WINDOW_S) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, address: str) -> bool:
-        with self._lock:
-            return len(self._recent(address)) >= self.limit
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(clock.monotonic_s())
-
-    def _recent(self, address: str) -> deque[float]:
-        since = clock.monotonic_s() - self.window_s
-        for key in [k for k, v in self._failures.items() if not v or v[-1] < since]:
-            del self._failures[key]  # forget quiet addresses: bounded memory
-        times = self._failures.setdefault(address, deque())
-        while times and times[0] < since:
-            times.popleft()
-        return times
 
 
 # --- errors and language -------------------------------------------------------------------
@@ -133,7 +99,7 @@ def unknown(rest: str):
 @bp.post("/enroll")
 def enroll():
     """A kiosk trades a one-time code for its identity; the code is the credential."""
-    throttle: EnrollThrottle = current_app.extensions["hom_phieu_enroll_throttle"]
+    throttle = services().enroll_throttle
     address = request.remote_addr or ""
     if throttle.blocked(address):
         raise Refusal(429, "throttled", _("too many wrong codes: wait 15 minutes, then try again"))
@@ -225,7 +191,7 @@ def push():
         )
     batch = [_incoming(position, item) for position, item in enumerate(items)]
     session = db.session()
-    outcome = ingest(session, device, batch, current_app.extensions["hom_phieu_state_cache"])
+    outcome = ingest(session, device, batch, services().state_cache)
     if outcome.stored == 0:
         device.last_seen_at = clock.now()
         session.commit()
@@ -298,7 +264,7 @@ VERSION_TTL_S = 30.0
 def config_version(device: Device) -> str:
     """The configuration's version for a push answer, worked out at most every 30 s per
     device: a roster change reaches the kiosk that much later, and pushes stay cheap."""
-    versions = current_app.extensions.setdefault("hom_phieu_config_versions", {})
+    versions = services().config_versions
     now = clock.monotonic_s()
     known = versions.get(device.id)
     if known is None or now - known[0] > VERSION_TTL_S:

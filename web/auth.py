@@ -77,8 +77,17 @@ def hash_password(password: str) -> str:
 
 
 def create_user(
-    username: str, password: str, display_name: str, role: str, unit_id: int | None = None
+    username: str,
+    password: str,
+    display_name: str,
+    role: str,
+    unit_id: int | None = None,
+    *,
+    password_hash: str | None = None,
 ) -> User:
+    """A new account. ``password_hash``, when given, must be :func:`hash_password` of
+    ``password`` made earlier: it is stored instead of hashing again (the test suite hashes
+    its one fixture password once for its many accounts)."""
     if role not in Role.ALL:
         raise ValueError(_("unknown role {role}").format(role=role))
     session = db.session()
@@ -86,7 +95,7 @@ def create_user(
         raise ValueError(_("the account {name} exists already").format(name=username))
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         display_name=display_name,
         role=role,
         unit_id=unit_id,

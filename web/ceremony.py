@@ -57,7 +57,7 @@ from web.opening import (
     sealed_summary,
 )
 from web.pages import office_or_404
-from web.survey import file_answers
+from web.survey import close_survey_box
 
 bp = Blueprint("ceremony", __name__)
 # Who may follow a ceremony and read opened results (the secretary acts; see below).
@@ -164,7 +164,6 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
         context["open_form"] = forms.get("open") or OpenForm(formdata=None)
         # Verifying reads every record of the office: the secretary's screen asks for it.
         if context["secretary"] and (request.args.get("verify") or "open" in forms):
-            file_answers(office)
             checks = checklist(count_box(session, office, box), month_end(box))
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
     else:
@@ -293,7 +292,7 @@ def open_(office_id: int, box: str):
     form = OpenForm()
     if not form.validate():
         return box_page(office_id, box, forms={"open": form}, status=400)
-    file_answers(office)
+    close_survey_box(office)  # a month over: its phone answers' box is sealed now
     try:
         open_box(
             session,

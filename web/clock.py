@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app
-
-from hom_phieu.clock import Clock, SystemClock, now_utc
-
-EXTENSION = "hom_phieu_clock"
-
-
-def init_app(app: Flask, clock: Clock | None) -> None:
-    app.extensions[EXTENSION] = clock or SystemClock()
+from hom_phieu.clock import Clock, now_utc
 
 
 def clock() -> Clock:
     """The application's clock (inside an application context only)."""
-    return current_app.extensions[EXTENSION]
+    from web.services import services  # (the models use this module: no import cycle)
+
+    return services().clock
 
 
 def now() -> datetime:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from web.services import services
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,16 +36,17 @@ def make_engine(url: str) -> Engine:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["hom_phieu_engine"] = engine
-    app.extensions["hom_phieu_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+
+
+def sessions_of(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 def session() -> Session:
     """The session of the current request (or app context)."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["hom_phieu_sessions"]()
+        g.db_session = services().sessions()
     return g.db_session
 
 

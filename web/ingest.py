@@ -18,29 +18,24 @@ Nothing here logs or returns a record's content: boxes stay sealed.
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
 from hom_phieu.ledger.records import (
-    Kind,
     Record,
     RecordFormatError,
     decode,
-    receipt_code,
     record_hash,
 )
-from hom_phieu.ledger.verify import Fault, LedgerState, Verifier
+from hom_phieu.ledger.verify import Fault, Verifier
 from web import clock
+from web.device_state import StateCache, device_verifier, insert_rows, row_of
 from web.models import Alert, Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures
 
@@ -77,33 +72,6 @@ class Outcome:
     head_seq: int  # the server's contiguous head for this device
     ack_seq: int  # the last record of the batch (the head when the batch was empty)
     ack_hash: str
-
-
-class StateCache:
-    """Verifier states of recently seen devices, so a push need not replay the month.
-
-    Keyed by the head it describes: a hash chain's head fixes everything before it, so
-    a state found under (device, seq, hash) is right whichever server process made it.
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self._size = size
-        self._states: OrderedDict[tuple[str, int, str], LedgerState] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, device_id: str, head_seq: int, head_hash: str) -> LedgerState | None:
-        with self._lock:
-            state = self._states.get((device_id, head_seq, head_hash))
-            if state is None:
-                return None
-            self._states.move_to_end((device_id, head_seq, head_hash))
-        return copy.deepcopy(state)
-
-    def put(self, device_id: str, state: LedgerState) -> None:
-        with self._lock:
-            self._states[(device_id, state.head_seq, state.head_hash)] = state
-            while len(self._states) > self._size:
-                self._states.popitem(last=False)
 
 
 def ingest(
@@ -153,15 +121,15 @@ def _ingest_once(
             last.seq if last else head_seq,
             record_hash(last.data) if last else head_hash,
         )
-    verifier = _verifier(session, device, cache)
+    verifier = device_verifier(session, device, cache)
     received = clock.now()
     rows = []
     signed = _signatures(verifier, new)
     for item, signature_ok in zip(new, signed, strict=True):
         record = _checked(verifier, item, signature_ok)
         verifier.accept(record)
-        rows.append(_row(device, item, record, received))
-    _insert_rows(session, rows)
+        rows.append(row_of(device, record, item.sig, received))
+    insert_rows(session, rows)
     device.head_seq, device.head_hash = verifier.state.head_seq, verifier.state.head_hash
     device.last_seen_at = received
     session.commit()
@@ -308,78 +276,3 @@ def _refused(seq: int, fault: str, message: str) -> Refusal:
         seq=seq,
         fault=str(fault),
     )
-
-
-ROW_COLUMNS = ("device_pk", "seq", "kind", "office_id", "box", "wall_ms", "data", "sig", "hash",
-               "receipt", "received_at")  # fmt: skip
-
-
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write a batch in the caller's transaction, as fast as the database allows: ORM objects
-    cost more than the signature checks, so plain rows; on PostgreSQL, COPY."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
-        columns = ", ".join(ROW_COLUMNS)
-        with driver.cursor().copy(f"COPY ledger_records ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in ROW_COLUMNS])
-        return
-    session.execute(insert(LedgerRecord), rows)
-
-
-def _row(device: Device, item: Incoming, record: Record, received: datetime) -> dict[str, Any]:
-    return {
-        "device_pk": device.id,
-        "seq": record.seq,
-        "kind": record.kind.value,
-        "office_id": device.office_id,
-        "box": record.box,
-        "wall_ms": record.wall_ms,
-        "data": item.data,
-        "sig": item.sig,
-        "hash": record.hash,
-        "receipt": receipt_code(record.hash) if record.kind is Kind.VOTE else None,
-        "received_at": received,
-    }
-
-
-def _verifier(session: Session, device: Device, cache: StateCache) -> Verifier:
-    verifier = Verifier(device.public_key or b"", device.device_id or "")
-    state = cache.get(verifier.device_id, device.head_seq, device.head_hash)
-    verifier.state = state if state is not None else _replayed(session, device)
-    return verifier
-
-
-def _replayed(session: Session, device: Device) -> LedgerState:
-    """The verifier state at the device's head, from the records held.
-
-    They were verified on the way in, so only their effect is replayed (no signatures),
-    and only from the last CLOSE on: before it, nothing the rules look at survives
-    except the boot counter, which every record carries.
-    """
-    verifier = Verifier(device.public_key or b"", device.device_id or "")
-    if device.head_seq == 0:
-        return verifier.state
-    last_close = session.scalar(
-        select(func.max(LedgerRecord.seq)).where(
-            LedgerRecord.device_pk == device.id, LedgerRecord.kind == Kind.CLOSE.value
-        )
-    )
-    rows = session.execute(
-        select(LedgerRecord.data)
-        .where(
-            LedgerRecord.device_pk == device.id,
-            LedgerRecord.seq >= (last_close or 1),
-            LedgerRecord.seq <= device.head_seq,
-        )
-        .order_by(LedgerRecord.seq)
-    ).scalars()
-    for data in rows:
-        record = decode(bytes(data))
-        if verifier.state.head_seq == 0:
-            verifier.state.boot = record.boot
-        verifier.accept(record)
-    if (verifier.state.head_seq, verifier.state.head_hash) != (device.head_seq, device.head_hash):
-        raise RuntimeError(f"device {device.device_id}: held records do not reach its head")
-    return verifier.state

@@ -16,17 +16,17 @@ from flask import current_app
 
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.protocol.signing import sign_payload
+from web.services import services
 
 KEY_FILE = "server-key.pem"
 
 
 def server_key() -> DeviceKey:
     """The current app's key, loaded (or made) once per app."""
-    key = current_app.extensions.get("hom_phieu_server_key")
-    if key is None:
-        key = DeviceKey.load_or_create(Path(current_app.instance_path) / KEY_FILE)
-        current_app.extensions["hom_phieu_server_key"] = key
-    return key
+    held = services()
+    if held.server_key is None:
+        held.server_key = DeviceKey.load_or_create(Path(current_app.instance_path) / KEY_FILE)
+    return held.server_key
 
 
 def server_public_key_b64() -> str:

@@ -4,7 +4,8 @@ Opened from the QR on the kiosk's screen (``/s/OFFICE/CLERK``) or on the printed
 (the same address with ``?t=RECEIPT``, the ticket's receipt code). The citizen rates the
 clerk overall on the office's scale and on each detailed criterion, may leave a comment,
 and gets the receipt code of the answer. Answers go into the office's sealed monthly box
-(``web.survey_ledger``): nothing of them is shown before the opening.
+(``web.survey_box``, in the server's database, in one transaction with the answer's
+ticket claim and rate-limit row): nothing of them is shown before the opening.
 
 Against stuffing: a ticket's QR takes one answer (the receipt code is claimed once,
 within ``TICKET_DAYS`` of its vote, for the clerk who served); the screen's open QR takes
@@ -20,15 +21,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask import session as cookie
 from PIL import Image
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
@@ -36,7 +37,7 @@ from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import _
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.records import Level, decode, normalise_receipt_code
-from web import clock, db
+from web import clock, db, survey_box
 from web.labels import LEVEL_LABELS
 from web.manage.common import Form
 from web.models import (
@@ -47,8 +48,8 @@ from web.models import (
     SurveyAttempt,
     SurveyTicket,
 )
+from web.services import services
 from web.survey_criteria import criteria_of
-from web.survey_ledger import SurveyLedgers, file_pending
 
 bp = Blueprint("survey", __name__, url_prefix="/s")
 TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
@@ -60,13 +61,6 @@ PHOTO_PX = 160
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.extensions["hom_phieu_survey"] = SurveyLedgers(
-        Path(app.instance_path) / "survey", app.extensions[clock.EXTENSION]
-    )
-
-
-def ledgers() -> SurveyLedgers:
-    return current_app.extensions["hom_phieu_survey"]
 
 
 class SurveyForm(Form):
@@ -114,17 +108,20 @@ def answer(office_code: str, clerk_code: str):
         if refusal is not None:  # shown at once, recorded only when an answer is sent
             return render_template("survey/refused.html", message=refusal[1], **context), 409
         return render_template("survey/answer.html", **context)
+    attempt = _attempt_row(request.remote_addr or "")
     refusal = _refusal(office, clerk, ticket)
     if refusal is not None:
         reason, message, status = refusal
         try:
-            ledgers().refuse(office.code, button="phone", reason=reason, clerk=clerk.code)
-            file_answers(office)
+            survey_box.refuse(db.session(), office, services().state_cache, reason=reason,
+                              clerk=clerk.code, bookkeeping=attempt)  # fmt: skip
         except BallotBoxError as exc:  # the refusal stands; the log keeps what the box could not
             current_app.logger.error("refused phone answer (%s) for office %s not recorded: %s",
                                      reason, office.code, exc)  # fmt: skip
         return render_template("survey/refused.html", message=message, **context), status
-    if not form.validate():
+    if not form.validate():  # (still an attempt, against the address's limit)
+        attempt(db.session())
+        db.session().commit()
         return render_template("survey/answer.html", **context), 400
     button = next(b for b in office.scale if b.name == form.level.data)
     detail: dict[str, Any] = {
@@ -135,26 +132,38 @@ def answer(office_code: str, clerk_code: str):
     if comment:
         detail["comment"] = comment
     code = normalise_receipt_code(ticket) if ticket else None
-    if code is not None and not _claim(code):
+
+    def bookkeeping(session: Session) -> None:
+        """The answer's rate-limit row and its ticket claim, committed with the answer."""
+        attempt(session)
+        if code is not None:
+            if session.scalar(select(SurveyTicket.id).where(SurveyTicket.receipt == code)):
+                raise TicketTaken
+            session.add(SurveyTicket(receipt=code))
+
+    try:  # durable, with its ticket claim, once this returns
+        receipt = survey_box.cast(db.session(), office, services().state_cache,
+                                  clerk=clerk.code, button=button.name,
+                                  level=Level(button.level), detail=detail,
+                                  bookkeeping=bookkeeping)  # fmt: skip
+    except TicketTaken:  # another answer took the ticket first
+        db.session().rollback()
         return render_template("survey/refused.html", message=_ticket_used(), **context), 409
-    try:  # durable in the office's ledger once this returns …
-        receipt = ledgers().cast(office.code, clerk=clerk.code, button=button.name,
-                                 level=Level(button.level), **detail)  # fmt: skip
-    except BallotBoxError as exc:  # e.g. a full disk (LedgerStoreError): nothing written
-        if code is not None:  # the answer was not taken: the ticket keeps it
-            db.session().rollback()
-            db.session().execute(delete(SurveyTicket).where(SurveyTicket.receipt == code))
-            db.session().commit()
+    except BallotBoxError as exc:  # e.g. a full disk: nothing written, the ticket keeps it
+        db.session().rollback()
         current_app.logger.error("phone answer not recorded for office %s: %s", office.code, exc)
         message = _("Your answer could not be recorded just now. Please try again later.")
         return render_template("survey/refused.html", message=message, **context), 503
-    file_answers(office)  # … and filed with the office's records (else by the next call)
     if not ticket:
         today = _today()  # only today's entries matter: older ones are dropped
         answered = {k: v for k, v in cookie.get("answered", {}).items() if v == today}
         answered[_clerk_key(office, clerk)] = today
         cookie["answered"] = answered
     return render_template("survey/thanks.html", receipt=receipt.code, **context)
+
+
+class TicketTaken(Exception):
+    """The ticket's one answer was taken by another request meanwhile."""
 
 
 @bp.get("/<office_code>/<clerk_code>/photo")
@@ -228,31 +237,36 @@ def _ticket_used() -> str:
     return _("This ticket's detailed answer has been given already. Thank you!")
 
 
-def _claim(code: str | None) -> bool:
-    """Take the ticket's one answer (False when another request took it first)."""
-    session = db.session()
-    session.add(SurveyTicket(receipt=code))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return True
-
-
 def _within_rate(address: str) -> bool:
-    """Count this attempt against the address; False once it is over the limit."""
+    """False once the address is over the limit (this attempt not counted yet)."""
     session = db.session()
-    now = clock.now()
-    session.execute(delete(SurveyAttempt).where(SurveyAttempt.at < now - RATE_WINDOW))
-    key = hmac.new(current_app.config["SECRET_KEY"].encode(), address.encode(),
-                   hashlib.sha256).hexdigest()  # fmt: skip
     recent = session.scalar(
-        select(func.count()).select_from(SurveyAttempt).where(SurveyAttempt.address == key)
+        select(func.count())
+        .select_from(SurveyAttempt)
+        .where(
+            SurveyAttempt.address == _address_key(address),
+            SurveyAttempt.at >= clock.now() - RATE_WINDOW,
+        )
     )
-    session.add(SurveyAttempt(address=key, at=now))
-    session.commit()
     return recent < RATE_LIMIT
+
+
+def _attempt_row(address: str) -> Callable[[Session], None]:
+    """The attempt's rate-limit bookkeeping, written in the answer's (or refusal's)
+    transaction: the row, and the deletion of rows past the window."""
+    key, now = _address_key(address), clock.now()
+
+    def write(session: Session) -> None:
+        session.execute(delete(SurveyAttempt).where(SurveyAttempt.at < now - RATE_WINDOW))
+        session.add(SurveyAttempt(address=key, at=now))
+
+    return write
+
+
+def _address_key(address: str) -> str:
+    """The address as a keyed hash: never stored in clear."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()
 
 
 def _clerk_key(office: Office, clerk: Clerk) -> str:
@@ -263,11 +277,6 @@ def _today() -> str:
     return clock.now().astimezone(TIMEZONE).date().isoformat()
 
 
-def _cache():
-    return current_app.extensions["hom_phieu_state_cache"]
-
-
-def file_answers(office: Office) -> None:
-    """File the office's phone answers not yet held (and close its month when due):
-    before an answer's refusal is confirmed and before a ceremony counts."""
-    file_pending(db.session(), office, ledgers(), _cache())
+def close_survey_box(office: Office) -> None:
+    """Close the office's phone-survey box when its month is over (before a count)."""
+    survey_box.close_if_due(db.session(), office, services().state_cache)

@@ -11,7 +11,6 @@ flagged with their time quality: never dropped.
 from __future__ import annotations
 
 import base64
-import copy
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from hom_phieu.ledger.records import (
     Kind,
     Level,
     Record,
-    canonical_bytes,
     decode,
     receipt_code,
     record_hash,
@@ -37,6 +35,7 @@ from hom_phieu.ledger.state import BoxTally, LedgerState
 from hom_phieu.ledger.store import LedgerStore
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp, with_anchor
 from hom_phieu.ledger.verify import Verifier, acked_head_problem, verify_rows
+from hom_phieu.ledger.writer import RecordWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +60,7 @@ class BallotBox:
         self._key = key
         self._clock = clock
         self._verifier = verifier
+        self._writer = RecordWriter(key, verifier)
         self._time = TimeState(last_wall_ms=verifier.state.last_wall_ms)
         self.started_at_seq = verifier.state.head_seq  # the ledger's head before this run
 
@@ -258,61 +258,13 @@ class BallotBox:
         new_box: str | None = None,
     ) -> list[Record]:
         """Build, check, sign and commit ``specs`` as one transaction; then advance state."""
-        verifier = self._verifier
-        saved = verifier.state
-        verifier.state = copy.deepcopy(saved) if len(specs) > 1 else saved
-        built: list[tuple[Record, bytes]] = []
-        try:
-            for kind, spec_body in specs:
-                state = verifier.state
-                body = dict(spec_body)
-                box = state.open_box.box if state.open_box else ""
-                if kind is Kind.CLOSE:
-                    assert state.open_box is not None
-                    body = {
-                        **state.open_box.seal(),
-                        "open_seq": state.open_box.open_seq,
-                        "last_hash": state.head_hash,
-                    }
-                elif kind is Kind.OPEN:
-                    last = state.last_record
-                    previous_close = last.hash if last and last.kind is Kind.CLOSE else None
-                    box = new_box or box_of(moment.wall_ms)
-                    body = {"votes": 0, "refused": 0, "previous_close": previous_close}
-                record = self._build(kind, box, body, moment, boot or state.boot)
-                broken = verifier.check_rule(record)
-                if broken is not None:
-                    raise BallotBoxError(f"refusing to write a {kind.value} record: {broken[1]}")
-                if len(specs) > 1:
-                    verifier.accept(record)
-                built.append((record, self._key.sign(record.data)))
-            self._store.append([(r.seq, r.kind.value, r.box, r.data, sig) for r, sig in built])
-        except BaseException:
-            verifier.state = saved
-            raise
-        if len(specs) == 1:
-            verifier.accept(built[0][0])
+        prepared = self._writer.prepare(moment, specs, boot=boot, new_box=new_box)
+        self._store.append(
+            [(r.seq, r.kind.value, r.box, r.data, sig) for r, sig in prepared.signed]
+        )
+        self._writer.adopt(prepared)
         self._time = moment.state
-        return [record for record, _ in built]
-
-    def _build(
-        self, kind: Kind, box: str, body: Mapping[str, Any], moment: Stamp, boot: int
-    ) -> Record:
-        state = self._verifier.state
-        fields = {
-            "v": FORMAT_VERSION,
-            "device": self._key.device_id,
-            "seq": state.head_seq + 1,
-            "prev": state.head_hash,
-            "kind": kind.value,
-            "box": box,
-            "wall_ms": moment.wall_ms,
-            "tq": moment.tq.value,
-            "boot": boot,
-            "mono_ns": moment.mono_ns,
-            "body": dict(body),
-        }
-        return Record.of(canonical_bytes(fields), fields)
+        return prepared.records
 
 
 def _verified(store: LedgerStore, key: DeviceKey) -> Verifier:

@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_FILE_MODE = 0o600
 
@@ -45,6 +46,19 @@ class DeviceKey:
 
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
+
+    def derive(self, purpose: str) -> DeviceKey:
+        """Another key, fixed by this one and ``purpose`` (HKDF-SHA256 over the private
+        key): whoever holds this key can make it again, nobody else can. The server signs
+        each office's phone-survey records with one, in any of its processes."""
+        seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._private.private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+        )
+        return DeviceKey(Ed25519PrivateKey.from_private_bytes(seed))
 
     @classmethod
     def load_or_create(cls, path: Path) -> DeviceKey:

@@ -1,0 +1,125 @@
+"""Making a device's next records: the one place that knows how a record is built.
+
+A :class:`RecordWriter` turns what should be written ((kind, body) pairs at a stamped
+moment) into records that follow the device's verified ledger: sequence, link, box, the
+bodies of CLOSE (the seal, recomputed from the records) and OPEN (the zero report), the
+ledger's own rules checked before anything is signed. Storing them is the caller's job,
+in one transaction; only then is the new state adopted. The kiosk's ballot box writes
+to its SQLite file, the server's phone-survey box to the server's database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hom_phieu.clock import box_of
+from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.records import FORMAT_VERSION, Kind, Record, canonical_bytes
+from hom_phieu.ledger.timing import Stamp
+from hom_phieu.ledger.verify import LedgerState, Verifier
+
+Spec = tuple[Kind, Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Signed records ready to store, and the ledger state once they are stored."""
+
+    signed: list[tuple[Record, bytes]]
+    state: LedgerState | None  # None: one record, accepted into the current state later
+
+    @property
+    def records(self) -> list[Record]:
+        return [record for record, _sig in self.signed]
+
+
+class RecordWriter:
+    """Builds, checks and signs records for ``key``'s device against ``verifier``'s state."""
+
+    def __init__(self, key: DeviceKey, verifier: Verifier) -> None:
+        self.key = key
+        self.verifier = verifier
+
+    def prepare(
+        self,
+        moment: Stamp,
+        specs: Sequence[Spec],
+        *,
+        boot: int | None = None,
+        new_box: str | None = None,
+    ) -> Prepared:
+        """The records of ``specs``, in order, each checked against the ones before it.
+
+        Raises :class:`BallotBoxError` (nothing is changed) when a rule refuses one.
+        ``boot``: the boot counter of a BOOT; ``new_box``: the box an OPEN opens (else the
+        month of ``moment``). A single record (a vote: the hot path) is checked against
+        the live state, which is not copied.
+        """
+        verifier = self.verifier
+        saved = verifier.state
+        several = len(specs) > 1
+        verifier.state = copy.deepcopy(saved) if several else saved
+        signed: list[tuple[Record, bytes]] = []
+        try:
+            for kind, spec_body in specs:
+                record = self._build(kind, spec_body, moment, boot, new_box)
+                broken = verifier.check_rule(record)
+                if broken is not None:
+                    raise BallotBoxError(f"refusing to write a {kind.value} record: {broken[1]}")
+                if several:
+                    verifier.accept(record)
+                signed.append((record, self.key.sign(record.data)))
+            after = verifier.state if several else None
+        finally:
+            verifier.state = saved
+        return Prepared(signed, after)
+
+    def adopt(self, prepared: Prepared) -> None:
+        """The records of ``prepared`` are stored: the ledger's state moves past them."""
+        if prepared.state is None:
+            self.verifier.accept(prepared.signed[0][0])
+        else:
+            self.verifier.state = prepared.state
+
+    def _build(
+        self,
+        kind: Kind,
+        spec_body: Mapping[str, Any],
+        moment: Stamp,
+        boot: int | None,
+        new_box: str | None,
+    ) -> Record:
+        state = self.verifier.state
+        body = dict(spec_body)
+        box = state.open_box.box if state.open_box else ""
+        if kind is Kind.CLOSE:
+            if state.open_box is None:
+                raise BallotBoxError("refusing to write a CLOSE record: no box is open")
+            body = {
+                **state.open_box.seal(),
+                "open_seq": state.open_box.open_seq,
+                "last_hash": state.head_hash,
+            }
+        elif kind is Kind.OPEN:
+            last = state.last_record
+            previous_close = last.hash if last and last.kind is Kind.CLOSE else None
+            box = new_box or box_of(moment.wall_ms)
+            body = {"votes": 0, "refused": 0, "previous_close": previous_close}
+        fields = {
+            "v": FORMAT_VERSION,
+            "device": self.key.device_id,
+            "seq": state.head_seq + 1,
+            "prev": state.head_hash,
+            "kind": kind.value,
+            "box": box,
+            "wall_ms": moment.wall_ms,
+            "tq": moment.tq.value,
+            "boot": boot if kind is Kind.BOOT and boot is not None else state.boot,
+            "mono_ns": moment.mono_ns,
+            "body": body,
+        }
+        return Record.of(canonical_bytes(fields), fields)

@@ -1,0 +1,51 @@
+"""What one admin server application holds: one typed place, closed with the app.
+
+Everything else of the server lives in its database, so any number of server processes
+can share one (PostgreSQL): the caches here are bounded and keyed so that another
+process's writes can never make them wrong (a device's verifier state is cached under the
+head it describes; a configuration version is looked up again after 30 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from hom_phieu.clock import Clock
+from hom_phieu.ledger.device_key import DeviceKey
+from web.device_state import StateCache
+from web.throttle import EnrollThrottle
+
+EXTENSION = "hom_phieu"
+
+
+@dataclass
+class Services:
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session]
+    state_cache: StateCache = field(default_factory=StateCache)
+    enroll_throttle: EnrollThrottle = field(default_factory=EnrollThrottle)
+    # device pk → (monotonic seconds when looked up, configuration version)
+    config_versions: dict[int, tuple[float, str]] = field(default_factory=dict)
+    server_key: DeviceKey | None = None  # loaded on first use (web.server_key)
+
+    def close(self) -> None:
+        """Give back the database connections (tests, the demo, a worker that stops)."""
+        self.engine.dispose()
+
+
+def install(app: Flask, services_: Services) -> None:
+    app.extensions[EXTENSION] = services_
+
+
+def services(app: Flask | None = None) -> Services:
+    """The services of ``app``, or of the current application."""
+    return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def close_app(app: Flask) -> None:
+    services(app).close()
