@@ -47,25 +47,59 @@ def box(ledger_path: Path, key: DeviceKey, clock: FakeClock):
 # --- the admin server ---------------------------------------------------------------------
 import os  # noqa: E402
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+
+from tests import server_db  # noqa: E402
 
 PG_URL = os.environ.get("HOM_PHIEU_TEST_DATABASE_URL")
 DATABASES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real migrations, run once per session into a SQLite file each test copies."""
+    return server_db.migrated_sqlite_template(tmp_path_factory.mktemp("schema"))
+
+
+@pytest.fixture(scope="session")
+def postgres_schema():
+    """The real migrations, run once per session on PostgreSQL; tests empty the tables."""
+    if not PG_URL:
+        pytest.skip("no HOM_PHIEU_TEST_DATABASE_URL")
+    schema = server_db.PostgresSchema(PG_URL)
+    yield schema
+    schema.close()
+
+
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every server test runs on SQLite, and on the real PostgreSQL that .ci/run starts."""
+    """A clean, empty database (no schema): SQLite, and the real PostgreSQL that .ci/run
+    starts. For tests of the migrations themselves; others take ``migrated_database_url``."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'server.sqlite3'}"
     engine = create_engine(PG_URL)
-    with engine.begin() as connection:  # a clean database for each test
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-        connection.execute(text("DROP FUNCTION IF EXISTS hom_phieu_append_only() CASCADE"))
-        connection.execute(text("DROP FUNCTION IF EXISTS hom_phieu_opening_frozen() CASCADE"))
-    engine.dispose()
+    try:
+        server_db.clean_postgresql(engine)
+    finally:
+        engine.dispose()
     return PG_URL
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A migrated, empty SQLite server database of this test's own (a copy of the template)."""
+    target = tmp_path / "server.sqlite3"
+    server_db.copy_sqlite(sqlite_template, target)
+    return target
+
+
+@pytest.fixture(params=DATABASES)
+def migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """A database with the newest schema and no rows, the test's alone: SQLite, and the real
+    PostgreSQL that .ci/run starts."""
+    if request.param == "sqlite":
+        return f"sqlite:///{request.getfixturevalue('sqlite_database')}"
+    return request.getfixturevalue("postgres_schema").prepare()
 
 
 # The server's date in its tests: a working Friday in the middle of a month, whatever day
@@ -79,12 +113,35 @@ def server_clock() -> FakeClock:
 
 
 @pytest.fixture
-def server_app(database_url: str, server_clock: FakeClock):
-    from web import create_app, db
+def server_app(migrated_database_url: str, server_clock: FakeClock):
+    """The admin server on an empty, migrated database."""
+    from web import create_app
+    from web.services import close_app
 
     app = create_app(
-        {"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"}, clock=server_clock
+        {"DATABASE_URL": migrated_database_url, "TESTING": True, "SECRET_KEY": "test"},
+        clock=server_clock,
     )
-    db.upgrade(database_url)
     yield app
-    app.extensions["hom_phieu_engine"].dispose()
+    close_app(app)
+
+
+@pytest.fixture
+def site(server_app):
+    """The server seeded by ``tests.web_helpers.seed`` (a province, two communes, one account
+    per role), a browser on it over HTTPS, and the ids of what was seeded."""
+    from tests.web_helpers import seed
+
+    ids = seed(server_app)
+    client = server_app.test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"  # Secure cookies need HTTPS
+    return server_app, client, ids
+
+
+@pytest.fixture
+def ceremony_app(server_app):
+    """Xã Đông Thanh's office with clerks and its opening committee (tests.ceremony_helpers)."""
+    from tests.ceremony_helpers import seed_ceremony
+
+    seed_ceremony(server_app)
+    return server_app

@@ -1,7 +1,9 @@
 """Subprocess for the crash test: casts votes as fast as it can on the real clock.
 
-Prints ``ACK <seq> <receipt code>`` for each vote only after ``cast_vote`` has
-returned (the vote is committed); the test SIGKILLs this process at random moments.
+Prints ``OPENING`` before it opens (and verifies) the ledger, ``READY`` once it is open,
+and ``ACK <seq> <receipt code>`` for each vote only after ``cast_vote`` has returned (the
+vote is committed); the test SIGKILLs this process on one of those lines, after a random
+delay.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ LEVELS = list(Level)
 
 def main(ledger: str, key_file: str) -> None:
     key = DeviceKey.load_or_create(Path(key_file))
+    print("OPENING", flush=True)
     with BallotBox.open(Path(ledger), key) as box:
         print("READY", flush=True)
         number = 0

@@ -3,143 +3,33 @@ freezing and supplements, over real signed records pushed through the device API
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select, text
 
-from hom_phieu.clock import FakeClock
-from hom_phieu.ledger.ballot_box import BallotBox
-from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.records import Level, decode
-from hom_phieu.ledger.verify import Row
-from tests.test_sync_protocol import enroll, push, register
-from tests.web_helpers import PASSWORD, csrf_token, login
-from tests.web_helpers import seed as seed_web
+from tests.ceremony_helpers import (
+    as_secretary,
+    box_url,
+    confirm,
+    enrolled_kiosk,
+    minutes_of,
+    october_kiosk,
+    post_form,
+)
+from tests.web_helpers import csrf_token, login
 from web import db as web_db
-from web.auth import create_user
-from web.models import Clerk, CommitteeMember, Device, Office, Opening
-
-BUTTONS = {
-    "rat_hai_long": Level.VERY_SATISFIED,
-    "hai_long": Level.SATISFIED,
-    "khong_hai_long": Level.NOT_SATISFIED,
-}
-MEMBERS = [  # username, name, committee role
-    ("chu-tich", "Nguyễn Văn Ễnh", "ubnd_leader"),
-    ("mttq", "Trần Thị Hằng", "mttq_chair"),
-    ("cong-doan", "Lê Văn Dũng", "union_rep"),
-    ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"),
-    ("thu-ky", "Đỗ Thị Thư", "secretary"),
-]
-
-
-class Kiosk:
-    """A real ballot box on a fake clock whose records go to the server as a device would
-    send them."""
-
-    def __init__(self, folder: Path, start: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.key = DeviceKey.load_or_create(folder / "device-key.pem")
-        self.clock = FakeClock.at(start)
-        self.box = BallotBox.open(folder / "box.sqlite3", self.key, self.clock, kernel_boot_id="b")
-        self.pressed: Counter = Counter()  # (box, clerk, level) -> n
-        self.receipts: list[str] = []
-        self.sent = 0
-
-    def vote(self, clerk: str, button: str, n: int = 1, step_ms: int = 60_000) -> None:
-        for _ in range(n):
-            self.clock.advance(step_ms)
-            receipt = self.box.cast_vote(clerk=clerk, button=button, level=BUTTONS[button])
-            self.pressed[(receipt.box, clerk, BUTTONS[button].value)] += 1
-            self.receipts.append(receipt.code)
-
-    def rows(self) -> list[Row]:
-        return self.box.store.rows()
-
-    def sync(self, client) -> None:
-        rows = self.rows()[self.sent :]
-        if rows:
-            response = push(client, self.key, rows, nonce=f"n-{self.sent}")
-            assert response.status_code == 200, response.get_data(as_text=True)
-        self.sent += len(rows)
+from web.models import Device, Opening
 
 
 @pytest.fixture
-def app(server_app):
-    ids = seed_web(server_app)
-    with server_app.app_context():
-        session = web_db.session()
-        office = session.get(Office, ids["dong"]["office"])
-        office.code = "demo"  # what tests.test_sync_protocol.register looks for
-        session.add_all([
-            Clerk(office_id=office.id, code="lan", name="Nguyễn Thị Lan", title="Công chức"),
-            Clerk(office_id=office.id, code="binh", name="Trần Văn Bình"),
-        ])  # fmt: skip
-        for username, name, role in [*MEMBERS, ("pho-chu-tich", "Vũ Văn Phó", "ubnd_deputy")]:
-            user = create_user(username, PASSWORD, name, "committee", ids["dong"]["unit"])
-            session.add(CommitteeMember(office_id=office.id, user_id=user.id, committee_role=role))
-        other = create_user("hac-mttq", PASSWORD, "Hồ Văn Khác", "committee", ids["hac"]["unit"])
-        session.add(CommitteeMember(office_id=ids["hac"]["office"], user_id=other.id,
-                                    committee_role="mttq_chair"))  # fmt: skip
-        create_user("ngoai", PASSWORD, "Người Ngoài", "committee", ids["dong"]["unit"])
-        session.commit()
-    server_app.config["OFFICE_ID"] = ids["dong"]["office"]
-    return server_app
+def app(ceremony_app):
+    """The server seeded by ``tests.ceremony_helpers.seed_ceremony`` (conftest)."""
+    return ceremony_app
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def enrolled_kiosk(app, client, folder: Path, start: str, code: str = "ABCD-EFGH-JKMN") -> Kiosk:
-    kiosk = Kiosk(folder, start)
-    register(app, code)
-    assert enroll(client, kiosk.key, code).status_code == 200
-    return kiosk
-
-
-def box_url(app, box: str, action: str = "") -> str:
-    return f"/offices/{app.config['OFFICE_ID']}/boxes/{box}" + (f"/{action}" if action else "")
-
-
-def post_form(client, app, box: str, action: str, **data):
-    page = client.get(box_url(app, box))
-    return client.post(
-        box_url(app, box, action), data={**data, "csrf_token": csrf_token(page.text)}
-    )
-
-
-def confirm(client, app, box: str, username: str, password: str = PASSWORD):
-    return post_form(client, app, box, "confirm", username=username, password=password)
-
-
-def as_secretary(client) -> None:
-    assert login(client, "thu-ky").status_code == 302
-    client.get("/?lang=en")  # the pages in English (the account's language is Vietnamese)
-
-
-def minutes_of(app, box: str) -> dict:
-    with app.app_context():
-        opening = web_db.session().scalar(select(Opening).where(Opening.box == box))
-        return json.loads(opening.minutes)
-
-
-def october_kiosk(app, client, tmp_path) -> Kiosk:
-    """Votes through the end of October; the month closes on 1 November; all synced."""
-    kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-30T08:00:00")
-    kiosk.vote("lan", "rat_hai_long", 7)
-    kiosk.vote("lan", "hai_long", 4)
-    kiosk.vote("binh", "hai_long", 3)
-    kiosk.box.refuse(button="hai_long", reason="burst")
-    kiosk.vote("binh", "khong_hai_long", 1)
-    kiosk.clock.advance_to("2026-11-01T07:30:00")
-    kiosk.vote("lan", "rat_hai_long", 2)  # into November's box
-    kiosk.sync(client)
-    return kiosk
 
 
 def test_the_committee_opens_a_box_and_the_count_is_exactly_what_was_pressed(app, client,

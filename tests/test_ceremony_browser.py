@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import chromium_page, needs_chromium
-from tests.web_helpers import PASSWORD, seed
+from tests.web_helpers import PASSWORD, create_account, seed
 from tests.web_process import WebProcess
 
 MEMBERS = [
@@ -24,19 +24,19 @@ def server(isolated_home: Path):
     from hom_phieu.clock import FakeClock
     from tests.web_process import SERVER_START
     from web import create_app, db
-    from web.auth import create_user
     from web.models import CommitteeMember
+    from web.services import close_app
 
     app = create_app(clock=FakeClock.at(SERVER_START))
     db.upgrade(app.config["DATABASE_URL"])
     ids = seed(app)
     with app.app_context():
         for username, name, role in MEMBERS:
-            user = create_user(username, PASSWORD, name, "committee", ids["dong"]["unit"])
+            user = create_account(username, name, "committee", ids["dong"]["unit"])
             db.session().add(CommitteeMember(office_id=ids["dong"]["office"], user_id=user.id,
                                              committee_role=role))  # fmt: skip
         db.session().commit()
-    app.extensions["hom_phieu_engine"].dispose()
+    close_app(app)
     running = WebProcess(isolated_home)
     running.office_id = ids["dong"]["office"]
     yield running

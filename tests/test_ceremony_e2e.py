@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import http.cookiejar
 import io
 import json
-import os
-import subprocess
 import time
 import unicodedata
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -34,16 +28,15 @@ from hom_phieu.formatting import percent
 from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.store import LedgerStore
 from kiosk.provision import load_link
-from tests.kiosk_process import COMMAND, KioskProcess
-from tests.test_ceremony import MEMBERS
-from tests.web_helpers import PASSWORD, csrf_token
-from tests.web_helpers import seed as seed_web
-from tests.web_process import WebProcess
+from tests.ceremony_helpers import seed_kiosk_office
+from tests.kiosk_helpers import provision
+from tests.kiosk_process import KioskProcess
+from tests.web_helpers import PASSWORD
+from tests.web_process import Browser, WebProcess
 from web import create_app
 from web import db as web_db
-from web.auth import create_user
-from web.models import Clerk, CommitteeMember, Device, ScaleButton
-from web.pages import new_enrollment
+from web.models import Device
+from web.services import close_app
 
 LEVEL_OF = {name: level for name, _label, level in SCALE}
 LEVELS = ("very_satisfied", "satisfied", "not_satisfied")
@@ -118,74 +111,6 @@ class Counting:
         return table
 
 
-class Browser:
-    """A person at the admin pages of the real server: cookies kept, redirects not followed."""
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), self._NoRedirect()
-        )
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        return self._open(path, None)
-
-    def post(self, path: str, form_page: str, **data: str) -> tuple[int, str]:
-        """POST ``data`` with the CSRF token of the page at ``form_page``."""
-        status, page = self.get(form_page)
-        assert status == 200, (status, page[:500])
-        body = {**data, "csrf_token": csrf_token(page.decode())}
-        status, answer = self._open(path, urllib.parse.urlencode(body).encode())
-        return status, answer.decode()
-
-    def _open(self, path: str, body: bytes | None) -> tuple[int, bytes]:
-        try:
-            with self.opener.open(self.url + path, data=body, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-
-def seed(app) -> tuple[int, str]:
-    """Xã Đông Thanh's office, counter, clerks, scale and committee; a device registered for
-    Quầy 1 and its one-time enrollment code, as a technician would make it."""
-    ids = seed_web(app)
-    office_id, unit_id = ids["dong"]["office"], ids["dong"]["unit"]
-    with app.app_context():
-        session = web_db.session()
-        for code, name, title in CLERKS:
-            session.add(Clerk(office_id=office_id, code=code, name=name, title=title))
-        for position, (name, label, level) in enumerate(SCALE):
-            session.add(ScaleButton(office_id=office_id, position=position, name=name,
-                                    label=label, level=level))  # fmt: skip
-        for username, name, role in MEMBERS:
-            user = create_user(username, PASSWORD, name, "committee", unit_id)
-            session.add(CommitteeMember(office_id=office_id, user_id=user.id, committee_role=role))
-        device = Device(office_id=office_id, counter_id=ids["dong"]["counter"], label="Kiosk 1")
-        session.add(device)
-        session.flush()
-        code = new_enrollment(device, None)
-        session.commit()
-    return office_id, code
-
-
-def provision(home: Path, config: Path, server_url: str, code: str) -> None:
-    done = subprocess.run(
-        [COMMAND, "--lang", "en", "kiosk", "provision", "--config", str(config),
-         "--server", server_url, "--code", code],
-        env={**os.environ, "HOM_PHIEU_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Enrolled as" in done.stdout, done.stdout
-
-
 def wait_until_synced(app, ledger: Path, device_id: str, timeout_s: float = 30) -> int:
     """Until the server holds every record of the kiosk's ledger; the number of records."""
     deadline = time.monotonic() + timeout_s
@@ -232,7 +157,7 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
     database_url = f"sqlite:///{isolated_home / 'server' / 'hom-phieu.sqlite3'}"
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
     web_db.upgrade(database_url)
-    office_id, enrollment_code = seed(app)
+    office_id, enrollment_code = seed_kiosk_office(app)
     config = tmp_path / "kiosk.toml"
     config.write_text(KIOSK_TOML, encoding="utf-8")
     server = kiosk = exit_code = None
@@ -383,5 +308,5 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
         finally:
             if server is not None:
                 server.stop()
-            app.extensions["hom_phieu_engine"].dispose()
+            close_app(app)
     assert exit_code == 0, "".join(kiosk.lines)[-3000:]  # SIGTERM: a clean stop

@@ -1,9 +1,11 @@
 """Acknowledged means durable: a real writer process SIGKILLed at random moments.
 
-Each round starts the writer on the same ledger, kills it with SIGKILL after a random
-delay (sometimes during start-up verification, sometimes mid-commit), and checks that
-every vote it acknowledged is in the ledger with the same receipt code, and that the
-whole ledger still verifies.
+Each round starts the writer on the same ledger and kills it with SIGKILL at a point read
+from its output: in one round of five as soon as it starts opening the ledger (during the
+start-up verification of everything already written), in the others right after a random
+number of acknowledged votes (mid-commit of the next one). Each round checks that every
+vote it acknowledged is in the ledger with the same receipt code, and that the whole
+ledger still verifies; the test asserts that kills landed in start-up and mid-writing.
 """
 
 from __future__ import annotations
@@ -25,24 +27,33 @@ from kiosk.ledger_report import inspect_ledger
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_round(ledger: Path, key: Path, delay_s: float) -> list[tuple[int, str]]:
-    """Start the writer, SIGKILL it after ``delay_s``, return what it acknowledged."""
+def run_round(ledger: Path, key: Path, line: str, count: int) -> tuple[list[tuple[int, str]], bool]:
+    """Start the writer, SIGKILL it as soon as it has printed ``count`` lines that start
+    with ``line``; what it acknowledged, and whether it had finished start-up (READY)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.crash_writer", str(ledger), str(key)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    time.sleep(delay_s)
+    assert process.stdout is not None
+    before_kill: list[bytes] = []
+    seen = 0
+    while seen < count:
+        printed = process.stdout.readline()
+        assert printed, b"the writer exited:\n" + b"".join(before_kill)
+        before_kill.append(printed)
+        seen += printed.startswith(line.encode())
     process.send_signal(signal.SIGKILL)
-    output, _ = process.communicate(timeout=30)
+    rest, _ = process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    output = (b"".join(before_kill) + rest).decode()
     acknowledged = []
-    for line in output.decode().splitlines(keepends=True):
-        if line.startswith("ACK ") and line.endswith("\n"):  # a torn last line is no ack
-            _, seq, code = line.split()
+    for printed_line in output.splitlines(keepends=True):
+        if printed_line.startswith("ACK ") and printed_line.endswith("\n"):  # torn: no ack
+            _, seq, code = printed_line.split()
             acknowledged.append((int(seq), code))
-    return acknowledged
+    return acknowledged, "READY\n" in output.splitlines(keepends=True)
 
 
 def stored_votes(ledger: Path) -> dict[int, str]:
@@ -58,8 +69,13 @@ def crash_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
     ledger, key = tmp_path / "crash.sqlite3", tmp_path / "crash-key.pem"
     chooser = random.Random(seed)
     total = 0
+    kills = {"start-up": 0, "writing": 0}  # where the kills landed
     for number in range(rounds):
-        acknowledged = run_round(ledger, key, chooser.uniform(0.05, 0.6))
+        if number % 5 == 4:  # while it opens and verifies a ledger of some hundreds of records
+            acknowledged, started = run_round(ledger, key, "OPENING", 1)
+        else:  # mid-commit of the vote after a random number of acknowledged ones
+            acknowledged, started = run_round(ledger, key, "ACK ", chooser.randint(1, 150))
+        kills["writing" if started else "start-up"] += 1
         if not ledger.exists():  # killed before it made the ledger: nothing was promised
             assert acknowledged == []
             continue
@@ -70,6 +86,7 @@ def crash_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
             assert votes.get(seq) == code, f"round {number}: acknowledged vote {seq} lost"
         total += len(acknowledged)
     assert total > 0, "the writer never got to acknowledge a vote"
+    assert kills["start-up"] > 0 and kills["writing"] > 0, kills
 
 
 def test_sigkill_loses_no_acknowledged_vote(tmp_path: Path) -> None:

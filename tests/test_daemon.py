@@ -4,11 +4,9 @@ real rendering and python-escpos printers; the clock is injected."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from escpos.printer import Dummy
 from gpiozero.pins.mock import MockFactory
 
 from hardware.controls import Controls
@@ -23,76 +21,8 @@ from hom_phieu.ledger.records import Kind
 from hom_phieu.render.views import FrameKind
 from kiosk.config import parse_config
 from kiosk.daemon import Kiosk
-
-CONFIG = """
-[device]
-office = "UBND phường Bến Thành"
-counter = "Quầy 2"
-
-[[buttons]]
-name = "rat_hai_long"
-label = "Rất hài lòng"
-level = "very_satisfied"
-pin = 17
-led_pin = 5
-
-[[buttons]]
-name = "hai_long"
-label = "Hài lòng"
-level = "satisfied"
-pin = 27
-led_pin = 6
-
-[[buttons]]
-name = "khong_hai_long"
-label = "Không hài lòng"
-level = "not_satisfied"
-pin = 22
-led_pin = 13
-
-[served_button]
-pin = 23
-led_pin = 24
-
-[buzzer]
-pin = 18
-
-[[clerks]]
-id = "lan"
-name = "Nguyễn Thị Lan"
-title = "Công chức một cửa"
-survey_url = "https://hcc.example.gov.vn/s/lan"
-
-[[clerks]]
-id = "anh"
-name = "Đặng Thị Ngọc Ánh"
-title = "Công chức tư pháp"
-
-[anti_stuffing]
-min_gap_ms = 3000
-
-[printer]
-kind = "file"
-file = "/dev/null"
-print_box_slips = false
-"""
-
-
-class FlakyDummy(Dummy):
-    """python-escpos' Dummy printer that can be told to fail halfway through a ticket."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fail_next = False
-        self.jobs: list[bytes] = []
-
-    def _raw(self, msg: bytes) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            super()._raw(msg[: len(msg) // 2])
-            raise OSError(5, "Input/output error")
-        super()._raw(msg)
-        self.jobs.append(bytes(msg))
+from tests.kiosk_helpers import CONFIG, FlakyDummy
+from tests.polling import wait_for
 
 
 class Rig:
@@ -361,7 +291,8 @@ def test_a_stalled_printer_is_shown_while_it_hangs(tmp_path: Path, key: DeviceKe
     rig.worker._stall_after_s = 0.2
     try:
         rig.press("hai_long")
-        time.sleep(0.5)
+        # Until the worker has been busy past its 0.2 s threshold, not a fixed guess at it.
+        wait_for(lambda: rig.worker.status.state == "fault", "the printer's stall")
         rig.step(1000)
         assert rig.kiosk.printer_fault and len(rig.records(Kind.VOTE)) == 1
         faults = [r for r in rig.records(Kind.EVENT) if r.body["type"] == "printer_fault"]

@@ -30,15 +30,24 @@ from hom_phieu.render.views import Slip
 from kiosk.config import ConfigError, parse_config
 from kiosk.daemon import Kiosk
 from kiosk.identity import OfficeResults
-from tests import test_ceremony as ceremony
-from tests.test_daemon import CONFIG, FlakyDummy
-from tests.test_sync_protocol import signed
+from tests import ceremony_helpers as ceremony
+from tests.api_helpers import signed
+from tests.kiosk_helpers import CONFIG, FlakyDummy
 from web import clock
 from web import db as web_db
 from web.models import Office, Opening, User
 
-app = ceremony.app  # the ceremony's seeded server: an office, its clerks and committee
-client = ceremony.client
+
+@pytest.fixture
+def app(ceremony_app):
+    """The ceremony's seeded server: an office, its clerks and committee (conftest)."""
+    return ceremony_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
 
 RESULT_KEYS = {"box", "opened_at", "votes", "by_level", "minutes_hash"}
 HASH = "3f9a0c5be81d47a2c6e05b9d13f7a8e4" * 2

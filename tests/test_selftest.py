@@ -21,7 +21,7 @@ from hom_phieu.render.views import FrameKind
 from kiosk import selftest as selftest_module
 from kiosk.config import parse_config
 from kiosk.selftest import Selftest, report
-from tests.test_daemon import CONFIG
+from tests.kiosk_helpers import CONFIG
 
 
 class Hands:

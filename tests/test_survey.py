@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hom_phieu.ledger.records import decode
-from tests.test_ceremony import (
+from tests.ceremony_helpers import (
     Kiosk,
     as_secretary,
     box_url,
@@ -21,7 +21,6 @@ from tests.test_ceremony import (
     minutes_of,
     post_form,
 )
-from tests.test_ceremony import app as ceremony_app  # noqa: F401  (the fixture)
 from tests.web_helpers import csrf_token, login
 from web import db as web_db
 from web.models import Device, LedgerRecord, Office, ScaleButton
@@ -34,7 +33,7 @@ SCALE = [("rat_hai_long", "Rất hài lòng", "very_satisfied"),
 
 
 @pytest.fixture
-def app(ceremony_app):  # noqa: F811
+def app(ceremony_app):
     with ceremony_app.app_context():
         session = web_db.session()
         office = session.get(Office, ceremony_app.config["OFFICE_ID"])
@@ -249,17 +248,18 @@ def test_an_office_sets_its_own_criteria(app, phone):
 def test_a_full_disk_refuses_clearly_and_the_ticket_keeps_its_answer(
     app, client, phone, tmp_path, monkeypatch
 ):
-    from hom_phieu.ledger.errors import DiskFullError
+    from sqlalchemy.exc import OperationalError
+
+    import web.survey_box
 
     kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-11-18T08:00:00")
     kiosk.vote("lan", "hai_long")
     kiosk.sync(client)
-    ledgers = app.extensions["hom_phieu_survey"]
 
-    def full(*_args, **_kwargs):
-        raise DiskFullError("database or disk is full")
+    def full(*_args, **_kwargs):  # what SQLite says when its disk is full
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
 
-    monkeypatch.setattr(ledgers, "cast", full)
+    monkeypatch.setattr(web.survey_box, "insert_rows", full)
     failed = send(phone, f"/s/demo/lan?t={kiosk.receipts[0]}", **answers())
     assert failed.status_code == 503 and "could not be recorded" in failed.text
     assert phone_votes(app) == []

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,15 @@ from sqlalchemy import select
 from hom_phieu.demo import CLERKS, SCALE
 from hom_phieu.ledger.records import decode
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.ceremony_helpers import seed_kiosk_office
+from tests.kiosk_helpers import provision
 from tests.kiosk_process import KioskProcess
-from tests.test_ceremony_e2e import provision, seed
+from tests.polling import wait_for
 from tests.web_process import WebProcess
 from web import create_app
 from web import db as web_db
 from web.models import Clerk, Device, LedgerRecord
+from web.services import close_app
 from web.survey_criteria import DEFAULT_CRITERIA  # the office has no list of its own
 
 OFFICE = "38-dt-1c"  # Xã Đông Thanh's one-stop office (tests.web_helpers.seed)
@@ -75,16 +77,6 @@ def qr_codes(png: bytes) -> list[str]:
     return [result.text for result in zxingcpp.read_barcodes(image)]
 
 
-def wait_for(found: Callable[[], Any], what: str, timeout_s: float = 20) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = found()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def screen_qr(kiosk: KioskProcess) -> str:
     """The survey address in the QR on the kiosk's screen, once the screen shows one."""
 
@@ -96,7 +88,7 @@ def screen_qr(kiosk: KioskProcess) -> str:
         assert len(codes) <= 1, codes
         return codes[0] if codes else None
 
-    return wait_for(shown, "a QR code on the kiosk's screen")
+    return wait_for(shown, "a QR code on the kiosk's screen", timeout_s=20, every_s=0.2)
 
 
 def printed(kiosk: KioskProcess) -> list[dict]:
@@ -119,7 +111,7 @@ def ticket_qr(kiosk: KioskProcess, before: int) -> str:
         assert len(codes) <= 1, codes
         return codes[0] if codes else None
 
-    return wait_for(read, "the printed ticket's QR code")
+    return wait_for(read, "the printed ticket's QR code", timeout_s=20, every_s=0.2)
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -295,7 +287,7 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
     database_url = f"sqlite:///{isolated_home / 'server' / 'hom-phieu.sqlite3'}"
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "test"})
     web_db.upgrade(database_url)
-    _office_id, enrollment_code = seed(app)
+    _office_id, enrollment_code = seed_kiosk_office(app)
     with app.app_context():
         for clerk in web_db.session().scalars(select(Clerk)):
             clerk.photo = clerk_photo()
@@ -336,7 +328,8 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
             assert ticket_url == f"{survey_url}?t={receipt}"
 
             # The kiosk sends its records at once after a vote; until then the page says so.
-            assert wait_for(lambda: ticket_page_status(ticket_url), "the ticket's vote") == 200
+            status = wait_for(lambda: ticket_page_status(ticket_url), "the ticket's vote", 20, 0.2)
+            assert status == 200
             # A phone with JavaScript off: the page has no scripts, the form still works.
             phone = Phone(browser, javascript=False)
             assert phone.open(ticket_url) == 200
@@ -381,5 +374,5 @@ def test_a_phone_answers_the_survey_from_the_screen_qr_and_from_a_ticket(
         finally:
             if server is not None:
                 server.stop()
-            app.extensions["hom_phieu_engine"].dispose()
+            close_app(app)
     assert exit_code == 0, "".join(kiosk.lines)[-3000:]  # SIGTERM: a clean stop

@@ -13,7 +13,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,14 +29,17 @@ from hom_phieu.ledger.records import Level, decode, record_hash
 from hom_phieu.protocol.signing import UntrustedAnswer, verified_config
 from kiosk.provision import ProvisionError, load_link, provision, remember_config, server_file
 from kiosk.sync_client import SyncClient, backoff_s
-from tests.test_sync_protocol import CODE, free_port, make_app, register, seed, stored_rows
+from tests.api_helpers import CODE, make_app, register, seed, stored_rows
+from tests.polling import wait_for
+from tests.web_process import free_port
 from web import db as web_db
 from web.models import Clerk, Device, Office
 
 
 @pytest.fixture
-def app(tmp_path: Path, server_clock):
-    app = make_app(tmp_path / "server.sqlite3", server_clock)
+def app(sqlite_database: Path, server_clock):
+    """The server on SQLite at tmp_path / "server.sqlite3" (the test copies it as a backup)."""
+    app = make_app(sqlite_database, server_clock, migrate=False)
     seed(app)
     register(app)
     return app
@@ -54,15 +57,6 @@ def serving(app, port: int) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def vote(box: BallotBox, clock: FakeClock, n: int) -> None:
@@ -157,7 +151,7 @@ def test_a_kiosk_offline_for_a_week_catches_up_without_loss(app, server_clock):
                 assert wait_for(lambda: client.acked_seq == box.state.head_seq)
                 vote(box, clock, 0)  # one more: wake() sends it now, not in a minute
                 client.wake()
-                assert wait_for(lambda: client.acked_seq == box.state.head_seq, 5)
+                assert wait_for(lambda: client.acked_seq == box.state.head_seq, timeout_s=5)
                 assert client.status().state == "ok"
         finally:
             client.stop()

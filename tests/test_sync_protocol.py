@@ -20,7 +20,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +31,37 @@ from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.records import Level, canonical_bytes, decode, receipt_code, record_hash
 from hom_phieu.ledger.verify import Row, verify_rows
-from hom_phieu.protocol.signing import server_signature_ok, signed_headers
+from hom_phieu.protocol.signing import server_signature_ok
+from tests.api_helpers import (
+    CODE,
+    b64,
+    enroll,
+    make_app,
+    post,
+    push,
+    register,
+    seed,
+    signed,
+    stored_rows,
+    wire,
+)
+from tests.polling import wait_for
+from tests.web_process import free_port
 from web import clock, create_app
 from web import db as web_db
 from web.models import (
     Alert,
     AuditEntry,
     Clerk,
-    Counter,
     Device,
     Enrollment,
     Evidence,
     LedgerRecord,
     Office,
-    ScaleButton,
-    Unit,
 )
-from web.pages import enrollment_hash
+from web.services import close_app
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = "ABCD-EFGH-JKMN"
 LEVEL_WORDS = tuple(level.value for level in Level)
 
 
@@ -102,114 +112,21 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
 
 
 # --- a server -------------------------------------------------------------------------------
-def make_app(database: Path, server_clock: FakeClock):
-    url = f"sqlite:///{database}"
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x"}, clock=server_clock)
-    web_db.upgrade(url)
-    return app
-
-
-def seed(app) -> None:
-    """A commune, its one-stop office with a counter, a three-button scale and clerks."""
-    with app.app_context():
-        session = web_db.session()
-        unit = Unit(code="xa-demo", name="Xã Demo", kind="xã")
-        office = Office(unit=unit, code="demo", name="UBND xã Demo")
-        other = Office(unit=unit, code="other", name="UBND xã Khác")
-        session.add_all(
-            [
-                unit,
-                office,
-                other,
-                Counter(office=office, name="Quầy 1"),
-                ScaleButton(
-                    office=office,
-                    position=1,
-                    name="rat_hai_long",
-                    label="Rất hài lòng",
-                    level="very_satisfied",
-                ),
-                ScaleButton(
-                    office=office, position=2, name="hai_long", label="Hài lòng", level="satisfied"
-                ),
-                ScaleButton(
-                    office=office,
-                    position=3,
-                    name="khong_hai_long",
-                    label="Không hài lòng",
-                    level="not_satisfied",
-                ),
-                Clerk(office=office, code="lan", name="Nguyễn Thị Lan", title="Công chức một cửa"),
-                Clerk(office=office, code="binh", name="Trần Văn Bình"),
-                Clerk(office=office, code="cu", name="Lê Văn Cũ", active=False),
-                Clerk(office=other, code="khac", name="Người Khác"),
-            ]
-        )
-        session.commit()
-
-
-def register(app, code: str = CODE, *, hours: float = 48, office: str = "demo") -> int:
-    """What a technician does on /devices/new: a pending device and its one-time code."""
-    with app.app_context():
-        session = web_db.session()
-        found = session.scalar(select(Office).where(Office.code == office))
-        counter = session.scalar(select(Counter).where(Counter.office_id == found.id))
-        device = Device(office_id=found.id, counter_id=counter.id if counter else None)
-        session.add(device)
-        session.flush()
-        session.add(
-            Enrollment(
-                device_pk=device.id,
-                code_hash=enrollment_hash(code),
-                expires_at=clock.now() + timedelta(hours=hours),
-            )
-        )
-        session.commit()
-        return device.id
-
-
 @pytest.fixture
-def app(database_url: str, server_clock: FakeClock):
+def app(migrated_database_url: str, server_clock: FakeClock):
     """The protocol on SQLite, and on the real PostgreSQL that .ci/run starts."""
     app = create_app(
-        {"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": "x"}, clock=server_clock
+        {"DATABASE_URL": migrated_database_url, "TESTING": True, "SECRET_KEY": "x"},
+        clock=server_clock,
     )
-    web_db.upgrade(database_url)
     seed(app)
     yield app
-    app.extensions["hom_phieu_engine"].dispose()
+    close_app(app)
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def signed(key: DeviceKey, method: str, path: str, body: bytes) -> dict[str, str]:
-    headers = signed_headers(key, method, path, body)
-    return {**headers, "Content-Type": "application/json", "Accept-Language": "en"}
-
-
-def post(client, key: DeviceKey, path: str, payload: Any, *, raw: bytes | None = None):
-    body = raw if raw is not None else json.dumps(payload).encode()
-    return client.post(path, data=body, headers=signed(key, "POST", path, body))
-
-
-def enroll(client, key: DeviceKey, code: str = CODE):
-    payload = {"code": code, "public_key": b64(key.public_raw), "software": "0.1.0"}
-    return post(client, key, "/api/v1/enroll", payload)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def wire(rows: list[Row]) -> list[dict[str, Any]]:
-    return [{"seq": r.seq, "data": b64(r.data), "sig": b64(r.sig)} for r in rows]
-
-
-def push(client, key: DeviceKey, rows: list[Row], nonce: str = "n-1", **extra: Any):
-    return post(client, key, "/api/v1/records", {"nonce": nonce, "records": wire(rows), **extra})
 
 
 def server_key_raw(app) -> bytes:
@@ -242,18 +159,6 @@ def snapshot(app) -> Snapshot:
             ).all()
         )
         return Snapshot(count(LedgerRecord), count(Evidence), count(Alert), heads)
-
-
-def stored_rows(app, device_id: str) -> list[Row]:
-    with app.app_context():
-        session = web_db.session()
-        device = session.scalar(select(Device).where(Device.device_id == device_id))
-        found = session.execute(
-            select(LedgerRecord.seq, LedgerRecord.data, LedgerRecord.sig)
-            .where(LedgerRecord.device_pk == device.id)
-            .order_by(LedgerRecord.seq)
-        ).all()
-        return [Row(seq, bytes(data), bytes(sig)) for seq, data, sig in found]
 
 
 def refused(response, status: int, error: str) -> dict[str, Any]:
@@ -677,31 +582,59 @@ def test_messages_follow_the_devices_language(client, ledger):
 
 # --- a server killed mid-batch ------------------------------------------------------------
 SERVE = """
-import sys
+import os, sys, time
+from pathlib import Path
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 from waitress import serve
 from hom_phieu.clock import FakeClock
 from web import create_app
+from web.models import Device
+
+# A kill point, for the test to SIGKILL the process exactly there: on the commit that
+# stores a batch (the one that moves a device's head), the process writes the marker file
+# and waits to be killed, "before-commit" (the rows written in the open transaction) or
+# "after-commit" (committed, not yet answered).
+POINT, MARKER = os.environ.get("KILL_POINT", ""), os.environ.get("KILL_MARKER", "")
+
+def stop_here():
+    Path(MARKER).write_text(POINT)
+    time.sleep(600)
+
+@event.listens_for(Session, "before_commit")
+def before_commit(session):
+    session.info["batch"] = any(
+        isinstance(o, Device) and inspect(o).attrs.head_seq.history.has_changes()
+        for o in session.dirty
+    )
+    if session.info["batch"] and POINT == "before-commit":
+        stop_here()
+
+@event.listens_for(Session, "after_commit")
+def after_commit(session):
+    if session.info.pop("batch", False) and POINT == "after-commit":
+        stop_here()
+
 app = create_app({"DATABASE_URL": sys.argv[1], "SECRET_KEY": "x"},
                  clock=FakeClock.at("2026-11-20T09:00:00"))
 serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=2, _quiet=True)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
-    """The admin server as a real waitress process on 127.0.0.1."""
+    """The admin server as a real waitress process on 127.0.0.1; ``kill_point``: where in a
+    push it stops, writing ``marker``, to be killed there (see SERVE)."""
 
-    def __init__(self, database_url: str, port: int) -> None:
+    def __init__(
+        self, database_url: str, port: int, kill_point: str = "", marker: Path | None = None
+    ) -> None:
         self.port = port
+        self.marker = marker
+        env = {**os.environ, "KILL_POINT": kill_point, "KILL_MARKER": str(marker or "")}
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE, database_url, str(port)],
             cwd=ROOT,
-            env=dict(os.environ),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -739,9 +672,10 @@ def http_push(port: int, key: DeviceKey, rows: list[Row]) -> tuple[int, dict]:
 def test_a_server_killed_mid_batch_loses_nothing_and_a_resend_completes(
     app, client, enrolled, tmp_path
 ):
-    """SIGKILL at growing delays after a batch is sent, until the kill has landed both
-    before and after the commit: each time the server holds all of the batch or none of
-    it, its records still verify, and the kiosk's resend completes the ledger."""
+    """SIGKILL while a batch is stored: just before its commit, just after it (before the
+    answer), then after a delay wherever it lands. Each time the server holds all of the
+    batch or none of it, its records still verify, and the kiosk's resend completes the
+    ledger; the kills before and after the commit are asserted to have landed there."""
     database, port, key, rows = (
         app.config["DATABASE_URL"],  # SQLite, and PostgreSQL in CI
         free_port(),
@@ -750,20 +684,27 @@ def test_a_server_killed_mid_batch_loses_nothing_and_a_resend_completes(
     )
     server = Server(database, port)
     assert http_push(port, key, rows[:100])[0] == 200
-    server.kill()
-    server = Server(database, port)  # measure a push on a fresh process, as the kills see it
     started = time.monotonic()
     assert http_push(port, key, rows[100:250])[0] == 200
     duration = time.monotonic() - started
+    server.kill()
     outcomes: list[str] = []
     try:
-        for fraction in (0.3, 0.7, 1.0, 1.4, 2.0, 3.0):
+        for point in ("before-commit", "after-commit", 0.5):
             head = len(stored_rows(app, key.device_id))
             batch = rows[head : head + 120]
+            if isinstance(point, str):
+                marker = tmp_path / f"{point}.reached"
+                server = Server(database, port, kill_point=point, marker=marker)
+            else:
+                server = Server(database, port)
             answers: list[int] = []
             sender = threading.Thread(target=_send, args=(port, key, batch, answers))
             sender.start()
-            time.sleep(duration * fraction)
+            if isinstance(point, str):
+                wait_for(marker.exists, f"the server at its kill point {point}", timeout_s=30)
+            else:
+                time.sleep(duration * point)  # wherever it lands: any outcome will do
             server.kill()
             sender.join(30)
             held = stored_rows(app, key.device_id)
@@ -772,16 +713,15 @@ def test_a_server_killed_mid_batch_loses_nothing_and_a_resend_completes(
             problem, _v = verify_rows(held, key.public_raw, key.device_id)
             assert problem is None
             outcomes.append("answered" if answers else "stored" if len(held) > head else "lost")
-            server = Server(database, port)
-            if "lost" in outcomes and ("stored" in outcomes or "answered" in outcomes):
-                break
+        # "lost": killed before the commit; "stored": after it, unanswered.
+        assert outcomes[:2] == ["lost", "stored"], outcomes
+        server = Server(database, port)
         for start in range(0, len(rows), 500):  # the kiosk resends from its last ack
             status, answer = http_push(port, key, rows[start : start + 500])
             assert status == 200, answer
     finally:
         server.kill()
     assert stored_rows(app, key.device_id) == rows
-    print("kills:", outcomes)  # "lost": before the commit; "stored": after it, unanswered
 
 
 def _send(port: int, key: DeviceKey, rows: list[Row], answers: list[int]) -> None:

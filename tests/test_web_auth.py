@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from tests.web_helpers import PASSWORD, csrf_token, login, seed
+from tests.web_helpers import PASSWORD, csrf_token, login
 from web import db
 from web.models import AuditEntry, Device, User
-
-
-@pytest.fixture
-def site(server_app):
-    ids = seed(server_app)
-    client = server_app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"  # Secure cookies need HTTPS
-    return server_app, client, ids
 
 
 def test_login_page_is_vietnamese_and_needs_csrf(site) -> None:

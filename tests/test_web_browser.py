@@ -16,11 +16,12 @@ def running_server(isolated_home: Path):
     from hom_phieu.clock import FakeClock
     from tests.web_process import SERVER_START
     from web import create_app, db
+    from web.services import close_app
 
     app = create_app(clock=FakeClock.at(SERVER_START))
     db.upgrade(app.config["DATABASE_URL"])
     seed(app)
-    app.extensions["hom_phieu_engine"].dispose()
+    close_app(app)
     server = WebProcess(isolated_home)
     yield server
     server.stop()

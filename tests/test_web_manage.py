@@ -7,11 +7,10 @@ import io
 import os
 import re
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from tests.web_helpers import csrf_token, login, seed
+from tests.web_helpers import csrf_token, login
 from web import db
 from web.models import (
     AuditEntry,
@@ -26,14 +25,6 @@ from web.models import (
 )
 
 NEW_PASSWORD = "mật-khẩu-mới-đủ-dài"
-
-
-@pytest.fixture
-def site(server_app):
-    ids = seed(server_app)
-    client = server_app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"  # Secure cookies need HTTPS
-    return server_app, client, ids
 
 
 def send(client, path: str, data: dict | None = None, page: str | None = None, **kwargs):

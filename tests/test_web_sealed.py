@@ -20,10 +20,9 @@ from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.records import Level
-from tests.test_sync_protocol import enroll, push, register, seed
-from tests.web_helpers import PASSWORD, login
+from tests.api_helpers import enroll, push, register, seed, signed
+from tests.web_helpers import create_account, login
 from web import db
-from web.auth import create_user
 from web.models import Office, Unit
 
 LEVELS = {Level.VERY_SATISFIED: 137, Level.SATISFIED: 223, Level.NOT_SATISFIED: 61}
@@ -46,8 +45,8 @@ def synced(server_app, tmp_path: Path, caplog: pytest.LogCaptureFixture):
         session.add(other)
         session.flush()
         for role in ROLES:
-            create_user(f"{role}-1", PASSWORD, f"{role} 1", role, None if role == "admin" else unit)
-        create_user("viewer-other", PASSWORD, "Người xem xã khác", "viewer", other.id)
+            create_account(f"{role}-1", f"{role} 1", role, None if role == "admin" else unit)
+        create_account("viewer-other", "Người xem xã khác", "viewer", other.id)
         session.commit()
     key = DeviceKey.load_or_create(tmp_path / "key.pem")
     clock = FakeClock.at("2026-11-03T08:00:00")
@@ -109,8 +108,6 @@ def test_no_route_shows_counts_of_a_sealed_box(synced, role: str) -> None:
 
 def test_the_api_and_the_logs_say_nothing_of_levels(synced) -> None:
     app, key, logs = synced
-    from tests.test_sync_protocol import signed
-
     client = app.test_client()
     answer = client.get("/api/v1/config", headers=signed(key, "GET", "/api/v1/config", b""))
     assert answer.status_code == 200

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from web import db
-from web.auth import create_user
-from web.models import Counter, Office, Unit
+from web.auth import create_user, hash_password
+from web.models import Counter, Office, Unit, User
 
 PASSWORD = "mật-khẩu-đủ-dài-1"
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test session, with the server's real algorithm: logins
+    still go through the real check, only the fixtures' many accounts share one hash."""
+    return hash_password(PASSWORD)
+
+
+def create_account(username: str, display_name: str, role: str, unit_id: int | None = None) -> User:
+    """``web.auth.create_user`` with the fixture PASSWORD, hashed once (in an app context)."""
+    return create_user(
+        username, PASSWORD, display_name, role, unit_id, password_hash=password_hash()
+    )
 
 
 def seed(app) -> dict:
@@ -33,10 +48,10 @@ def seed(app) -> dict:
             session.add(counter)
             session.flush()
             ids[key] = {"unit": unit.id, "office": office.id, "counter": counter.id}
-        create_user("admin", PASSWORD, "Quản trị viên", "admin")
-        create_user("kt-dong", PASSWORD, "Kỹ thuật Đông Thanh", "technician", ids["dong"]["unit"])
-        create_user("kt-tinh", PASSWORD, "Kỹ thuật tỉnh", "technician", province.id)
-        create_user("xem-hac", PASSWORD, "Người xem Hạc Thành", "viewer", ids["hac"]["unit"])
+        create_account("admin", "Quản trị viên", "admin")
+        create_account("kt-dong", "Kỹ thuật Đông Thanh", "technician", ids["dong"]["unit"])
+        create_account("kt-tinh", "Kỹ thuật tỉnh", "technician", province.id)
+        create_account("xem-hac", "Người xem Hạc Thành", "viewer", ids["hac"]["unit"])
         session.commit()
         return ids
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
+
+from tests.web_helpers import csrf_token
 
 COMMAND = str(Path(sys.executable).with_name("hom-phieu"))
 SERVER_START = "2026-11-20T09:00:00+07:00"  # a working Friday mid-month
@@ -61,3 +67,35 @@ class WebProcess:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+class Browser:
+    """A person at the admin pages of the real server: cookies kept, redirects not followed."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), self._NoRedirect()
+        )
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self._open(path, None)
+
+    def post(self, path: str, form_page: str, **data: str) -> tuple[int, str]:
+        """POST ``data`` with the CSRF token of the page at ``form_page``."""
+        status, page = self.get(form_page)
+        assert status == 200, (status, page[:500])
+        body = {**data, "csrf_token": csrf_token(page.decode())}
+        status, answer = self._open(path, urllib.parse.urlencode(body).encode())
+        return status, answer.decode()
+
+    def _open(self, path: str, body: bytes | None) -> tuple[int, bytes]:
+        try:
+            with self.opener.open(self.url + path, data=body, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
