@@ -36,6 +36,7 @@ from hom_phieu.protocol.signing import signed_headers
 from web import clock, create_app, db
 from web.models import Clerk, Counter, Device, Enrollment, Office, ScaleButton, Unit
 from web.pages import enrollment_hash
+from web.services import close_app
 
 ORDER = 5
 RECORDS, RECORDS_QUICK = 20_000, 2_000
@@ -152,7 +153,7 @@ def measure(
             floors.append(time_signatures(key.public_raw, signed))
             total, each = time_ingest(app, prepared)
         finally:
-            app.extensions["hom_phieu_engine"].dispose()
+            close_app(app)
         totals.append(total)
         batches += each
     if url.startswith("postgresql"):

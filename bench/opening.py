@@ -43,7 +43,7 @@ from hom_phieu.ledger.records import Level, decode
 from hom_phieu.ledger.store import LedgerStore
 from hom_phieu.ledger.verify import Row as LedgerRow
 from web import create_app, db
-from web.ingest import _insert_rows, _row  # the rows exactly as ingest stores them
+from web.device_state import insert_rows, row_of  # the rows exactly as ingest stores them
 from web.models import (
     Clerk,
     CommitteeMember,
@@ -57,6 +57,7 @@ from web.models import (
     User,
 )
 from web.opening import count_box, open_box
+from web.services import close_app
 
 ORDER = 6
 DEVICES, DEVICES_QUICK = 10, 2
@@ -167,8 +168,8 @@ def build_server(url: str, ledgers: list[Ledger]) -> Flask:
             )
             session.add(device)
             session.flush()
-            rows = [_row(device, row, decode(row.data), LAST_SEEN) for row in ledger.rows]
-            _insert_rows(session, rows)
+            rows = [row_of(device, decode(row.data), row.sig, LAST_SEEN) for row in ledger.rows]
+            insert_rows(session, rows)
         users = []
         for username, name, role in COMMITTEE:
             user = User(username=username, password_hash="-", display_name=name, role="committee")
@@ -230,7 +231,7 @@ def time_open(url: str, ballots: int, devices: int) -> int:
             raise RuntimeError(f"unexpected checklist: {[c for c in checks if c.severity != 'ok']}")
         return elapsed
     finally:
-        app.extensions["hom_phieu_engine"].dispose()
+        close_app(app)
 
 
 def time_read(path: Path, devices: int) -> int:
@@ -257,7 +258,7 @@ def time_all_signatures(ledgers: list[Ledger]) -> int:
 
 def snapshot(app: Flask, path: Path) -> None:
     """Close the server's connections and fold the WAL into the file, so it can be copied."""
-    app.extensions["hom_phieu_engine"].dispose()
+    close_app(app)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -294,7 +295,7 @@ def run(settings: Settings) -> list[Row]:
                 for leftover in settings.workdir.glob(f"{copy.name}*"):
                     leftover.unlink()
         finally:
-            app.extensions["hom_phieu_engine"].dispose()
+            close_app(app)
     count, opened, floor, read = (statistics.median(x) for x in (counts, opens, floors, reads))
     log(
         f"  opening: count {ms(count)}, open {ms(opened)}, signatures {ms(floor)}, "

@@ -1,10 +1,9 @@
 """A phone answer, from the citizen's "Send" to the thanks page: the whole request through
-Flask (CSRF, rate limit, the office's survey ledger: a signed, fsync'd record, then filed
-with the office's records through the device ingest into the server's SQLite database).
+Flask (CSRF, the rate limit, the signed record of the office's survey box written straight
+into the server's SQLite database with its rate-limit row, in one transaction).
 
-Floor, measured in the same run on the same disk: the two durable commits the answer
-cannot do without (one into the office's ledger, one into the server's database), as bare
-single-row ``synchronous=FULL`` SQLite transactions.
+Floor, measured in the same run on the same disk: the one durable commit the answer cannot
+do without, as a bare single-row ``synchronous=FULL`` SQLite transaction.
 """
 
 from __future__ import annotations
@@ -26,8 +25,10 @@ def run(settings: Settings) -> list[Row]:
     count = ANSWERS_QUICK if settings.quick else ANSWERS
     settings.workdir.mkdir(parents=True, exist_ok=True)
     os.environ["HOM_PHIEU_HOME"] = str(settings.workdir / "home")
+    from web.services import close_app
+
     app = _server(settings.workdir)
-    floor = [BareCommit(settings.workdir / "floor-1.db"), BareCommit(settings.workdir / "f2.db")]
+    floor = [BareCommit(settings.workdir / "floor-1.db")]
     answer_ns, floor_ns = [], []
     try:
         for index in range(WARM_UP + count):
@@ -41,12 +42,11 @@ def run(settings: Settings) -> list[Row]:
     finally:
         for commit in floor:
             commit.close()
-        app.extensions["hom_phieu_survey"].close()
-        app.extensions["hom_phieu_engine"].dispose()
+        close_app(app)
     rows = []
     for stat, q in (("median", 50), ("p99", 99)):
         measured, bottom = percentile(answer_ns, q), percentile(floor_ns, q)
-        what = " (two bare INSERT + COMMIT)" if not rows else ""
+        what = " (one bare INSERT + COMMIT)" if not rows else ""
         rows.append(
             Row(
                 f"Phone answer, Send → thanks page ({count} answers, SQLite): {stat}",
