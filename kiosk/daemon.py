@@ -13,55 +13,27 @@ from __future__ import annotations
 
 import itertools
 import queue
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from hom_phieu import __version__, formatting
+from hom_phieu import __version__
 from hom_phieu.clock import Clock
 from hom_phieu.i18n import _
-from hom_phieu.ledger.ballot_box import BallotBox, Receipt
+from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.errors import BallotBoxError
-from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record
-from hom_phieu.ledger.verify import RESULTS_SLIP_EVENT
+from hom_phieu.ledger.events import EventType, RefusalReason
 from hom_phieu.render.views import ClerkCard, Frame, FrameKind, Slip, Ticket
-from kiosk.identity import Identity, OfficeResults
+from kiosk import presenter
+from kiosk.identity import Identity
+from kiosk.outcomes import Outcome, OutcomeLog
+from kiosk.ports import ControlsLike, Display, TicketSink
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
 from kiosk.sd_notify import Notifier
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
 ANCHOR_EVERY_MS = 6 * 3600 * 1000
-
-
-class Display(Protocol):
-    def show(self, frame: Frame) -> None: ...  # raises on a screen fault
-
-
-class TicketSink(Protocol):
-    def submit(self, job_id: str, view: Ticket | Slip) -> None: ...  # never blocks or raises
-
-
-class ControlsLike(Protocol):
-    def thank(self) -> None: ...
-    def refuse(self) -> None: ...
-    def show_status(self, healthy: bool, armed: bool = False) -> None: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of a press, for the simulator's API and the tests."""
-
-    id: int
-    button: str
-    action: str
-    reason: str = ""
-    receipt_code: str = ""
-    seq: int = 0
 
 
 class Kiosk:
@@ -96,11 +68,8 @@ class Kiosk:
         )
         # SimpleQueue: its put() is reentrant, so a signal handler may call stop() safely.
         self._events: queue.SimpleQueue[tuple] = queue.SimpleQueue()
-        self._outcomes: deque[Outcome] = deque(maxlen=1000)
-        self._outcome_ids = itertools.count(1)
+        self.outcomes = OutcomeLog()  # what became of each press (simulator, tests)
         self._job_ids = itertools.count(1)
-        self._changed = threading.Condition()
-        self._passes = 0
         self._stopping = False
         self._screen_until_ms: int | None = None  # times on the clock's monotonic scale
         self._last_box_tick_ms: int | None = None
@@ -156,7 +125,7 @@ class Kiosk:
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> None:
-        self.notifier.ready(self._status_text())
+        self.notifier.ready(presenter.status_text(self.box.state))
         while not self._stopping:
             try:
                 item = self._events.get(timeout=self._sleep_s())
@@ -183,8 +152,8 @@ class Kiosk:
         if self._screen_until_ms is not None and now_ms >= self._screen_until_ms:
             self._screen_until_ms = None
             self._show_idle()
-        elif self.current_frame.kind is FrameKind.IDLE and self._clock_text() != (
-            self.current_frame.now_text
+        elif self.current_frame.kind is FrameKind.IDLE and (
+            presenter.clock_text(self.clock.read()) != self.current_frame.now_text
         ):
             self._show_idle()  # the minute on the screen moved on (or the clock synced)
         interval = self.notifier.watchdog_interval_s
@@ -192,9 +161,7 @@ class Kiosk:
         if interval is not None and monotonic - self._last_watchdog >= interval:
             self._last_watchdog = monotonic
             self.notifier.watchdog()
-        with self._changed:
-            self._passes += 1
-            self._changed.notify_all()
+        self.outcomes.passed()
 
     def _sleep_s(self) -> float:
         now_ms = self._now_ms()
@@ -237,7 +204,7 @@ class Kiosk:
             self._show(self._frame(FrameKind.ARMED))
             self._outcome(decision)
         elif action is Action.ARM_EXPIRED:
-            self._record_event("arm_expired")
+            self._record_event(EventType.ARM_EXPIRED)
             self.controls.show_status(self.fault is None, armed=False)
             self._show_idle()
             self._outcome(decision)
@@ -268,7 +235,7 @@ class Kiosk:
         self.controls.thank()
         self.controls.show_status(True, armed=False)
         self._show(self._frame(FrameKind.THANKS, receipt_code=receipt.code), hold=True)
-        ticket = self._ticket(receipt)
+        ticket = presenter.ticket(self.identity, self.clerk(), receipt)
         mode = self.config.printer.print_tickets
         if mode == "always":
             self._print(ticket)
@@ -293,7 +260,7 @@ class Kiosk:
             return
         self._back_in_service()
         self.controls.refuse()
-        if decision.reason == "not_armed":
+        if decision.reason is RefusalReason.NOT_ARMED:
             self._show(self._frame(FrameKind.WAITING), hold=True)
         self._outcome(decision, reason=decision.reason, seq=record.seq)
 
@@ -308,17 +275,12 @@ class Kiosk:
         elif action is Action.SELECT_CONFIRM:
             chosen = clerks[self._select_index].id
             if chosen != self.clerk_id:
-                self._record_event("clerk_on_duty", clerk=chosen, previous=self.clerk_id)
+                self._record_event(EventType.CLERK_ON_DUTY, clerk=chosen, previous=self.clerk_id)
                 self.clerk_id = chosen
         if action in (Action.SELECT_CONFIRM, Action.SELECT_CANCEL):
             self._show_idle()
         else:
-            hint = (
-                _("Served: next clerk. Hold served: confirm.")
-                if self.policy.has_served
-                else _("First button: next clerk. Last button: confirm.")
-            )
-            self._show(self._frame(FrameKind.CLERK_SELECT, message=hint))
+            self._show(presenter.select_frame(self._scene(), self.policy.has_served))
         self._outcome(decision)
 
     # --- the server ----------------------------------------------------------------------
@@ -345,12 +307,12 @@ class Kiosk:
         previous = self.identity.version
         self.identity = self.identity.with_server(config)
         self.clerk_id = self.identity.clerk(self.clerk_id).id
-        self._record_event("config_change", source="server", previous=previous,
+        self._record_event(EventType.CONFIG_CHANGE, source="server", previous=previous,
                            version=self.identity.version)  # fmt: skip
         try:
             remember_config(config)
         except OSError as exc:  # the next start will fetch it again
-            self._record_event("config_not_saved", error=str(exc))
+            self._record_event(EventType.CONFIG_NOT_SAVED, error=str(exc))
         self._print_results()
         self._refresh_idle()
 
@@ -369,12 +331,12 @@ class Kiosk:
             return
         try:
             record = self.box.event(
-                RESULTS_SLIP_EVENT, box=results.box, minutes_hash=results.minutes_hash
+                EventType.RESULTS_SLIP, box=results.box, minutes_hash=results.minutes_hash
             )
         except BallotBoxError as exc:
             self._out_of_service(str(exc))
             return
-        self._print(self._results_slip(results, record))
+        self._print(presenter.results_slip(self.identity, results, record))
 
     # --- the box, the printer, the screen ---------------------------------------------------
     def _box_tick(self) -> None:
@@ -394,11 +356,11 @@ class Kiosk:
             return
         written = self.box.records_after(self._slipped_seq)
         self._slipped_seq = written[-1].seq if written else self._slipped_seq
-        changes = [r for r in written if r.kind in (Kind.CLOSE, Kind.OPEN)]
-        if changes and self.config.printer.print_box_slips:
-            for record in changes:
-                self._print(self._slip(record))
-        if changes:
+        slips = presenter.box_slips(self.identity, written, self.box.device_id)
+        if slips and self.config.printer.print_box_slips:
+            for slip in slips:
+                self._print(slip)
+        if slips:
             self._refresh_idle()
 
     def _check_printer(self) -> None:
@@ -407,10 +369,10 @@ class Kiosk:
         status = getattr(self.printer, "status", None)
         if status is not None and status.state == "fault" and self.printer_fault is None:
             self.printer_fault = status.reason or _("the printer failed")
-            self._record_event("printer_fault", error=self.printer_fault)
+            self._record_event(EventType.PRINTER_FAULT, error=self.printer_fault)
             self._refresh_idle()
 
-    def _record_event(self, event_type: str, **detail: Any) -> None:
+    def _record_event(self, event_type: EventType, **detail: Any) -> None:
         try:
             self.box.event(event_type, **detail)
         except BallotBoxError as exc:
@@ -423,11 +385,11 @@ class Kiosk:
     def _printed(self, job_id: str, ok: bool, error: str | None) -> None:
         if ok and self.printer_fault is not None:
             self.printer_fault = None
-            self._record_event("printer_recovered", job=job_id)
+            self._record_event(EventType.PRINTER_RECOVERED, job=job_id)
             self._refresh_idle()
         elif not ok and self.printer_fault is None:
             self.printer_fault = error or _("the printer failed")
-            self._record_event("printer_fault", job=job_id, error=self.printer_fault)
+            self._record_event(EventType.PRINTER_FAULT, job=job_id, error=self.printer_fault)
             self._refresh_idle()
 
     def _show(self, frame: Frame, hold: bool = False) -> None:
@@ -439,17 +401,14 @@ class Kiosk:
         except Exception as exc:  # a screen fault must never stop the ballot box
             if self.screen_fault is None:
                 self.screen_fault = str(exc)
-                self._record_event("screen_fault", error=self.screen_fault)
+                self._record_event(EventType.SCREEN_FAULT, error=self.screen_fault)
             return
         if self.screen_fault is not None:
             self.screen_fault = None
-            self._record_event("screen_recovered")
+            self._record_event(EventType.SCREEN_RECOVERED)
 
     def _show_idle(self) -> None:
-        if self.fault is not None:
-            self._show(self._frame(FrameKind.OUT_OF_SERVICE, message=self.fault))
-        else:
-            self._show(self._frame(FrameKind.IDLE, message=self._staff_notice()))
+        self._show(presenter.resting_frame(self._scene(), self.fault, self.printer_fault))
 
     def _refresh_idle(self) -> None:
         if self._screen_until_ms is None and self.current_frame.kind in (
@@ -469,143 +428,43 @@ class Kiosk:
         if self.fault is not None:
             self.fault = None
             self.controls.show_status(True)
-            self.notifier.status(self._status_text())
+            self.notifier.status(presenter.status_text(self.box.state))
             self._show_idle()
 
-    def _staff_notice(self) -> str:
-        if self.printer_fault:
-            return _("Printer: {fault}").format(fault=self.printer_fault)
-        return ""
-
-    def _status_text(self) -> str:
-        state = self.box.state
-        box = state.open_box.box if state.open_box else "-"
-        return _("Box {box}: {ballots} ballots").format(
-            box=box, ballots=state.open_box.votes if state.open_box else 0
-        )
-
-    # --- views -------------------------------------------------------------------------
+    # --- views (made by kiosk.presenter) --------------------------------------------------
     def clerk(self) -> ClerkCard:
         return self.identity.clerk(self.clerk_id)
 
+    def _scene(self) -> presenter.Scene:
+        now_text = presenter.clock_text(self.clock.read())
+        return presenter.Scene(self.identity, self.clerk_id, self._select_index, now_text)
+
     def _frame(self, kind: FrameKind, **fields: Any) -> Frame:
-        identity = self.identity
-        return Frame(
-            kind=kind,
-            office=identity.office,
-            counter=identity.counter,
-            clerk=self.clerk(),
-            buttons=identity.legend,
-            clerks=identity.roster,
-            selected=self._select_index,
-            now_text=self._clock_text(),
-            **fields,
-        )
-
-    def _clock_text(self) -> str:
-        """``22/11/2026 08:15`` for the screen; nothing while the clock is not trusted."""
-        reading = self.clock.read()
-        return formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
-
-    def _ticket(self, receipt: Receipt) -> Ticket:
-        clerk = self.clerk()
-        stamp = formatting.date_time(receipt.wall_ms)
-        return Ticket(
-            office=self.identity.office,
-            counter=self.identity.counter,
-            clerk_name=clerk.name,
-            clerk_title=clerk.title,
-            date_text=stamp[:10],
-            time_text=stamp[11:16],
-            receipt_code=receipt.code,
-            survey_url=ticket_survey_url(clerk.survey_url, receipt.code),
-            time_unsure=receipt.time_quality == "unsynced",
-        )
-
-    def _slip(self, record: Record) -> Slip:
-        """The month-change slip: totals and seal only, never counts by level or clerk."""
-        stamp = formatting.date_time(record.wall_ms)
-        month = f"{record.box[5:]}/{record.box[:4]}"
-        if record.kind is Kind.CLOSE:
-            title = _("SEAL OF THE BALLOT BOX {month}").format(month=month)
-            lines = (
-                (_("Ballots"), str(record.body["votes"])),
-                (_("Refused presses"), str(record.body["refused"])),
-                (_("Seal record"), str(record.seq)),
-                (_("Last record hash"), record.body["last_hash"][:16]),
-            )
-        else:
-            title = _("ZERO REPORT OF THE BALLOT BOX {month}").format(month=month)
-            lines = ((_("Ballots"), "0"), (_("Opening record"), str(record.seq)))
-        lines += ((_("Device"), self.box.device_id),)
-        identity = self.identity
-        return Slip(title, identity.office, identity.counter, lines, stamp[:10], stamp[11:16])
-
-    def _results_slip(self, results: OfficeResults, record: Record) -> Slip:
-        """The results slip: the office's totals by level of an opened box (public since the
-        opening), never by clerk; stamped with the time of its EVENT."""
-        month = f"{results.box[5:]}/{results.box[:4]}"
-        title = _("RESULTS OF THE BALLOT BOX OPENING {month}").format(month=month)
-        lines = [
-            (_("Box opened on"), formatting.date_time_iso(results.opened_at)[:16]),
-            (_("Ballots"), str(results.votes)),
-        ]
-        for level, label in LEVEL_LABELS.items():
-            count = results.by_level[level]
-            share = formatting.percent(count, results.votes)
-            lines.append((_(label), f"{count} ({share})"))
-        lines.append((_("Check code"), results.minutes_hash[:16]))
-        stamp = formatting.date_time(record.wall_ms)
-        scope = _("Office totals (all counters)")
-        return Slip(title, self.identity.office, scope, tuple(lines), stamp[:10], stamp[11:16])
+        return presenter.frame(self._scene(), kind, **fields)
 
     # --- for the simulator and tests --------------------------------------------------------
     def _outcome(self, decision: Decision, **fields: Any) -> None:
-        values = {"action": decision.action.value, "reason": decision.reason, **fields}
-        outcome = Outcome(next(self._outcome_ids), decision.button, **values)
-        with self._changed:
-            self._outcomes.append(outcome)
-            self._changed.notify_all()
+        values = {"action": decision.action.value, "reason": decision.reason or "", **fields}
+        self.outcomes.add(decision.button, **values)
 
     def last_outcome_id(self) -> int:
-        with self._changed:
-            return self._outcomes[-1].id if self._outcomes else 0
+        return self.outcomes.last_id()
 
     def outcomes_after(self, outcome_id: int) -> list[Outcome]:
-        with self._changed:
-            return [o for o in self._outcomes if o.id > outcome_id]
+        return self.outcomes.after(outcome_id)
 
     def wait_settled(
         self, button: str, after_outcome: int, timeout_s: float = 5.0
     ) -> list[Outcome]:
         """Wait until ``button``'s last edge has been settled and carried out."""
-        deadline = time.monotonic() + timeout_s
-        with self._changed:
-            start = self._passes
-            while True:
-                mine = [o for o in self._outcomes if o.id > after_outcome and o.button == button]
-                idle = self._events.empty() and not self.policy.pending(button)
-                # An outcome decided while the button was still held (a refusal for holding,
-                # a gesture) comes before its release has settled: wait for that too, or
-                # the next press would be taken for the release's bounce.
-                if idle and (mine or self._passes > start + 1):
-                    return mine
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return mine
-                self._changed.wait(remaining)
+
+        def idle() -> bool:
+            return self._events.empty() and not self.policy.pending(button)
+
+        return self.outcomes.wait_settled(button, after_outcome, idle, timeout_s)
 
     def close(self) -> None:
         self.controls.close()
-
-
-def ticket_survey_url(survey_url: str | None, receipt_code: str) -> str | None:
-    """The ticket's QR: the clerk's survey page with the ticket's receipt code, which the
-    server takes for one detailed answer (the screen's QR has no code)."""
-    if not survey_url:
-        return None
-    separator = "&" if "?" in survey_url else "?"
-    return f"{survey_url}{separator}t={receipt_code}"
 
 
 __all__ = ["SERVED", "Display", "Kiosk", "Outcome", "TicketSink"]

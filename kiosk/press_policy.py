@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from hom_phieu.ledger.events import RefusalReason
 from hom_phieu.ledger.records import SERVED
 
 SELECT_TIMEOUT_MS = 30_000
@@ -55,7 +56,7 @@ class Action(StrEnum):
 class Decision:
     action: Action
     button: str = ""
-    reason: str = ""  # why a press was refused: held, not_armed, min_gap, burst, select, storm
+    reason: RefusalReason | None = None  # why a press was refused (Action.REFUSED only)
     detail: dict[str, Any] = field(default_factory=dict)
     at_ms: int = 0
 
@@ -244,18 +245,18 @@ class PressPolicy:
         while self._votes and at - self._votes[0] >= window:
             self._votes.popleft()
         if rules.armed_mode and self._armed_until is None:
-            return self._refuse(name, "not_armed", at)
+            return self._refuse(name, RefusalReason.NOT_ARMED, at)
         if self._votes and at - self._votes[-1] < rules.min_gap_ms:
-            return self._refuse(name, "min_gap", at, gap_ms=at - self._votes[-1])
+            return self._refuse(name, RefusalReason.MIN_GAP, at, gap_ms=at - self._votes[-1])
         if len(self._votes) >= rules.burst_count:
-            return self._refuse(name, "burst", at, votes_in_window=len(self._votes))
+            return self._refuse(name, RefusalReason.BURST, at, votes_in_window=len(self._votes))
         self._votes.append(at)
         self._armed_until = None
         if rules.print_on_demand:
             self._ticket_until = at + rules.thanks_ms
         return [Decision(Action.VOTE, name, at_ms=at)]
 
-    def _refuse(self, name: str, reason: str, at: int, **detail: Any) -> list[Decision]:
+    def _refuse(self, name: str, reason: RefusalReason, at: int, **detail: Any) -> list[Decision]:
         if self._storm_start is None:
             self._storm_start = at
         if self._storm_logged >= self.rules.refused_per_minute:
@@ -275,7 +276,7 @@ class PressPolicy:
         if name == self.rating[-1] and not self.has_served:
             self._selecting_until = None
             return [Decision(Action.SELECT_CONFIRM, name, at_ms=at)]
-        return self._refuse(name, "select", at)
+        return self._refuse(name, RefusalReason.SELECT, at)
 
     def _gesture(self, now: int) -> list[Decision]:
         if not self._gesture_allowed():
@@ -305,7 +306,7 @@ class PressPolicy:
             if self._may_be_held(name, state, chord) and now - state.down_at >= self.rules.hold_ms:
                 state.held_reported = True
                 held_ms = now - state.down_at
-                decisions += self._refuse(name, "held", state.down_at, held_ms=held_ms)
+                decisions += self._refuse(name, RefusalReason.HELD, state.down_at, held_ms=held_ms)
         if self._armed_until is not None and now >= self._armed_until:
             self._armed_until = None
             decisions.append(Decision(Action.ARM_EXPIRED, SERVED, at_ms=now))
@@ -318,7 +319,7 @@ class PressPolicy:
             window_s = STORM_WINDOW_MS // 1000
             for name, presses in sorted(self._storm_suppressed.items()):
                 detail = {"presses": presses, "window_s": window_s}
-                decisions.append(Decision(Action.REFUSED, name, "storm", detail, now))
+                decisions.append(Decision(Action.REFUSED, name, RefusalReason.STORM, detail, now))
             self._storm_start, self._storm_logged = None, 0
             self._storm_suppressed.clear()
         return decisions

@@ -13,7 +13,7 @@ import base64
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 from hom_phieu import __version__, paths
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
-from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_config
-from kiosk.sync_client import NetworkError, ServerRefused, call
+from hom_phieu.protocol import fields
+from hom_phieu.protocol.models import DeviceConfig, EnrollRequest, JsonObject, OfficeRef
+from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_enrollment
+from kiosk.sync_http import NetworkError, ServerRefused, call
 
 SERVER_FILE = "server.json"
 
@@ -34,19 +36,49 @@ class ProvisionError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class ServerLink:
-    """What a kiosk keeps of its enrollment: where the server is and which key it trusts."""
+    """What a kiosk keeps of its enrollment: where the server is and which key it trusts.
+
+    Kept as JSON in ``server.json`` (keys sorted, as ever: a file written by an older
+    version reads back the same)."""
 
     server_url: str
     server_public_key: str  # base64 of the raw 32 bytes
     device_id: str
-    office: dict[str, str]  # code, name
+    office: OfficeRef
     counter: str | None
-    config: dict[str, Any]  # as GET /api/v1/config last gave it (signature checked)
+    config: DeviceConfig  # as the server last sent it (signature checked then)
     enrolled_at: str  # ISO-8601, this machine's clock
 
     @property
     def server_public_raw(self) -> bytes:
         return base64.b64decode(self.server_public_key)
+
+    def to_json(self) -> JsonObject:
+        return {
+            "server_url": self.server_url,
+            "server_public_key": self.server_public_key,
+            "device_id": self.device_id,
+            "office": self.office.to_json(),
+            "counter": self.counter,
+            "config": self.config.to_json(),
+            "enrolled_at": self.enrolled_at,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> ServerLink:
+        doc = fields.document(value)
+        limit = fields.URL_LIMIT
+        server_key = doc.get("server_public_key")
+        fields.base64_bytes(server_key, "server_public_key", size=32)
+        return cls(
+            server_url=fields.text(doc.get("server_url"), "server_url", limit=limit),
+            server_public_key=str(server_key),
+            device_id=fields.text(doc.get("device_id"), "device_id", limit=limit),
+            office=OfficeRef.from_json(doc.get("office")),
+            counter=fields.optional_text(doc.get("counter"), "counter", limit=limit),
+            config=DeviceConfig.from_json(doc.get("config")),
+            enrolled_at=fields.text(doc.get("enrolled_at"), "enrolled_at", limit=limit),
+        )
 
 
 def server_file() -> Path:
@@ -57,11 +89,10 @@ def load_link(path: Path | None = None) -> ServerLink | None:
     """The kiosk's enrollment, or None when it was never provisioned."""
     path = path or server_file()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return ServerLink(**data)
+        return ServerLink.from_json(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ProtocolError is a ValueError
         raise ProvisionError(
             _("{path} is damaged ({reason}): provision the kiosk again").format(
                 path=path, reason=exc
@@ -76,7 +107,7 @@ def save_link(link: ServerLink, path: Path | None = None) -> Path:
     temporary = path.with_name(path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(link), handle, ensure_ascii=False, indent=2, sort_keys=True)
+        json.dump(link.to_json(), handle, ensure_ascii=False, indent=2, sort_keys=True)
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(temporary, 0o600)
@@ -84,11 +115,15 @@ def save_link(link: ServerLink, path: Path | None = None) -> Path:
     return path
 
 
-def remember_config(config: Mapping[str, Any], path: Path | None = None) -> None:
-    """Keep a configuration the sync client verified (its ``on_config``), for the next start."""
+def remember_config(config: DeviceConfig | Mapping[str, Any], path: Path | None = None) -> None:
+    """Keep a configuration the sync client verified (its ``on_config``), for the next start.
+
+    The daemon hands it over as the JSON object the runner gave it (``to_json()``)."""
     link = load_link(path)
     if link is not None:
-        save_link(replace(link, config=dict(config)), path)
+        if not isinstance(config, DeviceConfig):
+            config = DeviceConfig.from_json(config)
+        save_link(replace(link, config=config), path)
 
 
 def provision(
@@ -110,13 +145,9 @@ def provision(
         key = DeviceKey.load_or_create(key_path or paths.default_key_path())
     except DeviceKeyError as exc:
         raise ProvisionError(str(exc)) from None
-    payload = {
-        "code": code.strip(),
-        "public_key": base64.b64encode(key.public_raw).decode(),
-        "software": __version__,
-    }
+    request = EnrollRequest(code=code.strip(), public_key=key.public_raw, software=__version__)
     try:
-        answer = call(url, "POST", f"{API}/enroll", key=key, payload=payload, timeout_s=timeout_s)
+        answer = call(url, "POST", f"{API}/enroll", key=key, payload=request, timeout_s=timeout_s)
     except NetworkError as exc:
         raise ProvisionError(exc.message) from None
     except ServerRefused as exc:
@@ -129,7 +160,7 @@ def provision(
     where = save_link(link)
     echo(
         _("Enrolled as {device} at {office}, counter {counter}.").format(
-            device=link.device_id, office=link.office.get("name", ""), counter=link.counter or "—"
+            device=link.device_id, office=link.office.name, counter=link.counter or "—"
         )
     )
     echo(_("Server {url}; its key is pinned in {path}.").format(url=url, path=where))
@@ -149,24 +180,21 @@ def _checked_url(server_url: str) -> str:
 
 def _link(url: str, key: DeviceKey, answer: Mapping[str, Any]) -> ServerLink:
     try:
-        server_raw = base64.b64decode(answer["server_public_key"], validate=True)
-        config = verified_config(
-            server_raw, key.device_id, {"config": answer["config"], "sig": answer["config_sig"]}
-        )
-        office = answer["office"]
-        link = ServerLink(
-            server_url=url,
-            server_public_key=base64.b64encode(server_raw).decode(),
-            device_id=answer["device_id"],
-            office={"code": str(office["code"]), "name": str(office["name"])},
-            counter=answer.get("counter"),
-            config=config,
-            enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-    except (KeyError, TypeError, ValueError, UntrustedAnswer) as exc:
+        enrolled = verified_enrollment(answer, key.device_id)
+    except UntrustedAnswer as exc:
         raise ProvisionError(
-            _("the server's answer is not a hom-phieu enrollment ({reason})").format(reason=exc)
+            _("the server's answer is not a hom-phieu enrollment ({reason})").format(
+                reason=exc.message
+            )
         ) from None
-    if link.device_id != key.device_id or len(server_raw) != 32:
+    if enrolled.device_id != key.device_id:
         raise ProvisionError(_("the server's answer does not name this device"))
-    return link
+    return ServerLink(
+        server_url=url,
+        server_public_key=fields.b64(enrolled.server_public_key),
+        device_id=enrolled.device_id,
+        office=enrolled.office,
+        counter=enrolled.counter,
+        config=enrolled.config,
+        enrolled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )

@@ -15,10 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hom_phieu import paths
-from hom_phieu.clock import AdjustableClock, SystemClock
+from hom_phieu.clock import AdjustableClock, Clock, SystemClock
 from hom_phieu.i18n import _, set_language
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
@@ -27,6 +27,9 @@ from hom_phieu.render.views import Frame, FrameKind
 from kiosk.config import ConfigError, KioskConfig, load_config_or_defaults
 from kiosk.daemon import Kiosk
 from kiosk.sd_notify import Notifier
+
+if TYPE_CHECKING:
+    from kiosk.provision import ServerLink
 
 Echo = Callable[[str], None]
 RETRY_OPEN_S = 30.0  # out of service for a full or read-only disk: try the ledger again
@@ -135,7 +138,7 @@ class _Parts:
             display=display,
             printer=printer,
             notifier=self.notifier,
-            server_config=link.config if link else None,
+            server_config=link.config.to_json() if link else None,  # the daemon's JSON
         )
         kiosk_ref.append(kiosk)
         self.kiosk = kiosk
@@ -163,7 +166,7 @@ class _Parts:
         return 0
 
     # --- the parts -----------------------------------------------------------------------
-    def _server_link(self) -> Any:
+    def _server_link(self) -> ServerLink | None:
         """The enrollment made by ``kiosk provision``, if any (else the kiosk works alone)."""
         from kiosk.provision import ProvisionError, load_link
 
@@ -173,8 +176,16 @@ class _Parts:
             self.echo(str(exc))
             return None
 
-    def _start_sync(self, link: Any, key: Any, box: Any, clock: Any, kiosk: Kiosk) -> None:
+    def _start_sync(
+        self, link: ServerLink, key: DeviceKey, box: BallotBox, clock: Clock, kiosk: Kiosk
+    ) -> None:
+        """The sync thread, talking models; the daemon takes the configuration and the
+        health report as the JSON objects it has always handled."""
+        from hom_phieu.protocol.models import DeviceConfig, HealthReport
         from kiosk.sync_client import SyncClient
+
+        def on_config(config: DeviceConfig) -> None:
+            kiosk.on_config(config.to_json())
 
         acked = box.store.acked()
         client = SyncClient(
@@ -185,9 +196,9 @@ class _Parts:
             clock=clock,
             acked_seq=acked[0] if acked else 0,
             on_ack=kiosk.on_ack,
-            on_config=kiosk.on_config,
-            health=kiosk.health,
-            config_version=(link.config or {}).get("version"),
+            on_config=on_config,
+            health=lambda: HealthReport.from_json(kiosk.health()),
+            config_version=link.config.version,
             interval_s=self.config.server.sync_interval_s,
         )
         kiosk.sync_waker = client.wake

@@ -107,7 +107,9 @@ class Simulation:
         pin.drive_low()
         time.sleep(hold_ms / 1000)
         pin.drive_high()
-        outcomes = self.kiosk.wait_settled(name, before)
+        # (Generous: a loaded machine may take seconds to commit; the answer comes as soon as
+        # the press is settled and carried out.)
+        outcomes = self.kiosk.wait_settled(name, before, timeout_s=30)
         if not outcomes:
             return {"button": name, "outcome": "ignored"}
         last = outcomes[-1]

@@ -3,155 +3,58 @@
 :class:`SyncClient` runs on its own thread with its own read-only connection to the
 ledger. It never writes the ledger: every verified acknowledgement and configuration is
 handed to a callback, which the daemon turns into work for its main loop (the one
-writer). Records go in ledger order, in batches, whenever the network allows; network
-failures back off exponentially (1 s doubling to 5 min, with jitter); a ``gap`` answer
-moves the position back to where the server says to resume.
+writer). Records go in ledger order, in batches, whenever the network allows; failures
+back off (:mod:`kiosk.backoff`); a ``gap`` answer moves the position back to where the
+server says to resume. One exchange is :func:`kiosk.sync_http.call`.
 
 Every request is signed with the device key (:mod:`hom_phieu.protocol.signing`); every answer the
 kiosk acts on (an ack, a configuration) is signed by the server key pinned at enrollment.
+What travels are the models of :mod:`hom_phieu.protocol.models`.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import logging
-import random
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hom_phieu.clock import Clock
-from hom_phieu.i18n import _, current_language
+from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import LedgerStoreError
 from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.store import LedgerStore
 from hom_phieu.ledger.verify import Row
-from hom_phieu.protocol.signing import (
-    API,
-    UntrustedAnswer,
-    server_signature_ok,
-    signed_headers,
-    verified_config,
+from hom_phieu.protocol.fields import ProtocolError
+from hom_phieu.protocol.models import (
+    Ack,
+    DeviceConfig,
+    ErrorCode,
+    HealthAnswer,
+    HealthReport,
+    PushRecord,
+    PushRequest,
 )
+from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_config, verified_push_answer
+from kiosk.backoff import BACKOFF_INITIAL_S, BACKOFF_MAX_S, backoff_s
+from kiosk.sync_http import ServerRefused, SyncError, call
 
 BATCH_SIZE = 200
 BATCH_BYTES = 1024 * 1024  # raw record bytes per push; base64 makes it ~1.4 MB < 2 MB
-BACKOFF_INITIAL_S = 1.0
-BACKOFF_MAX_S = 300.0
 
 log = logging.getLogger(__name__)
 
 
-# --- the wire ---------------------------------------------------------------------------
-class SyncError(Exception):
-    """A sync step failed; ``message`` says why in words for staff."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NetworkError(SyncError):
-    """The server could not be reached or answered nonsense: try again later."""
-
-
-class ServerRefused(SyncError):
-    """The server answered with an error (4xx/5xx) and its reason."""
-
-    def __init__(self, status: int, answer: Mapping[str, Any]) -> None:
-        self.status = status
-        self.error = str(answer.get("error") or status)
-        self.answer = dict(answer)
-        super().__init__(str(answer.get("message") or self.error))
-
-
-def call(
-    server_url: str,
-    method: str,
-    path: str,
-    *,
-    key: DeviceKey,
-    payload: Mapping[str, Any] | None = None,
-    timeout_s: float = 20.0,
-) -> dict[str, Any]:
-    """One signed request to ``server_url`` + ``path``; the JSON answer of a 2xx.
-
-    Raises :class:`NetworkError` (unreachable, timeout, not JSON) or
-    :class:`ServerRefused` (an error status, with the server's code and reason).
-    """
-    body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-    headers = {
-        **signed_headers(key, method, path, body),
-        "Accept-Language": current_language(),
-        "Content-Type": "application/json",
-    }
-    request = urllib.request.Request(
-        server_url.rstrip("/") + path,
-        data=body if payload is not None else None,
-        headers=headers,
-        method=method,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        raise ServerRefused(exc.code, _error_answer(exc)) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise NetworkError(
-            _("cannot reach the server {url}: {reason}").format(url=server_url, reason=reason)
-        ) from None
-    try:
-        answer = json.loads(raw)
-    except (ValueError, RecursionError):
-        answer = None
-    if not isinstance(answer, dict):
-        raise NetworkError(
-            _("the server {url} did not answer with JSON: is it a hom-phieu server?").format(
-                url=server_url
-            )
-        )
-    return answer
-
-
-def _error_answer(exc: urllib.error.HTTPError) -> dict[str, Any]:
-    try:
-        answer = json.loads(exc.read(64 * 1024))
-    except (ValueError, OSError, RecursionError):
-        answer = None
-    if isinstance(answer, dict) and "error" in answer:
-        return answer
-    return {"error": str(exc.code), "message": f"HTTP {exc.code} {exc.reason}"}
-
-
-def backoff_s(
-    failures: int,
-    *,
-    initial_s: float = BACKOFF_INITIAL_S,
-    maximum_s: float = BACKOFF_MAX_S,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait after ``failures`` failures in a row: doubling, capped, jittered.
-
-    The jitter (between half and all of the step) keeps a commune's kiosks, all cut off
-    by the same outage, from coming back at the same instant.
-    """
-    step = min(maximum_s, initial_s * 2 ** min(max(failures - 1, 0), 30))
-    return step * (0.5 + 0.5 * (rng or random).random())
-
-
 # --- the client -------------------------------------------------------------------------
 AckCallback = Callable[[int, str, int, int], None]  # head_seq, head_hash, server ms, mono ns
-ConfigCallback = Callable[[dict[str, Any]], None]
+ConfigCallback = Callable[[DeviceConfig], None]
+HealthSource = Callable[[], HealthReport]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +77,8 @@ class SyncClient:
     the ledger up to ``head_seq`` (whose hash is ``head_hash``; already checked against
     this ledger) and its clock read ``server_time_ms`` when ``clock`` read
     ``mono_ns_at_receipt``. ``on_config(config)``: a configuration signed by the server,
-    for this device, different from the last one handed over.
+    for this device, different from the last one handed over. ``health()``: the report
+    to post each round (``unsynced`` is filled in when it is ``None``).
     """
 
     def __init__(
@@ -188,7 +92,7 @@ class SyncClient:
         acked_seq: int,
         on_ack: AckCallback,
         on_config: ConfigCallback | None = None,
-        health: Callable[[], Mapping[str, Any]] | None = None,
+        health: HealthSource | None = None,
         config_version: str | None = None,
         interval_s: float = 30.0,
         config_interval_s: float = 3600.0,
@@ -336,37 +240,37 @@ class SyncClient:
         return rows
 
     def _push(self, rows: Sequence[Row]) -> None:
-        nonce = secrets.token_hex(16)
-        payload = {
-            "nonce": nonce,
-            "records": [{"seq": r.seq, "data": _b64(r.data), "sig": _b64(r.sig)} for r in rows],
-        }
+        request = PushRequest(
+            nonce=secrets.token_hex(16),
+            records=tuple(PushRecord(r.seq, r.data, r.sig) for r in rows),
+        )
         try:
             answer = call(
                 self.server_url,
                 "POST",
                 f"{API}/records",
                 key=self._key,
-                payload=payload,
+                payload=request,
                 timeout_s=self._timeout_s,
             )
         except ServerRefused as exc:
-            if exc.error == "gap":
+            if exc.error == ErrorCode.GAP:
                 self._resume(exc, rows[0].seq)
                 return
             raise
         mono_ns = self._clock.read().mono_ns
-        head_seq, head_hash, server_ms = self._checked_ack(answer, nonce, rows)
+        pushed = verified_push_answer(self._server_key, answer)
+        ack = self._checked_ack(pushed.ack, request.nonce, rows)
         with self._lock:
-            self._acked = head_seq
-        if answer.get("config_version") != self._config_version:
+            self._acked = ack.head_seq
+        if pushed.config_version != self._config_version:
             self._next_config = 0.0
-        self._on_ack(head_seq, head_hash, server_ms, mono_ns)
+        self._on_ack(ack.head_seq, ack.head_hash, ack.server_time_ms, mono_ns)
 
     def _resume(self, exc: ServerRefused, first_sent: int) -> None:
         """The server lost records (restored from a backup): go back to where it stands."""
-        resume = exc.answer.get("resume_from")
-        if type(resume) is not int or not 1 <= resume < first_sent:
+        resume = exc.answer.resume_from
+        if resume is None or not 1 <= resume < first_sent:
             raise UntrustedAnswer(
                 _("the server asked to resume from {resume}, which is not before {first}").format(
                     resume=resume, first=first_sent
@@ -376,41 +280,28 @@ class SyncClient:
         with self._lock:
             self._acked = resume - 1
 
-    def _checked_ack(
-        self, answer: Mapping[str, Any], nonce: str, rows: Sequence[Row]
-    ) -> tuple[int, str, int]:
-        ack = answer.get("ack")
-        if not isinstance(ack, dict) or not server_signature_ok(
-            self._server_key, ack, answer.get("ack_sig")
-        ):
-            raise UntrustedAnswer(_("the acknowledgement is not signed by the enrolled server"))
-        head_seq, head_hash, server_ms = (
-            ack.get("head_seq"),
-            ack.get("head_hash"),
-            ack.get("server_time_ms"),
-        )
-        if ack.get("nonce") != nonce or ack.get("device_id") != self._key.device_id:
+    def _checked_ack(self, ack: Ack, nonce: str, rows: Sequence[Row]) -> Ack:
+        """The (signed) ack answers this push and vouches for this ledger's records."""
+        if ack.nonce != nonce or ack.device_id != self._key.device_id:
             raise UntrustedAnswer(_("the acknowledgement is not the answer to this push"))
-        if type(head_seq) is not int or type(server_ms) is not int:
-            raise UntrustedAnswer(_("the acknowledgement is incomplete"))
         sent = {r.seq: r for r in rows}
-        if head_seq not in sent or record_hash(sent[head_seq].data) != head_hash:
+        if ack.head_seq not in sent or record_hash(sent[ack.head_seq].data) != ack.head_hash:
             raise UntrustedAnswer(
                 _("the server acknowledged record {seq}, which is not this ledger's").format(
-                    seq=head_seq
+                    seq=ack.head_seq
                 )
             )
-        return head_seq, head_hash, server_ms
+        return ack
 
     def _post_health(self, store: LedgerStore) -> str | None:
         assert self._health is not None
         try:
-            report = dict(self._health())
+            report = self._health()
         except Exception:  # a broken report must not stop the sync
             log.exception("sync: the health report failed")
             return self._config_version
-        # Sequence numbers have no gaps: the count of records is the head.
-        report.setdefault("unsynced", max(0, store.record_count() - self.acked_seq))
+        if report.unsynced is None:  # sequence numbers have no gaps: the count is the head
+            report = replace(report, unsynced=max(0, store.record_count() - self.acked_seq))
         answer = call(
             self.server_url,
             "POST",
@@ -419,8 +310,10 @@ class SyncClient:
             payload=report,
             timeout_s=self._timeout_s,
         )
-        version = answer.get("config_version")
-        return version if isinstance(version, str) else self._config_version
+        try:
+            return HealthAnswer.from_json(answer).config_version
+        except ProtocolError as exc:
+            raise UntrustedAnswer(exc.message) from None
 
     def _pull_config(self) -> None:
         assert self._on_config is not None
@@ -429,10 +322,6 @@ class SyncClient:
         )
         config = verified_config(self._server_key, self._key.device_id, answer)
         self._next_config = time.monotonic() + self._config_interval_s
-        if config["version"] != self._config_version:
-            self._config_version = config["version"]
+        if config.version != self._config_version:
+            self._config_version = config.version
             self._on_config(config)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

@@ -25,10 +25,12 @@ from hom_phieu import paths
 from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
-from hom_phieu.ledger.records import Level, decode, record_hash
+from hom_phieu.ledger.records import Level, TimeQuality, decode, record_hash
+from hom_phieu.protocol.models import DeviceConfig, HealthReport, OfficeRef
 from hom_phieu.protocol.signing import UntrustedAnswer, verified_config
+from kiosk.backoff import backoff_s
 from kiosk.provision import ProvisionError, load_link, provision, remember_config, server_file
-from kiosk.sync_client import SyncClient, backoff_s
+from kiosk.sync_client import SyncClient
 from tests.api_helpers import CODE, make_app, register, seed, stored_rows
 from tests.polling import wait_for
 from tests.web_process import free_port
@@ -70,7 +72,7 @@ class MainLoop:
 
     def __init__(self) -> None:
         self.acks: queue.SimpleQueue[tuple[int, str, int, int]] = queue.SimpleQueue()
-        self.configs: list[dict] = []
+        self.configs: list[DeviceConfig] = []
         self.seen: list[tuple[int, str, int, int]] = []
         self.anchored: list[int] = []
 
@@ -123,7 +125,7 @@ def test_a_kiosk_offline_for_a_week_catches_up_without_loss(app, server_clock):
     key = DeviceKey.load_or_create(paths.default_key_path())
     clock = FakeClock.at("2026-11-26T07:30:00")
     loop = MainLoop()
-    health = {"software": "test", "time_quality": "synced", "printer": None}
+    health = HealthReport(software="test", time_quality=TimeQuality.SYNCED)
     with BallotBox.open(paths.default_ledger_path(), key, clock) as box:
         client = client_for(
             url,
@@ -131,7 +133,7 @@ def test_a_kiosk_offline_for_a_week_catches_up_without_loss(app, server_clock):
             link.server_public_raw,
             clock,
             loop,
-            config_version=link.config["version"],
+            config_version=link.config.version,
             health=lambda: health,
         )
         client.start()
@@ -245,8 +247,8 @@ def test_a_changed_roster_reaches_the_kiosk_signed(app):
             link.server_public_raw,
             clock,
             loop,
-            config_version=link.config["version"],
-            health=dict,
+            config_version=link.config.version,
+            health=HealthReport,
         )
         client.start()
         try:
@@ -260,10 +262,10 @@ def test_a_changed_roster_reaches_the_kiosk_signed(app):
             assert wait_for(lambda: len(loop.configs) == 1)
         finally:
             client.stop()
-    assert "moi" in [c["id"] for c in loop.configs[0]["clerks"]]
+    assert "moi" in [c.id for c in loop.configs[0].clerks]
     remember_config(loop.configs[0])
     assert load_link().config == loop.configs[0]
-    envelope = {"config": {**loop.configs[0], "counter": "Quầy 9"}, "sig": "AAAA"}
+    envelope = {"config": {**loop.configs[0].to_json(), "counter": "Quầy 9"}, "sig": "AAAA"}
     with pytest.raises(UntrustedAnswer):
         verified_config(link.server_public_raw, key.device_id, envelope)
 
@@ -282,7 +284,7 @@ def test_provisioning_keeps_the_answer_private_and_explains_failures(app):
             provision(url, CODE, echo=lambda _line: None)
     assert server_file().stat().st_mode & 0o777 == 0o600
     assert load_link() == link
-    assert link.office == {"code": "demo", "name": "UBND xã Demo"} and link.counter == "Quầy 1"
+    assert link.office == OfficeRef("demo", "UBND xã Demo") and link.counter == "Quầy 1"
     assert link.device_id == DeviceKey.load_or_create(paths.default_key_path()).device_id
 
 

@@ -9,7 +9,7 @@ box frozen. Until then only "N ballots from M devices, last sync at …" is show
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -31,13 +31,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
-from web import clock, db, minutes_render
+from web import clock, db, minutes_render, minutes_text
 from web.auth import _throttled, audit, roles_required
 from web.box_count import LEVELS
 from web.ceremony_calendar import box_label, month_end, parse_box, today
 from web.checklist import checklist, needs_reason
 from web.labels import CHANNEL_LABELS, STATUS_LABELS, label, place_and_date
 from web.manage.common import Form
+from web.minutes import Minutes
 from web.models import (
     CommitteeMember,
     CommitteeRole,
@@ -68,19 +69,26 @@ RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["percent_of"] = formatting.percent
-    app.jinja_env.filters["iso_time"] = formatting.date_time_iso
+    app.jinja_env.filters["minutes_time"] = minutes_time
     app.jinja_env.globals.update(
         levels=LEVELS,
         severity_label=lambda key: label(STATUS_LABELS, key),
         channel_label=lambda key: label(CHANNEL_LABELS, key),
-        place_and_date=place_and_date,
-        signer=signer,
+        minutes_place_and_date=minutes_place_and_date,
+        minutes_month=minutes_text.month,
+        chair_of=lambda attendees: minutes_text.name_of(minutes_text.chair(attendees)),
+        secretary_of=lambda attendees: minutes_text.name_of(minutes_text.secretary(attendees)),
     )
 
 
-def signer(attendees: list[dict], committee_role: str) -> str:
-    """The name of the attendee who signs for ``committee_role`` (empty if none)."""
-    return next((a["name"] for a in attendees if a["committee_role"] == committee_role), "")
+def minutes_time(moment: datetime) -> str:
+    """A time of the minutes as the pages show times (``30/11/2026 16:05:12``)."""
+    return formatting.date_time_iso(moment.isoformat())
+
+
+def minutes_place_and_date(minutes: Minutes) -> str:
+    """The place-and-date line of the minutes' header."""
+    return place_and_date(minutes.place, minutes.opened_at.isoformat())
 
 
 class StartForm(Form):
@@ -156,7 +164,7 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
     if opening is not None and opening.status == Opening.OPENED:
         if current_user.role not in RESULT_READERS:
             return render_template("ceremony/box.html", **context), status
-        minutes = json.loads(opening.minutes)
+        minutes = _minutes(opening)
         return render_template("ceremony/box.html", minutes=minutes, **context), status
     if opening is not None:
         context["quorum"] = quorum_of(session, opening)
@@ -313,12 +321,18 @@ def open_(office_id: int, box: str):
 # --- the minutes and their exports ----------------------------------------------------------
 
 
-def _opened(office_id: int, box: str) -> tuple[Opening, dict]:
+def _minutes(opening: Opening) -> Minutes:
+    """An opened box's minutes, read back from what is frozen with it."""
+    assert opening.minutes is not None  # an opened box always has its minutes
+    return Minutes.from_bytes(opening.minutes)
+
+
+def _opened(office_id: int, box: str) -> tuple[Opening, Minutes]:
     office = office_or_404(office_id)
     opening = _opening(office.id, _box_or_404(box))
     if opening is None or opening.status != Opening.OPENED:
         abort(404)
-    return opening, json.loads(opening.minutes)
+    return opening, _minutes(opening)
 
 
 def _download(body: bytes | str, mimetype: str, name: str) -> Response:
@@ -340,23 +354,10 @@ def minutes(office_id: int, box: str):
 @roles_required(*RESULT_READERS)
 def minutes_file(office_id: int, box: str, kind: str):
     opening, content = _opened(office_id, box)
-    name = f"bien-ban-{opening.office.code}-{box}"
-    if kind == "json":
-        return _download(opening.minutes, "application/json", f"{name}.json")
-    if kind == "pdf":
-        return _download(
-            minutes_render.minutes_pdf(content, opening.minutes_hash),
-            "application/pdf",
-            f"{name}.pdf",
-        )
-    if kind == "xlsx":
-        return _download(
-            minutes_render.minutes_xlsx(content, opening.minutes_hash),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            f"{name}.xlsx",
-        )
-    if kind == "csv":
-        return _download(
-            minutes_render.minutes_csv(content), "text/csv; charset=utf-8", f"{name}.csv"
-        )
-    abort(404)
+    assert opening.minutes is not None and opening.minutes_hash is not None
+    download = minutes_render.render(kind, content, opening.minutes, opening.minutes_hash)
+    if download is None:
+        abort(404)
+    return _download(
+        download.body, download.mimetype, f"bien-ban-{opening.office.code}-{box}.{kind}"
+    )

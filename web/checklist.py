@@ -13,11 +13,12 @@ from datetime import datetime
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _, ngettext
+from hom_phieu.ledger.events import BURST_REASONS, RefusalReason
 from web.box_count import BoxCount, DeviceCheck
 from web.ceremony_calendar import box_label
+from web.labels import REFUSAL_LABELS, label
 
 OK, WARNING, FAULT = "ok", "warning", "fault"
-BURST_REASONS = frozenset({"burst", "storm"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,10 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
     if check.refused:
         refused = sum(check.refused.values())
         bursts = sum(n for reason, n in check.refused.items() if reason in BURST_REASONS)
-        detail = ", ".join(f"{reason or '?'}: {n}" for reason, n in sorted(check.refused.items()))
+        detail = ", ".join(  # in words (the stored code only for a reason this server
+            f"{label(REFUSAL_LABELS, reason) if reason else '?'}: {n}"  # does not know)
+            for reason, n in sorted(check.refused.items())
+        )
         words = (
             ngettext(
                 "{count} refused phone answer, not counted ({detail})",
@@ -132,7 +136,7 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
                 refused,
             )
         )
-        flagged = bursts or (survey and check.refused.get("rate_limit"))
+        flagged = bursts or (survey and check.refused.get(RefusalReason.RATE_LIMIT))
         add("refused", WARNING if flagged else OK, words.format(count=refused, detail=detail))
     if check.unsynced_votes:
         add(

@@ -1,15 +1,18 @@
 """Words for the codes the server stores (levels, committee roles, channels, check
-results), and the minutes' place-and-date line: shared by the pages and the documents.
+results, refusal reasons and event types), and the minutes' place-and-date line: shared
+by the pages and the documents.
 
 Pure: translated at use, in the current language (``hom_phieu.i18n``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _
+from hom_phieu.ledger.events import EVENT_LABELS, REFUSAL_LABELS  # the ledger core's tables
 from hom_phieu.ledger.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
 from web.models import CommitteeRole
 
@@ -28,7 +31,7 @@ CHANNEL_LABELS = {
 STATUS_LABELS = {"ok": N_("ok"), "warning": N_("warning"), "fault": N_("fault")}
 
 
-def label(table: dict[str, str], key: str | None) -> str:
+def label(table: Mapping[str, str], key: str | None) -> str:
     """The translated label of a stored code (the code itself if unknown; — for none)."""
     if key is None:
         return "—"
@@ -52,7 +55,9 @@ def place_and_date(place: str, iso: str) -> str:
 __all__ = [
     "CHANNEL_LABELS",
     "COMMITTEE_ROLE_LABELS",
+    "EVENT_LABELS",
     "LEVEL_LABELS",
+    "REFUSAL_LABELS",
     "STATUS_LABELS",
     "label",
     "place_and_date",

@@ -1,14 +1,14 @@
 """Opening an office's box of a month: gather every device's chain, verify and count it,
-write the minutes content, record what was counted, and freeze the box.
+write the minutes, record what was counted, and freeze the box.
 
 Works on a database session, without Flask, so the ceremony pages, the tests and the
-benchmark all open boxes the same way. The minutes content is the JSON object of
-``docs/minutes-format.md``; its canonical bytes and their SHA-256 are stored with the box.
+benchmark all open boxes the same way. The minutes are a :class:`web.minutes.Minutes`
+(written by :mod:`web.minutes_build`); the canonical bytes of their JSON
+(``docs/minutes-format.md``) and their SHA-256 are stored with the box.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,14 +16,14 @@ from datetime import date, datetime
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from hom_phieu.clock import TIMEZONE
-from hom_phieu.formatting import aware
 from hom_phieu.i18n import _, language
-from hom_phieu.ledger.records import Channel, canonical_bytes, record_hash
+from hom_phieu.ledger.records import canonical_bytes, record_hash
 from web import clock
-from web.box_count import LEVELS, BoxCount, DeviceCheck, DeviceRef, HeldRow, Tally, count_device
+from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
 from web.ceremony_calendar import DEFAULT_WEEKEND, last_working_day, month_end, next_box
-from web.checklist import Check, checklist, device_status
+from web.checklist import Check, checklist
+from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
+from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
 from web.models import (
     Clerk,
     CommitteeMember,
@@ -39,9 +39,6 @@ from web.models import (
     User,
 )
 from web.quorum import Quorum
-
-MINUTES_FORMAT = 1
-NO_FIELD = "—"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +233,7 @@ def open_box(
     opening.dossiers_returned = dossiers_returned
     content = minutes_content(session, opening, count, checks)
     # One UPDATE sets the status and the minutes: after it the row is frozen.
-    opening.minutes = canonical_bytes(content)
+    opening.minutes = canonical_bytes(content.to_json())
     opening.minutes_hash = record_hash(opening.minutes)
     opening.status = Opening.OPENED
     for device in count.devices:
@@ -256,89 +253,34 @@ def open_box(
 
 def minutes_content(
     session: Session, opening: Opening, count: BoxCount, checks: list[Check]
-) -> dict:
-    """The minutes as data (``docs/minutes-format.md``)."""
+) -> Minutes:
+    """The minutes of ``opening`` (``docs/minutes-format.md``): what the database knows of
+    the office, its committee and its clerks, with the count."""
     office = opening.office
-    clerks = _clerks(session, office.id)
-    counters = {d.device.pk: d.device.counter or d.device.label for d in count.devices}
     users = {c.user_id: c.user for c in opening.confirmations}
-    return {
-        "format": MINUTES_FORMAT,
-        "office": {
-            "code": office.code,
-            "name": office.name,
-            "unit": office.unit.name,
-            "parent_unit": office.unit.parent.name if office.unit.parent else None,
-        },
-        "box": opening.box,
-        "started_at": _iso(opening.started_at),
-        "opened_at": _iso(opening.opened_at),
-        "place": office.unit.name,
-        "early_reason": opening.early_reason or None,
-        "warnings_reason": opening.warnings_reason or None,
-        "dossiers_returned": opening.dossiers_returned,
-        "quorum": {"required": office.quorum, "members": len(active_members(session, office.id))},
-        "attendees": [
-            {
-                "name": users[c.user_id].display_name,
-                "committee_role": c.committee_role,
-                "confirmed_at": _iso(c.at),
-            }
+    if opening.opened_at is None:
+        raise ValueError("the minutes are written when the box is opened")
+    ceremony = Ceremony(
+        office=OfficeHeader(
+            code=office.code,
+            name=office.name,
+            unit=office.unit.name,
+            parent_unit=office.unit.parent.name if office.unit.parent else None,
+        ),
+        box=opening.box,
+        started_at=moment(opening.started_at),
+        opened_at=moment(opening.opened_at),
+        place=office.unit.name,
+        early_reason=opening.early_reason or None,
+        warnings_reason=opening.warnings_reason or None,
+        dossiers_returned=opening.dossiers_returned,
+        quorum=QuorumSize(office.quorum, len(active_members(session, office.id))),
+        attendees=tuple(
+            Attendee(users[c.user_id].display_name, c.committee_role, moment(c.at))
             for c in opening.confirmations
-        ],
-        "devices": [_device_entry(device, checks) for device in count.devices],
-        "checks": [check.as_dict() for check in checks],
-        "count": _tables(count.main, clerks, counters),
-        "supplements": [
-            {"box": box, "count": _tables(tally, clerks, counters)}
-            for box, tally in sorted(count.supplements.items())
-        ],
-        "next_box": {
-            "box": next_box(opening.box),
-            "devices": [
-                {
-                    "device_id": d.device.device_id,
-                    "label": d.device.label,
-                    "open_seq": d.next_open[0],
-                    "opened_at": _iso_ms(d.next_open[1]),
-                }
-                for d in count.devices
-                if d.next_open is not None
-            ],
-        },
-    }
-
-
-def _device_entry(device: DeviceCheck, checks: list[Check]) -> dict:
-    problem = device.problem
-    return {
-        "device_id": device.device.device_id,
-        "label": device.device.label,
-        "counter": device.device.counter,
-        "status": device_status(checks, device.device.device_id),
-        "records": device.records,
-        "first_seq": device.first_seq,
-        "last_seq": device.last_seq,
-        "chain_head": device.chain_head,
-        "open_seq": device.open_seq,
-        "close_seq": device.close_seq,
-        "votes": device.votes,
-        "refused": dict(sorted(device.refused.items())),
-        "unsynced_votes": device.unsynced_votes,
-        "uncounted": device.uncounted,
-        "problem": None
-        if problem is None
-        else {"seq": problem.seq, "fault": problem.fault.value, "message": problem.message},
-        "last_seen_at": _iso(device.device.last_seen_at),
-        "evidence": device.device.evidence,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ClerkInfo:
-    name: str
-    title: str
-    field: str
+        ),
+    )
+    return build_minutes(ceremony, count, checks, _clerks(session, office.id))
 
 
 def _clerks(session: Session, office_id: int) -> dict[str, ClerkInfo]:
@@ -347,59 +289,3 @@ def _clerks(session: Session, office_id: int) -> dict[str, ClerkInfo]:
         clerk.code: ClerkInfo(clerk.name, clerk.title, fields.get(clerk.field_id, NO_FIELD))
         for clerk in session.scalars(select(Clerk).where(Clerk.office_id == office_id))
     }
-
-
-def _tables(tally: Tally, clerks: dict[str, ClerkInfo], counters: dict[int, str]) -> dict:
-    unknown = ClerkInfo("", "", NO_FIELD)
-    by_counter: dict[str, Counter[str]] = {}
-    for device_pk, levels in tally.by_device.items():
-        by_counter.setdefault(counters.get(device_pk, "?"), Counter()).update(levels)
-    by_field: dict[str, Counter[str]] = {}
-    for code, levels in tally.by_clerk.items():
-        by_field.setdefault(clerks.get(code, unknown).field, Counter()).update(levels)
-    return {
-        "votes": tally.votes,
-        "by_level": _levels(tally.by_level),
-        "by_clerk": [
-            {
-                "key": code,
-                "name": clerks.get(code, unknown).name,
-                "title": clerks.get(code, unknown).title,
-                **_row(levels),
-            }
-            for code, levels in sorted(
-                tally.by_clerk.items(),
-                key=lambda item: (clerks.get(item[0], unknown).name, item[0]),
-            )
-        ],
-        "by_counter": [{"key": k, "name": k, **_row(v)} for k, v in sorted(by_counter.items())],
-        "by_field": [{"key": k, "name": k, **_row(v)} for k, v in sorted(by_field.items())],
-        "by_channel": [
-            {"key": k, "name": k, **_row(tally.by_channel.get(k, Counter()))}
-            for k in (channel.value for channel in Channel)
-            if k in tally.by_channel
-        ],
-        "by_criterion": [{"key": k, "name": k, **_row(v)} for k, v in tally.by_criterion.items()],
-        "comments": [
-            {"clerk": code, "name": clerks.get(code, unknown).name, "text": text}
-            for code, text in tally.comments
-        ],
-    }
-
-
-def _row(levels: Counter[str]) -> dict:
-    return {"by_level": _levels(levels), "votes": sum(levels.values())}
-
-
-def _levels(levels: Counter[str]) -> dict[str, int]:
-    return {level: levels.get(level, 0) for level in LEVELS}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return aware(moment).astimezone(TIMEZONE).isoformat(timespec="seconds")
-
-
-def _iso_ms(wall_ms: int) -> str:
-    return datetime.fromtimestamp(wall_ms / 1000, TIMEZONE).isoformat(timespec="seconds")

@@ -8,7 +8,6 @@ Opened boxes' totals per office are public; sealed boxes show nothing but that t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, render_template, request
@@ -18,6 +17,7 @@ from hom_phieu.i18n import _
 from hom_phieu.ledger.records import normalise_receipt_code
 from web import db
 from web.ceremony_calendar import box_label
+from web.minutes import Count, Minutes, OfficeHeader
 from web.models import CountedRange, LedgerRecord, Office, Opening
 
 bp = Blueprint("public", __name__, url_prefix="/public")
@@ -97,6 +97,15 @@ def _findings(code: str) -> list[Finding]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedBox:
+    """An opened box as the public results show it: the office and its totals."""
+
+    opening: Opening
+    office: OfficeHeader
+    count: Count  # (the template shows the totals only: no clerk, no device)
+
+
 @bp.get("/results")
 def results():
     """Every opened box's totals per office (no clerk, no device)."""
@@ -105,13 +114,6 @@ def results():
     )
     boxes = []
     for opening in openings:
-        minutes = json.loads(opening.minutes)
-        boxes.append(
-            {
-                "opening": opening,
-                "office": minutes["office"],
-                "count": minutes["count"],
-                "supplements": minutes["supplements"],
-            }
-        )
+        minutes = Minutes.from_bytes(opening.minutes or b"")
+        boxes.append(OpenedBox(opening, minutes.office, minutes.count))
     return render_template("public/results.html", boxes=boxes, box_label=box_label)

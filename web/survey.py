@@ -36,6 +36,7 @@ from wtforms.validators import InputRequired, Length
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import _
 from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.events import RefusalReason
 from hom_phieu.ledger.records import Level, decode, normalise_receipt_code
 from web import clock, db, survey_box
 from web.labels import LEVEL_LABELS
@@ -188,11 +189,11 @@ def clerk_counter(clerk: Clerk) -> str:
 
 
 # --- the rules against stuffing ----------------------------------------------------------
-def _refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str, int] | None:
+def _refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[RefusalReason, str, int] | None:
     """Why this answer may not be taken: (reason code, words, HTTP status), or None."""
     if not _within_rate(request.remote_addr or ""):
         message = _("Too many answers from this connection: please try again in an hour.")
-        return "rate_limit", message, 429
+        return RefusalReason.RATE_LIMIT, message, 429
     if ticket:
         refusal = _ticket_refusal(office, clerk, ticket)
         return None if refusal is None else (*refusal, 409)
@@ -201,14 +202,14 @@ def _refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str, int] 
             "You have already rated this clerk today from this phone. Thank you! The QR "
             "code on your ticket takes one more detailed answer."
         )
-        return "daily_limit", message, 409
+        return RefusalReason.DAILY_LIMIT, message, 409
     return None
 
 
-def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str] | None:
+def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[RefusalReason, str] | None:
     code = normalise_receipt_code(ticket)
     if code is None:
-        return "ticket_malformed", _("This ticket code is not valid.")
+        return RefusalReason.TICKET_MALFORMED, _("This ticket code is not valid.")
     session = db.session()
     record = session.scalar(
         select(LedgerRecord).where(
@@ -218,18 +219,18 @@ def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[str, str
         )
     )
     if record is None:
-        return "ticket_unknown", _(
+        return RefusalReason.TICKET_UNKNOWN, _(
             "This ticket has not reached the server yet. Please try again in a few minutes."
         )
     vote = decode(bytes(record.data))
     if vote.body.get("clerk") != clerk.code:
-        return "wrong_clerk", _("This ticket was printed for another clerk.")
+        return RefusalReason.WRONG_CLERK, _("This ticket was printed for another clerk.")
     if clock.now().timestamp() * 1000 - vote.wall_ms > TICKET_DAYS * 86_400_000:
-        return "ticket_expired", _(
+        return RefusalReason.TICKET_EXPIRED, _(
             "This ticket is older than {days} days: its QR code no longer takes answers."
         ).format(days=TICKET_DAYS)
     if session.scalar(select(SurveyTicket.id).where(SurveyTicket.receipt == code)):
-        return "ticket_used", _ticket_used()
+        return RefusalReason.TICKET_USED, _ticket_used()
     return None
 
 

@@ -27,6 +27,7 @@ from hom_phieu.i18n import _
 from hom_phieu.ledger.ballot_box import Receipt
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.events import RefusalReason
 from hom_phieu.ledger.records import Channel, Kind, Level, receipt_code
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp
 from hom_phieu.ledger.writer import Prepared, RecordWriter, Spec
@@ -102,12 +103,12 @@ def refuse(
     office: Office,
     cache: StateCache,
     *,
-    reason: str,
+    reason: RefusalReason,
     clerk: str,
     bookkeeping: Bookkeeping | None = None,
 ) -> None:
     """Record a refused phone answer (never counted), committed with ``bookkeeping``."""
-    body = {"button": "phone", "reason": reason, "clerk": clerk}
+    body = {"button": "phone", "reason": str(reason), "clerk": clerk}
     _write(session, office, cache, lambda _writer: [(Kind.REFUSED, body)], bookkeeping)
 
 

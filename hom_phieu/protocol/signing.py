@@ -15,6 +15,8 @@ from typing import Any
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey, verify_signature
 from hom_phieu.ledger.records import canonical_bytes
+from hom_phieu.protocol.fields import ProtocolError
+from hom_phieu.protocol.models import DeviceConfig, EnrollAnswer, PushAnswer
 
 API = "/api/v1"
 DEVICE_HEADER = "X-HomPhieu-Device"
@@ -64,13 +66,50 @@ def server_signature_ok(server_public_raw: bytes, payload: Mapping[str, Any], si
 
 def verified_config(
     server_public_raw: bytes, device_id: str, envelope: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The configuration in ``{"config": …, "sig": …}`` once its signature and device check."""
+) -> DeviceConfig:
+    """The configuration in ``{"config": …, "sig": …}`` (an answer's JSON as received) once
+    its signature and device check. The signature is checked over the object as received,
+    then the object is read: a field a later server adds does not break the signature."""
     config = envelope.get("config")
     if not isinstance(config, dict) or not server_signature_ok(
         server_public_raw, config, envelope.get("sig")
     ):
         raise UntrustedAnswer(_("the configuration is not signed by the enrolled server"))
-    if config.get("device_id") != device_id or not isinstance(config.get("version"), str):
+    try:
+        parsed = DeviceConfig.from_json(config)
+    except ProtocolError as exc:
+        raise UntrustedAnswer(
+            _("the configuration is not well formed: {reason}").format(reason=exc.message)
+        ) from None
+    if parsed.device_id != device_id:
         raise UntrustedAnswer(_("the configuration is not meant for this device"))
-    return config
+    return parsed
+
+
+def verified_push_answer(server_public_raw: bytes, answer: Mapping[str, Any]) -> PushAnswer:
+    """A push's answer (its JSON as received) once the server key's signature of its
+    ``ack`` verifies. Whether the ack answers *this* push is the caller's to check."""
+    ack = answer.get("ack")
+    if not isinstance(ack, dict) or not server_signature_ok(
+        server_public_raw, ack, answer.get("ack_sig")
+    ):
+        raise UntrustedAnswer(_("the acknowledgement is not signed by the enrolled server"))
+    try:
+        return PushAnswer.from_json(answer)
+    except ProtocolError as exc:
+        raise UntrustedAnswer(
+            _("the acknowledgement is incomplete: {reason}").format(reason=exc.message)
+        ) from None
+
+
+def verified_enrollment(answer: Mapping[str, Any], device_id: str) -> EnrollAnswer:
+    """An enrollment's answer (its JSON as received): well formed, its configuration for
+    ``device_id`` and signed by the server key the answer carries (the key the kiosk then
+    pins). Whether the answer's own ``device_id`` is the kiosk's is the caller's to check."""
+    try:
+        enrolled = EnrollAnswer.from_json(answer)
+    except ProtocolError as exc:
+        raise UntrustedAnswer(exc.message) from None
+    envelope = {"config": answer.get("config"), "sig": enrolled.config_sig}
+    verified_config(enrolled.server_public_key, device_id, envelope)
+    return enrolled

@@ -1,0 +1,174 @@
+"""What the kiosk shows and prints, from what it knows: pure, no device, no clock.
+
+The daemon (``kiosk.daemon``) owns the state (who the kiosk is, the clerk on duty, the
+faults, the ballot box) and the devices; these functions turn that state, a vote's
+:class:`Receipt` or a record into plain views (``hom_phieu.render.views``): the screen's
+:class:`Frame`, the citizen's :class:`Ticket`, the month-change and results :class:`Slip`.
+Times come in as values (a clock reading, a record's ``wall_ms``), so every view can be
+tested without hardware and without waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hom_phieu import formatting
+from hom_phieu.clock import ClockReading
+from hom_phieu.i18n import _
+from hom_phieu.ledger.ballot_box import Receipt
+from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record, TimeQuality
+from hom_phieu.ledger.state import LedgerState
+from hom_phieu.render.views import ClerkCard, Frame, FrameKind, Slip, Ticket
+from kiosk.identity import Identity, OfficeResults
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """What every frame shows besides its kind: who the kiosk is, the clerk on duty, the
+    clerk highlighted while choosing, and the time line (empty when the clock is unsure)."""
+
+    identity: Identity
+    clerk_id: str
+    selected: int = 0
+    now_text: str = ""
+
+    @property
+    def clerk(self) -> ClerkCard:
+        return self.identity.clerk(self.clerk_id)
+
+
+def frame(scene: Scene, kind: FrameKind, **fields: Any) -> Frame:
+    """One screen of ``kind``; ``fields``: its message, receipt code…"""
+    identity = scene.identity
+    return Frame(
+        kind=kind,
+        office=identity.office,
+        counter=identity.counter,
+        clerk=scene.clerk,
+        buttons=identity.legend,
+        clerks=identity.roster,
+        selected=scene.selected,
+        now_text=scene.now_text,
+        **fields,
+    )
+
+
+def resting_frame(scene: Scene, fault: str | None, printer_fault: str | None) -> Frame:
+    """The screen between citizens: out of service (the reason, for staff) while votes
+    cannot be taken, else the idle screen with a notice for staff (a printer fault)."""
+    if fault is not None:
+        return frame(scene, FrameKind.OUT_OF_SERVICE, message=fault)
+    notice = _("Printer: {fault}").format(fault=printer_fault) if printer_fault else ""
+    return frame(scene, FrameKind.IDLE, message=notice)
+
+
+def select_frame(scene: Scene, has_served: bool) -> Frame:
+    """Choosing the clerk on duty: the roster, and how to move and confirm."""
+    hint = (
+        _("Served: next clerk. Hold served: confirm.")
+        if has_served
+        else _("First button: next clerk. Last button: confirm.")
+    )
+    return frame(scene, FrameKind.CLERK_SELECT, message=hint)
+
+
+def clock_text(reading: ClockReading) -> str:
+    """``22/11/2026 08:15`` for the screen; nothing while the clock is not trusted."""
+    return formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
+
+
+def status_text(state: LedgerState) -> str:
+    """The one line systemd shows for the service: the open box and its ballots."""
+    box = state.open_box
+    return _("Box {box}: {ballots} ballots").format(
+        box=box.box if box else "-", ballots=box.votes if box else 0
+    )
+
+
+def ticket(identity: Identity, clerk: ClerkCard, receipt: Receipt) -> Ticket:
+    """The citizen's ticket for a committed vote: never its level."""
+    stamp = formatting.date_time(receipt.wall_ms)
+    return Ticket(
+        office=identity.office,
+        counter=identity.counter,
+        clerk_name=clerk.name,
+        clerk_title=clerk.title,
+        date_text=stamp[:10],
+        time_text=stamp[11:16],
+        receipt_code=receipt.code,
+        survey_url=ticket_survey_url(clerk.survey_url, receipt.code),
+        time_unsure=receipt.time_quality == TimeQuality.UNSYNCED,
+    )
+
+
+def ticket_survey_url(survey_url: str | None, receipt_code: str) -> str | None:
+    """The ticket's QR: the clerk's survey page with the ticket's receipt code, which the
+    server takes for one detailed answer (the screen's QR has no code)."""
+    if not survey_url:
+        return None
+    separator = "&" if "?" in survey_url else "?"
+    return f"{survey_url}{separator}t={receipt_code}"
+
+
+def box_slips(identity: Identity, records: list[Record], device_id: str) -> list[Slip]:
+    """The slips of every CLOSE (the seal) and OPEN (the zero report) among ``records``."""
+    return [
+        box_slip(identity, record, device_id)
+        for record in records
+        if record.kind in (Kind.CLOSE, Kind.OPEN)
+    ]
+
+
+def box_slip(identity: Identity, record: Record, device_id: str) -> Slip:
+    """The month-change slip: totals and seal only, never counts by level or clerk."""
+    stamp = formatting.date_time(record.wall_ms)
+    month = f"{record.box[5:]}/{record.box[:4]}"
+    lines: tuple[tuple[str, str], ...]
+    if record.kind is Kind.CLOSE:
+        title = _("SEAL OF THE BALLOT BOX {month}").format(month=month)
+        lines = (
+            (_("Ballots"), str(record.body["votes"])),
+            (_("Refused presses"), str(record.body["refused"])),
+            (_("Seal record"), str(record.seq)),
+            (_("Last record hash"), record.body["last_hash"][:16]),
+        )
+    else:
+        title = _("ZERO REPORT OF THE BALLOT BOX {month}").format(month=month)
+        lines = ((_("Ballots"), "0"), (_("Opening record"), str(record.seq)))
+    lines += ((_("Device"), device_id),)
+    return Slip(title, identity.office, identity.counter, lines, stamp[:10], stamp[11:16])
+
+
+def results_slip(identity: Identity, results: OfficeResults, record: Record) -> Slip:
+    """The results slip: the office's totals by level of an opened box (public since the
+    opening), never by clerk; stamped with the time of its EVENT ``record``."""
+    month = f"{results.box[5:]}/{results.box[:4]}"
+    title = _("RESULTS OF THE BALLOT BOX OPENING {month}").format(month=month)
+    lines = [
+        (_("Box opened on"), formatting.date_time_iso(results.opened_at)[:16]),
+        (_("Ballots"), str(results.votes)),
+    ]
+    for level, label in LEVEL_LABELS.items():
+        count = results.by_level[level]
+        share = formatting.percent(count, results.votes)
+        lines.append((_(label), f"{count} ({share})"))
+    lines.append((_("Check code"), results.minutes_hash[:16]))
+    stamp = formatting.date_time(record.wall_ms)
+    scope = _("Office totals (all counters)")
+    return Slip(title, identity.office, scope, tuple(lines), stamp[:10], stamp[11:16])
+
+
+__all__ = [
+    "Scene",
+    "box_slip",
+    "box_slips",
+    "clock_text",
+    "frame",
+    "resting_frame",
+    "results_slip",
+    "select_frame",
+    "status_text",
+    "ticket",
+    "ticket_survey_url",
+]

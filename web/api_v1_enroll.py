@@ -1,0 +1,116 @@
+"""``POST /api/v1/enroll``: a kiosk trades a one-time code for its identity.
+
+The code is the credential; the request is also signed by the key being enrolled, which
+proves the kiosk holds it. The answer pins the server's key on the kiosk.
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hom_phieu.i18n import _
+from hom_phieu.ledger.device_key import fingerprint, verify_signature
+from hom_phieu.protocol.models import EnrollAnswer, EnrollRequest, ErrorCode, OfficeRef
+from hom_phieu.protocol.signing import request_message
+from web import clock, db
+from web.api_v1_config import device_config
+from web.api_v1_requests import MAX_SMALL_BYTES, aware, body, read, signature_header
+from web.auth import audit
+from web.ingest import Refusal
+from web.models import Device, Enrollment
+from web.pages import enrollment_hash
+from web.server_key import server_key, sign_ack
+from web.services import services
+from web.throttle import EnrollThrottle
+
+
+def enroll() -> Response:
+    """A kiosk trades a one-time code for its identity; the code is the credential."""
+    throttle = services().enroll_throttle
+    address = request.remote_addr or ""
+    if throttle.blocked(address):
+        raise Refusal(
+            429,
+            ErrorCode.THROTTLED,
+            _("too many wrong codes: wait 15 minutes, then try again"),
+        )
+    data = body(MAX_SMALL_BYTES)
+    asked = read(data, EnrollRequest.from_json)
+    _require_possession(asked.public_key, data)
+    session = db.session()
+    enrollment = session.scalar(
+        select(Enrollment).where(Enrollment.code_hash == enrollment_hash(asked.code))
+    )
+    if enrollment is None:
+        throttle.failed(address)
+        raise Refusal(400, ErrorCode.BAD_CODE, _("this enrollment code is not known; check it"))
+    device = _enrollable(enrollment, throttle, address)
+    device_id = fingerprint(asked.public_key)
+    if session.scalar(select(Device.id).where(Device.device_id == device_id)) is not None:
+        raise Refusal(
+            409,
+            ErrorCode.KEY_IN_USE,
+            _("this device key is already enrolled as {device}").format(device=device_id),
+        )
+    now = clock.now()
+    device.device_id, device.public_key, device.status = device_id, asked.public_key, "active"
+    device.enrolled_at = device.last_seen_at = now
+    enrollment.used_at = now
+    audit(
+        "device_enrolled", f"device {device.id}", device_id=device_id, software=asked.software or ""
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        raise Refusal(409, ErrorCode.KEY_IN_USE, _("this device key is already enrolled")) from None
+    config = device_config(device)
+    answer = EnrollAnswer(
+        device_id=device_id,
+        office=OfficeRef(device.office.code, device.office.name),
+        counter=device.counter.name if device.counter else None,
+        server_public_key=server_key().public_raw,
+        config=config,
+        config_sig=sign_ack(config.to_json()),
+    )
+    return jsonify(answer.to_json())
+
+
+def _enrollable(enrollment: Enrollment, throttle: EnrollThrottle, address: str) -> Device:
+    if enrollment.used_at is not None:
+        throttle.failed(address)
+        raise Refusal(
+            410, ErrorCode.CODE_USED, _("this enrollment code was already used; ask for a new one")
+        )
+    if aware(enrollment.expires_at) < clock.now():
+        throttle.failed(address)
+        raise Refusal(
+            410, ErrorCode.CODE_EXPIRED, _("this enrollment code has expired; ask for a new one")
+        )
+    device = enrollment.device
+    if device.status != "pending":
+        raise Refusal(
+            410,
+            ErrorCode.DEVICE_NOT_PENDING,
+            _("the device this code was made for is {status}; register it again").format(
+                status=_status_word(device.status)
+            ),
+        )
+    return device
+
+
+def _require_possession(public_key: bytes, data: bytes) -> None:
+    """The enrolling kiosk signs the request with the key it enrolls: nobody can bind a
+    key they do not hold (say, another kiosk's) to an office."""
+    signature = signature_header()
+    if not verify_signature(public_key, signature, request_message("POST", request.path, data)):
+        raise Refusal(
+            401, ErrorCode.BAD_SIGNATURE, _("the request is not signed with the enrolled key")
+        )
+
+
+def _status_word(status: str) -> str:
+    return {"active": _("already enrolled"), "revoked": _("revoked by a technician")}.get(
+        status, status
+    )

@@ -1,0 +1,150 @@
+"""The page of an official document (Nghị định 30/2020/NĐ-CP) drawn with fpdf2: A4 with
+its margins, DejaVu Serif embedded, the content hash and the page number at every page's
+foot, and the paragraphs, headings and bordered tables the minutes are made of.
+
+Knows nothing of the minutes' content: :mod:`web.minutes_pdf` lays them out with these.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+FONT_DIR = Path(__file__).parent / "fonts"
+FONT = "DejaVuSerif"
+FONT_FILES = {
+    "": "DejaVuSerif.ttf",
+    "B": "DejaVuSerif-Bold.ttf",
+    "I": "DejaVuSerif-Italic.ttf",
+    "BI": "DejaVuSerif-BoldItalic.ttf",
+}
+
+# A4 portrait with the margins of Nghị định 30 (left 30 mm for binding, right 15 mm).
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 30.0, 15.0, 20.0, 22.0
+BODY_SIZE, TABLE_SIZE, SMALL_SIZE, FOOTER_SIZE = 12.0, 9.0, 7.0, 7.0
+LINE = 6.0  # height of a line of body text, mm
+HEADINGS = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
+BOLD = FontFace(emphasis="BOLD")
+ALIGNMENTS = {"L": "LEFT", "C": "CENTER", "R": "RIGHT"}
+
+
+class DocumentPDF(FPDF):
+    """An A4 page with the content hash and the page number at its foot."""
+
+    def __init__(self, hash_line: str, page_label: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._hash_line = hash_line
+        self._page_label = page_label  # "Page {page}/{pages}", translated
+        for style, filename in FONT_FILES.items():
+            self.add_font(FONT, style, str(FONT_DIR / filename))
+        self.set_margins(MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT)
+        self.set_auto_page_break(True, margin=MARGIN_BOTTOM)
+
+    def normalize_text(self, text: str) -> str:
+        # Names typed on some systems arrive decomposed (e + combining marks); without text
+        # shaping the marks would be drawn beside their letter. DejaVu has every precomposed
+        # Vietnamese letter, so compose them.
+        return super().normalize_text(unicodedata.normalize("NFC", text))
+
+    def footer(self) -> None:
+        # From the page's own margins: a table breaking the page has moved l_margin.
+        width = self.w - MARGIN_LEFT - MARGIN_RIGHT
+        top = self.h - MARGIN_BOTTOM + 6
+        self.set_draw_color(160)
+        self.line(MARGIN_LEFT, top, MARGIN_LEFT + width, top)
+        self.set_draw_color(0)
+        self.set_font(FONT, "", fitting_size(self, self._hash_line, "", FOOTER_SIZE, width))
+        self.set_xy(MARGIN_LEFT, top + 0.5)
+        self.cell(width, 4, self._hash_line)
+        self.set_font(FONT, "", FOOTER_SIZE)
+        self.set_xy(MARGIN_LEFT, top + 4.5)
+        text = self._page_label.format(page=self.page_no(), pages=self.str_alias_nb_pages)
+        self.cell(width, 4, text, align="R")
+
+
+def fitting_size(pdf: FPDF, text: str, style: str, size: float, width: float) -> float:
+    """The largest font size up to ``size`` at which ``text`` fits in ``width`` mm."""
+    while size > 5:
+        pdf.set_font(FONT, style, size)
+        if pdf.get_string_width(text) <= width:
+            break
+        size -= 0.5
+    return size
+
+
+def keep_space(pdf: FPDF, height: float) -> None:
+    """Start a new page unless ``height`` mm are left (no heading alone at a page's foot)."""
+    if pdf.get_y() + height > pdf.page_break_trigger:
+        pdf.add_page()
+
+
+def rule(pdf: FPDF, center: float, width: float) -> None:
+    """The short line under a header's block, centred on ``center``."""
+    y = pdf.get_y() + 1.2
+    pdf.line(center - width / 2, y, center + width / 2, y)
+
+
+def heading(pdf: FPDF, text: str) -> None:
+    keep_space(pdf, 75)  # with the sentence and the first lines of the table that follow
+    pdf.ln(2)
+    pdf.set_font(FONT, "B", BODY_SIZE)
+    pdf.multi_cell(0, LINE, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+
+
+def subheading(pdf: FPDF, text: str) -> None:
+    keep_space(pdf, 45)
+    pdf.ln(1)
+    pdf.set_font(FONT, "BI", BODY_SIZE - 1)
+    pdf.multi_cell(0, LINE, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(0.5)
+
+
+def paragraph(pdf: FPDF, text: str, style: str = "", size: float = BODY_SIZE) -> None:
+    pdf.set_font(FONT, style, size)
+    pdf.multi_cell(0, LINE * size / BODY_SIZE, text, align="L", new_x="LMARGIN", new_y="NEXT")
+
+
+def table(
+    pdf: FPDF,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+    *,
+    align: str = "LR",
+    total: Sequence[str] | None = None,
+    size: float = TABLE_SIZE,
+) -> None:
+    """A bordered table as wide as the text; ``align`` has a letter per column (L, C or R),
+    the last letter standing for the remaining columns.
+
+    A short table is kept on one page; fpdf2 breaks a long one across pages and repeats its
+    header row on each.
+    """
+    pdf.set_font(FONT, "", size)
+    line_height = pdf.font_size * 1.35
+    padding = 1.0
+    lines = len(rows) + 1 + (total is not None)
+    keep_space(pdf, min(lines, 6) * (line_height + 2 * padding) + 2)
+    letters = align.ljust(len(widths), align[-1])
+    with pdf.table(
+        col_widths=tuple(widths),
+        width=pdf.epw,
+        align="LEFT",  # not centred on the page: the margins are not symmetric
+        text_align=tuple(ALIGNMENTS[letter] for letter in letters),
+        line_height=line_height,
+        padding=(padding, 1.2),
+        headings_style=HEADINGS,
+    ) as drawn:
+        row = drawn.row()
+        for text in header:
+            row.cell(text, align="CENTER")
+        for cells in rows:
+            drawn.row(cells)
+        if total is not None:
+            drawn.row(total, style=BOLD)
+    pdf.ln(2)

@@ -1,0 +1,125 @@
+"""What every rendering of the minutes says the same way: times, months, the breakdowns and
+their titles, row names, who chairs and who is secretary.
+
+The printable page (``templates/ceremony/minutes.html``), the PDF, the XLSX and the CSV all
+read one :class:`web.minutes.Minutes` and name things through these helpers. Labels are
+msgids, translated at use in the current language; percentages are computed, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from hom_phieu.clock import TIMEZONE
+from hom_phieu.i18n import N_, _
+from hom_phieu.ledger.records import Level
+from web.labels import CHANNEL_LABELS, label
+from web.minutes import Attendee, ClerkRow, Count, CountRow, DeviceEntry, Severity
+
+LEVELS = tuple(level.value for level in Level)
+CHAIR_ROLES = ("ubnd_leader", "ubnd_deputy")  # who chairs the opening, in order of preference
+SECRETARY_ROLE = "secretary"
+SEVERITY_LABELS = {
+    Severity.WARNING: N_("Warning: {message}"),
+    Severity.FAULT: N_("Fault: {message}"),
+}
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """One breakdown of a count: which it is and what it is called."""
+
+    key: str  # the Count's field: by_clerk, by_counter, …
+    section: str  # the CSV's section code
+    title: str  # msgid of the PDF heading
+    sheet: str  # msgid of the XLSX sheet
+    column: str  # msgid of the name column
+
+    def rows(self, count: Count) -> Sequence[ClerkRow | CountRow]:
+        rows: Sequence[ClerkRow | CountRow] = getattr(count, self.key)
+        return rows
+
+
+TABLES = (
+    CountTable("by_clerk", "clerk", N_("Results by clerk"), N_("By clerk"), N_("Clerk")),
+    CountTable("by_counter", "counter", N_("Results by counter"), N_("By counter"), N_("Counter")),
+    CountTable(
+        "by_field",
+        "field",
+        N_("Results by procedure field"),
+        N_("By procedure field"),
+        N_("Procedure field"),
+    ),
+    CountTable("by_channel", "channel", N_("Results by channel"), N_("By channel"), N_("Channel")),
+)
+CLERKS = TABLES[0]
+
+
+def local(moment: datetime) -> datetime:
+    """A time of the minutes in Vietnam time."""
+    return moment.astimezone(TIMEZONE)
+
+
+def day(moment: datetime) -> str:
+    """``30/11/2026``."""
+    return local(moment).strftime("%d/%m/%Y")
+
+
+def clock_time(moment: datetime) -> str:
+    """``16:05``."""
+    return local(moment).strftime("%H:%M")
+
+
+def when(moment: datetime | None) -> str:
+    """``16:05 on 30/11/2026`` (``16:05 ngày 30/11/2026``), or a dash."""
+    if moment is None:
+        return "—"
+    return _("{time} on {date}").format(time=clock_time(moment), date=day(moment))
+
+
+def month(box: str) -> str:
+    """A box ``2026-11`` as people write the month: ``11/2026``."""
+    year, number = box.split("-")
+    return f"{number}/{year}"
+
+
+def row_name(table: CountTable, row: ClerkRow | CountRow) -> str:
+    """What a row of a breakdown is called in the PDF and the XLSX."""
+    if table.key == "by_channel":
+        return label(CHANNEL_LABELS, row.key)
+    if table.key == "by_clerk":
+        if not row.name:  # a code not (or no longer) in the office's list of clerks
+            return _("{code} (not in the list)").format(code=row.key)
+        return f"{row.name} ({row.key})"
+    return row.name or row.key
+
+
+def ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def seq_range(device: DeviceEntry) -> str:
+    """``120–1131``, or a dash for a device without records of the box."""
+    if device.first_seq is None:
+        return "—"
+    return f"{device.first_seq}–{device.last_seq}"
+
+
+def chair(attendees: Sequence[Attendee]) -> Attendee | None:
+    """Who chairs: the People's Committee leader, else the deputy."""
+    for role in CHAIR_ROLES:
+        for attendee in attendees:
+            if attendee.committee_role == role:
+                return attendee
+    return None
+
+
+def secretary(attendees: Sequence[Attendee]) -> Attendee | None:
+    return next((a for a in attendees if a.committee_role == SECRETARY_ROLE), None)
+
+
+def name_of(attendee: Attendee | None) -> str:
+    """The name under a signature (empty when nobody holds the role)."""
+    return attendee.name if attendee is not None else ""
