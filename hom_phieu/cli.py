@@ -104,6 +104,25 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+@kiosk.command("check-config")
+@config_option
+def check_config(config_path: Path | None) -> None:
+    """Check the configuration; exit 2 naming each wrong key and its fix."""
+    from kiosk.config import DEFAULT_PATH, ConfigError, load_config_or_defaults
+
+    try:
+        load_config_or_defaults(config_path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if config_path is None and not DEFAULT_PATH.exists():
+        _echo(_("No {path}: the built-in defaults apply, and they are valid.").format(
+            path=DEFAULT_PATH))  # fmt: skip
+    else:
+        source = config_path or DEFAULT_PATH
+        _echo(_("{source}: the configuration is valid").format(source=source))
+
+
 @kiosk.command()
 @_ledger_options
 def verify(config_path: Path | None, ledger_path: Path | None, key_path: Path | None) -> None:

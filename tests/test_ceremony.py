@@ -43,7 +43,7 @@ def test_the_committee_opens_a_box_and_the_count_is_exactly_what_was_pressed(app
     for username in ("chu-tich", "mttq", "thu-ky"):
         assert confirm(client, app, "2026-10", username).status_code == 302
     checks = client.get(box_url(app, "2026-10") + "?verify=1")
-    assert "chain intact" in checks.text and "burst: 1" in checks.text
+    assert "chain intact" in checks.text and "too many votes in a short time: 1" in checks.text
     refused = post_form(client, app, "2026-10", "open")
     assert refused.status_code == 400 and "give the reason" in refused.text  # the burst warning
     opened = post_form(client, app, "2026-10", "open", dossiers_returned="20",

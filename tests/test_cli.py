@@ -32,7 +32,15 @@ def sealed_ledger(ledger_path: Path, key, clock) -> Path:
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("kiosk",), ("kiosk", "verify"), ("kiosk", "status"), ("demo",)]
+    "args",
+    [
+        (),
+        ("kiosk",),
+        ("kiosk", "verify"),
+        ("kiosk", "status"),
+        ("kiosk", "check-config"),
+        ("demo",),
+    ],
 )
 def test_help_on_every_level(args: tuple[str, ...], isolated_home: Path) -> None:
     result = run(*args, "--help", home=isolated_home)
@@ -122,3 +130,38 @@ def test_a_wrong_simulated_clock_is_a_clear_error(args, message, isolated_home: 
     result = run("--lang", "en", "kiosk", "run", *args, home=isolated_home)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_config_names_each_key_and_its_fix(tmp_path: Path, isolated_home: Path) -> None:
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[device]\ncounter = "Quầy 2"\n', encoding="utf-8")
+    bad.write_text("[screen]\nrotate = 45\n[buzzer]\npin = 99\n", encoding="utf-8")
+    result = run("--lang", "en", "kiosk", "check-config", "--config", str(good), home=isolated_home)
+    assert result.returncode == 0 and f"{good}: the configuration is valid" in result.stdout
+    result = run("--lang", "en", "kiosk", "check-config", "--config", str(bad), home=isolated_home)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{bad}: screen.rotate: 45 is not an allowed value; use one of: 0, 90, 180, 270",
+        f"{bad}: buzzer.pin: 99 is out of range; use a BCM GPIO number from 0 to 27",
+    ]
+    absent = tmp_path / "absent.toml"
+    result = run(
+        "--lang", "en", "kiosk", "check-config", "--config", str(absent), home=isolated_home
+    )
+    assert result.returncode == 2 and "file not found" in result.stderr
+
+
+def test_check_config_without_a_file_checks_the_defaults(monkeypatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hom_phieu import i18n
+    from hom_phieu.cli import main
+    from kiosk import config
+
+    monkeypatch.setattr(config, "DEFAULT_PATH", tmp_path / "kiosk.toml")
+    monkeypatch.setattr(i18n, "_process_language", i18n._process_language)  # --lang: put back
+    result = CliRunner().invoke(main, ["--lang", "en", "kiosk", "check-config"])
+    assert result.exit_code == 0 and "the built-in defaults apply" in result.output
+    (tmp_path / "kiosk.toml").write_text("[printer]\nkind = 'usb'\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--lang", "en", "kiosk", "check-config"])
+    assert result.exit_code == 2 and 'printer: kind "usb" needs' in result.output

@@ -12,7 +12,10 @@ import os
 import subprocess
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,16 @@ import pypdf
 import pytest
 from openpyxl import load_workbook
 
-from hom_phieu.i18n import set_language
-from web.minutes_render import minutes_csv, minutes_pdf, minutes_xlsx
+from hom_phieu.i18n import language, set_language
+from hom_phieu.ledger.records import canonical_bytes
+from web.box_count import BoxCount, DeviceCheck, DeviceRef, Tally
+from web.ceremony_calendar import month_end
+from web.checklist import checklist
+from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
+from web.minutes_build import Ceremony, ClerkInfo, build_minutes
+from web.minutes_csv import minutes_csv
+from web.minutes_pdf import minutes_pdf
+from web.minutes_xlsx import minutes_xlsx
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("very_satisfied", "satisfied", "not_satisfied")
@@ -29,140 +40,122 @@ DEVICE_1 = "hp-7f3a9c21d0e4b5a6"
 DEVICE_2 = "hp-0b1c2d3e4f5a6b7c"
 HEAD_1 = "ab12cd34ef56ab78" + "9" * 48
 HEAD_2 = "0f1e2d3c4b5a6978" + "8" * 48
+OFFICE = OfficeHeader("DT-MC", "Bộ phận một cửa xã Đông Thanh", "Xã Đông Thanh", "Tỉnh Thanh Hóa")
+CLERKS = {
+    "NV01": ClerkInfo("Lê Thị Bích Ngọc", "Công chức tư pháp", "Hộ tịch"),
+    "NV02": ClerkInfo("Phạm Văn Đức", "Công chức địa chính", "Đất đai"),
+}  # NV09 is a code no longer in the office's list
 
 
-def levels(very: int, satisfied: int, not_satisfied: int) -> dict[str, int]:
-    return {"very_satisfied": very, "satisfied": satisfied, "not_satisfied": not_satisfied}
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
-def row(key: str, name: str, by_level: dict[str, int], **extra: str) -> dict[str, Any]:
-    votes = sum(by_level.values())
-    return {"key": key, "name": name, "by_level": by_level, "votes": votes, **extra}
+def levels(very: int, satisfied: int, not_satisfied: int) -> Counter[str]:
+    return Counter({"very_satisfied": very, "satisfied": satisfied, "not_satisfied": not_satisfied})
 
 
-def count_of(clerks: list[dict[str, Any]]) -> dict[str, Any]:
-    """A count whose totals, counters, fields and channels agree with its clerks."""
-    total = {level: sum(clerk["by_level"][level] for clerk in clerks) for level in LEVELS}
-    half = {level: total[level] // 2 for level in LEVELS}
-    rest = {level: total[level] - half[level] for level in LEVELS}
-    by_field = {level: total[level] - 10 * (level == "very_satisfied") for level in LEVELS}
-    return {
-        "votes": sum(total.values()),
-        "by_level": total,
-        "by_clerk": clerks,
-        "by_counter": [row("Quầy 1", "Quầy 1", half), row("Quầy 2", "Quầy 2", rest)],
-        "by_field": [row("Hộ tịch", "Hộ tịch", by_field), row("—", "—", levels(10, 0, 0))],
-        "by_channel": [row("button", "button", total)],
-    }
+def tally_of(clerks: dict[str, Counter[str]], devices: tuple[int, ...] = (1, 2)) -> Tally:
+    """A tally of button ballots whose totals, devices and channels agree with its clerks;
+    the devices share each level half and half."""
+    tally = Tally()
+    for code, by_level in clerks.items():
+        tally.by_clerk[code].update(by_level)
+        tally.by_level.update(by_level)
+        tally.by_channel["button"].update(by_level)
+    for level, n in tally.by_level.items():
+        tally.by_device[devices[0]][level] += n // 2
+        tally.by_device[devices[-1]][level] += n - n // 2
+    tally.votes = sum(tally.by_level.values())
+    return tally
 
 
-def attendee(name: str, role: str, minute: int) -> dict[str, Any]:
-    return {
-        "name": name,
-        "committee_role": role,
-        "confirmed_at": f"2026-11-30T15:{minute:02d}:10+07:00",
-    }
+def device_check(pk: int, device_id: str, counter: str | None, first: int, last: int,
+                 head: str | None, last_seen: str = "2026-12-01T00:00:05+07:00",
+                 **state: object) -> DeviceCheck:  # fmt: skip
+    """A device whose chain verified from ``first`` to ``last`` (the box's OPEN to its
+    CLOSE), seen after the month ended (no warning), and whose OPEN of December is held."""
+    ref = DeviceRef(pk, device_id, b"", counter or device_id, counter, at(last_seen))
+    found = DeviceCheck(ref, records=last - first + 1, first_seq=first, last_seq=last,
+                        chain_head=head, open_seq=first, close_seq=last, votes=1000,
+                        refused=Counter({"min_gap": 12}))  # fmt: skip
+    found.next_open = (last + 1, int(at(f"2026-11-30T16:{9 + pk}:00+07:00").timestamp() * 1000))
+    for name, value in state.items():
+        setattr(found, name, value)
+    return found
 
 
-def device(device_id: str, counter: str, first: int, last: int, head: str) -> dict[str, Any]:
-    return {
-        "device_id": device_id,
-        "label": counter,
-        "counter": counter,
-        "status": "ok",
-        "records": last - first + 1,
-        "first_seq": first,
-        "last_seq": last,
-        "chain_head": head,
-        "open_seq": first,
-        "close_seq": last,
-        "votes": 1000,
-        "refused": {"min_gap": 12, "burst": 3},
-        "unsynced_votes": 0,
-        "uncounted": 0,
-        "problem": None,
-        "last_seen_at": "2026-11-30T15:58:00+07:00",
-        "evidence": 0,
-    }
+def attendee(name: str, role: str, minute: int) -> Attendee:
+    return Attendee(name, role, at(f"2026-11-30T15:{minute:02d}:10+07:00"))
 
 
-def make_minutes(clerk_count: int = 0) -> dict[str, Any]:
-    """Minutes following docs/minutes-format.md: 2 000 ballots, 1 267 of them very satisfied
-    (63,35%); with ``clerk_count``, that many more clerks (to make the tables long)."""
-    clerks = [
-        row("NV01", "Lê Thị Bích Ngọc", levels(700, 250, 10), title="Công chức tư pháp"),
-        row("NV02", "Phạm Văn Đức", levels(500, 400, 20), title="Công chức địa chính"),
-        row("NV09", "", levels(67, 50, 3)),  # a code no longer in the office's list
-    ]
-    clerks += [
-        row(f"NV{100 + n}", f"Công chức số {n:02d}", levels(n, 1, 0), title="Công chức")
-        for n in range(clerk_count)
-    ]
-    second = device(DEVICE_2, "Quầy 2", 88, 1096, HEAD_2) | {"status": "warning"}
-    late = row("NV01", "Lê Thị Bích Ngọc", levels(3, 1, 0))
-    gap = "Thiết bị không liên lạc từ 12/11/2026 08:00 đến 13/11/2026 07:30."
-    return {
-        "format": 1,
-        "office": {
-            "code": "DT-MC",
-            "name": "Bộ phận một cửa xã Đông Thanh",
-            "unit": "Xã Đông Thanh",
-            "parent_unit": "Tỉnh Thanh Hóa",
-        },
-        "box": "2026-11",
-        "started_at": "2026-11-30T15:45:00+07:00",
-        "opened_at": "2026-11-30T16:05:12+07:00",
-        "place": "Xã Đông Thanh",
-        "early_reason": None,
-        "warnings_reason": "Quầy 2 mất điện ngày 12/11; Hội đồng thống nhất vẫn mở hòm phiếu.",
-        "dossiers_returned": 2359,
-        "quorum": {"required": 3, "members": 5},
-        "attendees": [
+def make_minutes(clerk_count: int = 0, *, empty: bool = False, clerks=None, criteria=None,
+                 comments=(), **ceremony: object) -> Minutes:  # fmt: skip
+    """Minutes written by the real builder (:func:`web.minutes_build.build_minutes`) from a
+    count and its real checklist: 2 000 ballots, 1 267 of them very satisfied (63,35%);
+    Quầy 2 has not synced since the month ended and had a burst of presses (warnings). With
+    ``clerk_count``, that many more clerks (to make the tables long); ``empty``: no ballot,
+    no late ones, Quầy 2 without records or counter."""
+    names = dict(CLERKS if clerks is None else clerks)
+    by_clerk = {"NV01": levels(700, 250, 10), "NV02": levels(500, 400, 20),
+                "NV09": levels(67, 50, 3)}  # fmt: skip
+    for n in range(clerk_count):
+        names[f"NV{100 + n}"] = ClerkInfo(f"Công chức số {n:02d}", "Công chức", "Hộ tịch")
+        by_clerk[f"NV{100 + n}"] = levels(n, 1, 0)
+    count = BoxCount("2026-11", main=tally_of({} if empty else by_clerk))
+    for criterion, by_level in (criteria or {}).items():
+        count.main.by_criterion[criterion].update(by_level)
+    count.main.comments.extend(comments)
+    if not empty:
+        count.supplements["2026-10"] = tally_of({"NV01": levels(3, 1, 0)}, (1,))
+    first = device_check(1, DEVICE_1, "Quầy 1", 120, 1131, HEAD_1)
+    offline = "2026-11-12T08:00:00+07:00"  # Quầy 2 has not synced since: a warning
+    second = (
+        device_check(2, DEVICE_2, None, 0, 0, None, offline, records=0, first_seq=None,
+                     last_seq=None, open_seq=None, close_seq=None, votes=0,
+                     refused=Counter(), next_open=None)
+        if empty
+        else device_check(2, DEVICE_2, "Quầy 2", 88, 1096, HEAD_2, offline,
+                          refused=Counter({"min_gap": 12, "burst": 3}))
+    )  # fmt: skip
+    count.devices += [first, second]
+    if empty:
+        first.next_open = None
+    with language("vi"):  # the minutes are written in Vietnamese
+        checks = checklist(count, month_end("2026-11"))
+    facts = Ceremony(
+        office=OFFICE,
+        box="2026-11",
+        started_at=at("2026-11-30T15:45:00+07:00"),
+        opened_at=at("2026-11-30T16:05:12+07:00"),
+        place="Xã Đông Thanh",
+        early_reason=None,
+        warnings_reason="Quầy 2 mất điện ngày 12/11; Hội đồng thống nhất vẫn mở hòm phiếu.",
+        dossiers_returned=0 if empty else 2359,
+        quorum=QuorumSize(3, 5),
+        attendees=(
             attendee("Nguyễn Văn Ễnh", "ubnd_leader", 46),
             attendee("Trần Thị Hằng", "secretary", 47),
             attendee("Lê Văn Dũng", "mttq_chair", 48),
             attendee("Hoàng Thị Phượng", "union_rep", 50),
             attendee("Đặng Quốc Việt", "one_stop_clerk", 51),
-        ],
-        "devices": [device(DEVICE_1, "Quầy 1", 120, 1131, HEAD_1), second],
-        "checks": [
-            {
-                "code": "chain",
-                "severity": "ok",
-                "device_id": DEVICE_1,
-                "message": "Chuỗi nguyên vẹn.",
-            },
-            {"code": "gap", "severity": "warning", "device_id": DEVICE_2, "message": gap},
-        ],
-        "count": count_of(clerks),
-        "supplements": [{"box": "2026-10", "count": count_of([late])}],
-        "next_box": {
-            "box": "2026-12",
-            "devices": [
-                {
-                    "device_id": DEVICE_1,
-                    "label": "Quầy 1",
-                    "open_seq": 1132,
-                    "opened_at": "2026-11-30T16:10:00+07:00",
-                },
-                {
-                    "device_id": DEVICE_2,
-                    "label": "Quầy 2",
-                    "open_seq": 1097,
-                    "opened_at": "2026-11-30T16:11:00+07:00",
-                },
-            ],
-        },
-    }
+        )[: 1 if empty else 5],
+    )
+    return build_minutes(replace(facts, **ceremony), count, checks, names)
 
 
-def content_hash(minutes: dict[str, Any]) -> str:
-    canonical = json.dumps(minutes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def content_hash(minutes: Minutes) -> str:
+    return hashlib.sha256(canonical_bytes(minutes.to_json())).hexdigest()
+
+
+def warning_of(minutes: Minutes, device_id: str, code: str) -> str:
+    [check] = [c for c in minutes.checks if c.device_id == device_id and c.code == code]
+    assert check.severity == "warning"
+    return check.message
 
 
 @pytest.fixture
-def minutes() -> dict[str, Any]:
+def minutes() -> Minutes:
     return make_minutes()
 
 
@@ -182,7 +175,7 @@ def pdf_pages(data: bytes) -> list[str]:
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def test_pdf_holds_the_header_names_numbers_and_hash(minutes: dict[str, Any]) -> None:
+def test_pdf_holds_the_header_names_numbers_and_hash(minutes: Minutes) -> None:
     digest = content_hash(minutes)
     pages = pdf_pages(minutes_pdf(minutes, digest))
     text = "\n".join(pages)
@@ -202,10 +195,11 @@ def test_pdf_holds_the_header_names_numbers_and_hash(minutes: dict[str, Any]) ->
     assert "At 16:05 on 30/11/2026" in text  # … and the box was opened
     assert "15:46 on 30/11/2026" in text  # the first confirmation
     assert "5 of the 5 members of the committee are present (quorum: 3)" in text
-    assert "Quầy 2: Warning: Thiết bị không liên lạc" in text
-    assert "Chuỗi nguyên vẹn." not in text  # an ok check is not listed
+    assert f"Quầy 2: Warning: {warning_of(minutes, DEVICE_2, 'sync')}" in text
+    chain_ok = [c.message for c in minutes.checks if c.code == "chain" and c.severity == "ok"]
+    assert chain_ok and not any(message in text for message in chain_ok)  # ok: not listed
     assert HEAD_1[:16] in text
-    assert minutes["warnings_reason"] in text
+    assert minutes.warnings_reason and minutes.warnings_reason in text
     assert "Box 10/2026: 4 ballots" in text  # the supplement
     assert "The ballot box of 12/2026 has been sealed and is receiving ballots." in text
     assert "NV09 (not in the list)" in text
@@ -215,9 +209,7 @@ def test_pdf_holds_the_header_names_numbers_and_hash(minutes: dict[str, Any]) ->
         assert f"Page {number}/{len(pages)}" in page
 
 
-def test_pdf_in_vietnamese_keeps_diacritics_and_dates(
-    minutes: dict[str, Any], vietnamese: None
-) -> None:
+def test_pdf_in_vietnamese_keeps_diacritics_and_dates(minutes: Minutes, vietnamese: None) -> None:
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
     for name in ("Nguyễn Văn Ễnh", "Trần Thị Hằng", "Lê Văn Dũng", "Đặng Quốc Việt"):
@@ -240,7 +232,7 @@ def test_a_long_table_repeats_its_header_on_the_next_page() -> None:
         assert page.index("Very satisfied") < page.index("Công chức số")  # … under its header
 
 
-def test_pdf_embeds_dejavu_subsets(minutes: dict[str, Any]) -> None:
+def test_pdf_embeds_dejavu_subsets(minutes: Minutes) -> None:
     reader = pypdf.PdfReader(io.BytesIO(minutes_pdf(minutes, content_hash(minutes))))
     fonts = set()
     for page in reader.pages:
@@ -253,26 +245,26 @@ def test_pdf_embeds_dejavu_subsets(minutes: dict[str, Any]) -> None:
     assert any("Bold" in font for font in fonts) and any("Italic" in font for font in fonts)
 
 
-def test_the_same_minutes_give_the_same_pdf(minutes: dict[str, Any]) -> None:
+def test_the_same_minutes_give_the_same_pdf(minutes: Minutes) -> None:
     digest = content_hash(minutes)
     first = minutes_pdf(minutes, digest)
     assert minutes_pdf(copy.deepcopy(minutes), digest) == first
-    other = copy.deepcopy(minutes)
-    other["count"]["by_clerk"][0]["name"] = "Lê Thị Bích"
+    other = make_minutes(clerks={**CLERKS, "NV01": replace(CLERKS["NV01"], name="Lê Thị Bích")})
     assert minutes_pdf(other, content_hash(other)) != first
 
 
-def test_another_process_renders_the_same_bytes(minutes: dict[str, Any]) -> None:
+def test_another_process_renders_the_same_bytes(minutes: Minutes) -> None:
     """No set or dict order leaks into the PDF (string hashing differs between processes)."""
     script = (
         "import json, sys; from hom_phieu.i18n import set_language; set_language('en'); "
-        "from web.minutes_render import minutes_pdf; "
-        "sys.stdout.buffer.write(minutes_pdf(json.load(sys.stdin), sys.argv[1]))"
+        "from web.minutes import Minutes; from web.minutes_pdf import minutes_pdf; "
+        "minutes = Minutes.from_json(json.load(sys.stdin)); "
+        "sys.stdout.buffer.write(minutes_pdf(minutes, sys.argv[1]))"
     )
     digest = content_hash(minutes)
     done = subprocess.run(
         [sys.executable, "-c", script, digest],
-        input=json.dumps(minutes).encode(),
+        input=json.dumps(minutes.to_json()).encode(),
         capture_output=True,
         check=True,
         cwd=ROOT,
@@ -281,18 +273,22 @@ def test_another_process_renders_the_same_bytes(minutes: dict[str, Any]) -> None
     assert done.stdout == minutes_pdf(minutes, digest)
 
 
-def test_decomposed_names_are_composed(minutes: dict[str, Any]) -> None:
-    minutes["attendees"][0]["name"] = unicodedata.normalize("NFD", "Nguyễn Văn Ễnh")
+def test_decomposed_names_are_composed(minutes: Minutes) -> None:
+    decomposed = replace(minutes.attendees[0], name=unicodedata.normalize("NFD", "Nguyễn Văn Ễnh"))
+    minutes = replace(minutes, attendees=(decomposed, *minutes.attendees[1:]))
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
     assert "Nguyễn Văn Ễnh" in text
 
 
 def test_the_deputy_chairs_without_the_leader_and_early_reasons_are_told(
-    minutes: dict[str, Any],
+    minutes: Minutes,
 ) -> None:
-    minutes["attendees"][0]["committee_role"] = "ubnd_deputy"
-    minutes["early_reason"] = "Nghỉ lễ từ ngày 01/12."
-    minutes["opened_at"] = "2026-03-05T09:00:00+07:00"  # dd/mm/yyyy in English
+    deputy = replace(minutes.attendees[0], committee_role="ubnd_deputy")
+    minutes = make_minutes(
+        attendees=(deputy, *minutes.attendees[1:]),
+        early_reason="Nghỉ lễ từ ngày 01/12.",
+        opened_at=at("2026-03-05T09:00:00+07:00"),  # dd/mm/yyyy in English
+    )
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
     assert "Xã Đông Thanh, 05/03/2026" in text
     assert "because: Nghỉ lễ từ ngày 01/12." in text
@@ -300,14 +296,12 @@ def test_the_deputy_chairs_without_the_leader_and_early_reasons_are_told(
     assert signatures.index("Nguyễn Văn Ễnh") < signatures.index("Fatherland Front chair")
 
 
-def test_an_empty_box_renders_everywhere(minutes: dict[str, Any]) -> None:
+def test_an_empty_box_renders_everywhere() -> None:
     """No ballots, no late ones, a device without records, no secretary: nothing divides by 0."""
-    minutes["count"] = count_of([])
-    minutes["supplements"] = []
-    minutes["dossiers_returned"] = 0
-    minutes["devices"][1] |= {"counter": None, "chain_head": None, "first_seq": None}
-    minutes["attendees"] = minutes["attendees"][:1]
-    minutes["next_box"]["devices"] = []
+    minutes = make_minutes(empty=True)
+    assert minutes.count.votes == 0 and not minutes.supplements
+    assert minutes.devices[1].counter is None and minutes.devices[1].chain_head is None
+    assert not minutes.next_box.devices and minutes.dossiers_returned == 0
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
     assert "0 (0,00%)" in text and "Late ballots" not in text
     assert "4. The next ballot box" in text
@@ -325,7 +319,7 @@ def sheet_rows(sheet) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in sheet.iter_rows(values_only=True)]
 
 
-def test_xlsx_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
+def test_xlsx_numbers_are_the_minutes_numbers(minutes: Minutes) -> None:
     digest = content_hash(minutes)
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, digest)))
     assert workbook.sheetnames == [
@@ -346,13 +340,13 @@ def test_xlsx_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
     header, *rows, total = sheet_rows(clerks)
     assert header[:4] == ("Code", "Full name", "Title", "Very satisfied")
     assert all(cell.font.b for cell in clerks[1])
-    for clerk, got in zip(minutes["count"]["by_clerk"], rows, strict=True):
-        assert got[0] == clerk["key"] and (got[1] or "") == clerk["name"]
+    for clerk, got in zip(minutes.count.by_clerk, rows, strict=True):
+        assert got[0] == clerk.key and (got[1] or "") == clerk.name
         for index, level in enumerate(LEVELS):
             value, share = got[3 + 2 * index], got[4 + 2 * index]
-            assert value == clerk["by_level"][level] and isinstance(value, int)
-            assert share == pytest.approx(clerk["by_level"][level] / clerk["votes"])
-        assert got[-1] == clerk["votes"]
+            assert value == clerk.by_level[level] and isinstance(value, int)
+            assert share == pytest.approx(clerk.by_level[level] / clerk.votes)
+        assert got[-1] == clerk.votes
     assert total[0] == "Total" and total[-1] == 2000 and total[3] == 1267
     assert clerks.cell(2, 5).number_format == "0.00%"
     assert clerks.column_dimensions["B"].width > 10
@@ -365,7 +359,7 @@ def test_xlsx_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
     checks = sheet_rows(workbook["Checks"])
     assert checks[1][:5] == ("Quầy 1", "Quầy 1", "ok", HEAD_1, 1012)
     assert checks[2][2] == "warning"
-    assert ("Quầy 2", "gap", "warning", minutes["checks"][1]["message"]) in [
+    assert ("Quầy 2", "sync", "warning", warning_of(minutes, DEVICE_2, "sync")) in [
         row[:4] for row in checks
     ]
 
@@ -374,7 +368,7 @@ def test_xlsx_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
     assert late[4][:2] == ("Total", 4)
 
 
-def test_xlsx_in_vietnamese_keeps_names(minutes: dict[str, Any], vietnamese: None) -> None:
+def test_xlsx_in_vietnamese_keeps_names(minutes: Minutes, vietnamese: None) -> None:
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, content_hash(minutes))))
     values = {cell for sheet in workbook for row in sheet_rows(sheet) for cell in row}
     assert {"Nguyễn Văn Ễnh", "Lê Thị Bích Ngọc", "Bộ phận một cửa xã Đông Thanh"} <= values
@@ -384,17 +378,17 @@ def test_xlsx_in_vietnamese_keeps_names(minutes: dict[str, Any], vietnamese: Non
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def test_csv_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
+def test_csv_numbers_are_the_minutes_numbers(minutes: Minutes) -> None:
     text = minutes_csv(minutes)
     assert text.startswith("\ufeff") and "\r\n" in text
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert list(rows[0]) == ["section", "key", "name", *LEVELS, "votes"]
     clerks = [row for row in rows if row["section"] == "clerk"]
-    assert [row["name"] for row in clerks] == [c["name"] for c in minutes["count"]["by_clerk"]]
-    for row, clerk in zip(clerks, minutes["count"]["by_clerk"], strict=True):
-        assert row["key"] == clerk["key"]
-        assert [int(row[level]) for level in LEVELS] == [clerk["by_level"][lv] for lv in LEVELS]
-        assert int(row["votes"]) == clerk["votes"]
+    assert [row["name"] for row in clerks] == [c.name for c in minutes.count.by_clerk]
+    for row, clerk in zip(clerks, minutes.count.by_clerk, strict=True):
+        assert row["key"] == clerk.key
+        assert [int(row[level]) for level in LEVELS] == [clerk.by_level[lv] for lv in LEVELS]
+        assert int(row["votes"]) == clerk.votes
     (total,) = [row for row in rows if row["section"] == "total"]
     assert (int(total["very_satisfied"]), int(total["votes"])) == (1267, 2000)
     sections = {row["section"] for row in rows}
@@ -403,19 +397,17 @@ def test_csv_numbers_are_the_minutes_numbers(minutes: dict[str, Any]) -> None:
     assert (late["name"], late["votes"]) == ("Lê Thị Bích Ngọc", "4")
 
 
-def test_csv_bytes_read_back_as_utf8_with_bom(minutes: dict[str, Any]) -> None:
+def test_csv_bytes_read_back_as_utf8_with_bom(minutes: Minutes) -> None:
     data = minutes_csv(minutes).encode("utf-8")
     assert data.startswith(b"\xef\xbb\xbf")
     assert "Phạm Văn Đức" in data.decode("utf-8-sig")
 
 
-def test_phone_comments_stay_text_in_the_workbook(minutes: dict[str, Any]) -> None:
+def test_phone_comments_stay_text_in_the_workbook() -> None:
     formula = '=HYPERLINK("http://example.invalid","bấm vào đây")'
-    minutes["count"]["comments"] = [{"clerk": "NV01", "name": "Lê Thị B", "text": formula}]
-    minutes["count"]["by_criterion"] = [
-        {"key": "Thái độ", "name": "Thái độ", "votes": 2,
-         "by_level": {"very_satisfied": 1, "satisfied": 1, "not_satisfied": 0}},
-    ]  # fmt: skip
+    minutes = make_minutes(comments=[("NV01", formula)], criteria={"Thái độ": levels(1, 1, 0)})
+    assert minutes.count.comments and minutes.count.comments[0].name == "Lê Thị Bích Ngọc"
+    assert minutes.count.by_criterion and minutes.count.by_criterion[0].votes == 2
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, "ab" * 32)))
     cells = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
     found = [cell for cell in cells if cell.value == formula]
@@ -424,3 +416,16 @@ def test_phone_comments_stay_text_in_the_workbook(minutes: dict[str, Any]) -> No
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(
         io.BytesIO(minutes_pdf(minutes, "ab" * 32))).pages)  # fmt: skip
     assert "bấm vào đây" in " ".join(text.split())
+
+
+def test_csv_cells_never_become_formulas() -> None:
+    """Names typed by an administrator (or an attacker with that role) stay text in a
+    spreadsheet: a cell that starts like a formula gets a leading apostrophe."""
+    formula = '=HYPERLINK("http://example.invalid","bấm vào đây")'
+    clerks = {**dict(CLERKS), "NV01": ClerkInfo(formula, "Công chức", "Hộ tịch")}
+    minutes = make_minutes(clerks=clerks, criteria={"+1 thái độ": levels(1, 0, 0)})
+    rows = list(csv.reader(io.StringIO(minutes_csv(minutes).removeprefix("\ufeff"))))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + formula in cells and formula not in cells
+    assert "'+1 thái độ" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@")]

@@ -38,7 +38,7 @@ class Driver:
         self.wait(50)
 
     def actions(self) -> list[tuple[str, str, str]]:
-        return [(d.action.value, d.button, d.reason) for d in self.decisions]
+        return [(d.action.value, d.button, d.reason or "") for d in self.decisions]
 
 
 def test_a_press_counts_once_settled_on_release() -> None:
@@ -212,7 +212,7 @@ def test_a_whole_press_queued_while_the_loop_was_busy_is_not_lost() -> None:
     decisions += policy.tick(1300)
     decisions += policy.edge(LAST, True, 1400) + policy.edge(LAST, False, 1500)
     decisions += policy.tick(1600)
-    assert [(d.action.value, d.button, d.reason) for d in decisions] == [
+    assert [(d.action.value, d.button, d.reason or "") for d in decisions] == [
         ("vote", FIRST, ""),
         ("refused", LAST, "min_gap"),
     ]

@@ -29,7 +29,7 @@ from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, render_slip
 from hom_phieu.render.views import Slip
 from kiosk.config import ConfigError, parse_config
 from kiosk.daemon import Kiosk
-from kiosk.identity import OfficeResults
+from kiosk.identity import results_of
 from tests import ceremony_helpers as ceremony
 from tests.api_helpers import signed
 from tests.kiosk_helpers import CONFIG, FlakyDummy
@@ -338,5 +338,5 @@ def test_the_config_key_is_checked() -> None:
     ],
 )
 def test_malformed_results_print_nothing(broken: Any) -> None:
-    assert OfficeResults.parse(broken) is None
-    assert OfficeResults.parse(OCTOBER) is not None
+    assert results_of(broken) is None
+    assert results_of(OCTOBER) is not None

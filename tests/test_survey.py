@@ -205,7 +205,8 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
     assert not [c for c in minutes["checks"] if c["code"] == "clock"]  # the server's time
     refused = [c["message"] for c in minutes["checks"] if c["code"] == "refused"]
     assert refused == [
-        "1 lượt đánh giá qua điện thoại bị từ chối, không được tính (daily_limit: 1)"
+        "1 lượt đánh giá qua điện thoại bị từ chối, không được tính "
+        "(điện thoại này đã đánh giá công chức này trong hôm nay: 1)"
     ]
     count = minutes["count"]
     phone_row = next(row for row in count["by_channel"] if row["key"] == "phone")

@@ -21,6 +21,7 @@ from hom_phieu import __version__
 from hom_phieu.clock import Clock, SystemClock, box_of
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
+from hom_phieu.ledger.events import EventType, RefusalReason
 from hom_phieu.ledger.records import (
     FORMAT_VERSION,
     Channel,
@@ -138,26 +139,30 @@ class BallotBox:
             time_quality=record.tq.value,
         )
 
-    def refuse(self, *, button: str, reason: str, clerk: str = "", **detail: Any) -> Record:
+    def refuse(
+        self, *, button: str, reason: RefusalReason, clerk: str = "", **detail: Any
+    ) -> Record:
         """Record a press refused by the anti-stuffing rules: logged, never counted."""
         _require_text("button", button)
         _require_text("reason", reason)
         moment = self._advance_time()
-        body = _with_details({"button": button, "reason": reason, "clerk": clerk}, detail)
+        # str(): the plain word (the grammar checks exact types; a StrEnum is a subclass)
+        body = _with_details({"button": button, "reason": str(reason), "clerk": clerk}, detail)
         (record,) = self._write(moment, [(Kind.REFUSED, body)])
         return record
 
-    def event(self, event_type: str, **detail: Any) -> Record:
+    def event(self, event_type: EventType, **detail: Any) -> Record:
         """Record a device event: a fault, a configuration change, a clock change…"""
         _require_text("event type", event_type)
         moment = self._advance_time()
-        (record,) = self._write(moment, [(Kind.EVENT, _with_details({"type": event_type}, detail))])
+        body = _with_details({"type": str(event_type)}, detail)
+        (record,) = self._write(moment, [(Kind.EVENT, body)])
         return record
 
     def record_time_anchor(self, server_wall_ms: int, mono_ns: int, **detail: Any) -> Record:
         """Remember a server-signed time taken at ``mono_ns`` of this run, and log it."""
         self._time = with_anchor(self._time, server_wall_ms, mono_ns)
-        return self.event("time_anchor", server_wall_ms=server_wall_ms, **detail)
+        return self.event(EventType.TIME_ANCHOR, server_wall_ms=server_wall_ms, **detail)
 
     def tick(self, checkpoint: bool = True) -> list[Record]:
         """Called from the main loop between votes: notes clock jumps, closes the month when
@@ -210,7 +215,9 @@ class BallotBox:
             specs.append((Kind.OPEN, {}))  # the first box: the month the clock shows
         self._write(moment, specs, boot=self._verifier.state.boot + 1)
         if previous is not None and config_digest != previous_digest:
-            self.event("config_change", previous_digest=previous_digest, digest=config_digest)
+            self.event(
+                EventType.CONFIG_CHANGE, previous_digest=previous_digest, digest=config_digest
+            )
         self._roll_over_if_due(moment)
 
     def _advance_time(self) -> Stamp:
@@ -224,7 +231,7 @@ class BallotBox:
                     (
                         Kind.EVENT,
                         {
-                            "type": "clock_jump",
+                            "type": EventType.CLOCK_JUMP.value,
                             "expected_ms": jump.expected_ms,
                             "clock_ms": jump.actual_ms,
                             "delta_ms": jump.delta_ms,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hom_phieu.i18n import N_, _
+from hom_phieu.ledger.events import EventType
 from hom_phieu.ledger.records import Channel, Kind, Level, Record, TimeQuality
 
 MAX_RECORD_BYTES = 65_536  # a phone answer with every criterion and comment: under 13 kB
@@ -319,10 +320,11 @@ BODIES: dict[Kind, Shape] = {
         },
     ),
     Kind.REFUSED: Shape(
+        # ``reason``: any word, not only a RefusalReason (a newer device's stays readable)
         {"button": CODE, "reason": WORD, "clerk": Text(MAX_CODE)},
         extra=Plain(),  # the rule's figures: gap_ms, votes_in_window, held_ms…
     ),
-    Kind.EVENT: Shape({"type": WORD}, extra=Plain()),
+    Kind.EVENT: Shape({"type": WORD}, extra=Plain()),  # any word: EventType and newer ones
     Kind.CLOSE: Shape(
         {
             "votes": COUNT,
@@ -336,9 +338,9 @@ BODIES: dict[Kind, Shape] = {
 }
 
 # EVENT types whose fields the verifier reads (its state keeps them): those must be there.
-EVENT_FIELDS: dict[str, Shape] = {
-    "clerk_on_duty": Shape({"clerk": CODE}, extra=Plain()),
-    "results_slip": Shape({"box": OPEN_BOX}, extra=Plain()),
+EVENT_FIELDS: dict[EventType, Shape] = {
+    EventType.CLERK_ON_DUTY: Shape({"clerk": CODE}, extra=Plain()),
+    EventType.RESULTS_SLIP: Shape({"box": OPEN_BOX}, extra=Plain()),
 }
 
 

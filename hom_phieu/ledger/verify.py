@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
 from hom_phieu.ledger.acks import acked_head_problem
+from hom_phieu.ledger.events import EventType
 from hom_phieu.ledger.faults import FAULT_LABELS, Fault, Problem
 from hom_phieu.ledger.grammar import record_problem
 from hom_phieu.ledger.records import Kind, Record, RecordFormatError, decode
@@ -49,7 +50,7 @@ __all__ = [  # (faults and state live in their own modules; importers find them 
     "verify_rows",
 ]
 
-RESULTS_SLIP_EVENT = "results_slip"  # EVENT type: the results slip of ``box`` was printed
+RESULTS_SLIP_EVENT = EventType.RESULTS_SLIP  # (the old name, for importers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +171,9 @@ class Verifier:
             state.open_box = None
         elif kind is Kind.EVENT:
             event_type = record.body.get("type")
-            if event_type == "clerk_on_duty":
+            if event_type == EventType.CLERK_ON_DUTY:
                 state.clerk_on_duty = record.body.get("clerk")
-            elif event_type == RESULTS_SLIP_EVENT:
+            elif event_type == EventType.RESULTS_SLIP:
                 state.results_slips.add(record.body.get("box", ""))
         state.head_seq = record.seq
         state.head_hash = record.hash
