@@ -53,14 +53,15 @@ def between_markers(text: str, begin: str, end: str, block: str, name: str) -> s
 
 def main(doc: Path, fresh: Callable[[str], str], tool: str, argv: list[str] | None) -> int:
     """Rewrite ``doc`` as ``fresh(its text)`` says, or with --check say whether it is stale."""
-    parser = argparse.ArgumentParser(description=f"Keep {doc.relative_to(ROOT)} current.")
+    shown = doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc
+    parser = argparse.ArgumentParser(description=f"Keep {shown} current.")
     parser.add_argument("--check", action="store_true", help="only say whether it is stale")
     check = parser.parse_args(argv).check
     text = doc.read_text(encoding="utf-8") if doc.exists() else ""
     new = fresh(text)
     if check:
         if new != text:
-            print(f"{doc.relative_to(ROOT)} is stale: run python {tool}")
+            print(f"{shown} is stale: run python {tool}")
             return 1
         return 0
     if new != text:
