@@ -11,7 +11,6 @@ at most a second, so an idle kiosk wakes about once a second and uses next to no
 
 from __future__ import annotations
 
-import itertools
 import queue
 import time
 from collections.abc import Callable
@@ -23,12 +22,17 @@ from hom_phieu.i18n import _
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.events import EventType, RefusalReason
-from hom_phieu.render.views import ClerkCard, Frame, FrameKind, Slip, Ticket
+from hom_phieu.ledger.records import Record
+from hom_phieu.protocol.configuration import DeviceConfig
+from hom_phieu.render.views import ClerkCard, Frame, FrameKind
 from kiosk import presenter
+from kiosk.config_schema import KioskConfig
 from kiosk.identity import Identity
 from kiosk.outcomes import Outcome, OutcomeLog
 from kiosk.ports import ControlsLike, Display, TicketSink
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
+from kiosk.printing import Printing
+from kiosk.screen_watch import WatchedDisplay
 from kiosk.sd_notify import Notifier
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
@@ -42,20 +46,19 @@ class Kiosk:
     def __init__(
         self,
         *,
-        config: Any,
+        config: KioskConfig,
         box: BallotBox,
         clock: Clock,
         controls_factory: Callable[[Callable[[str, bool], None]], ControlsLike],
         display: Display,
         printer: TicketSink | None,
         notifier: Notifier | None = None,
-        server_config: dict | None = None,
+        server_config: DeviceConfig | None = None,
     ) -> None:
         self.config = config
         self.box = box
         self.clock = clock
-        self.display = display
-        self.printer = printer
+        self.screen = WatchedDisplay(display, self._record_event)
         self.notifier = notifier or Notifier()
         self.policy = PressPolicy(
             Rules.from_config(
@@ -69,21 +72,18 @@ class Kiosk:
         # SimpleQueue: its put() is reentrant, so a signal handler may call stop() safely.
         self._events: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.outcomes = OutcomeLog()  # what became of each press (simulator, tests)
-        self._job_ids = itertools.count(1)
+        self.printing = Printing(printer, config.printer, box, self._record_event,
+                                 self._refresh_idle)  # fmt: skip
         self._stopping = False
         self._screen_until_ms: int | None = None  # times on the clock's monotonic scale
         self._last_box_tick_ms: int | None = None
         self._last_watchdog = 0.0  # the process's own monotonic time (systemd's view)
-        self._pending_ticket: Ticket | None = None
         self._select_index = 0
-        self._slipped_seq = box.started_at_seq  # slips for box changes from this run on
         self.fault: str | None = None  # why votes cannot be taken, for staff
         self.time_quality: str = box.state.last_record.tq.value if box.state.last_record else ""
         self.sync_waker: Callable[[], None] | None = None  # the sync client's wake()
-        self.printer_fault: str | None = None
-        self.screen_fault: str | None = None
         self.identity = Identity.from_config(config)
-        if server_config:
+        if server_config is not None:
             self.identity = self.identity.with_server(server_config)
         self.clerk_id = self.identity.clerk(
             box.state.clerk_on_duty or config.device.clerk_on_duty or ""
@@ -109,7 +109,7 @@ class Kiosk:
         """Sync thread: the server holds our records up to ``head_seq`` (verified ack)."""
         self._events.put(("ack", head_seq, head_hash, server_time_ms, mono_ns))
 
-    def on_config(self, config: dict) -> None:
+    def on_config(self, config: DeviceConfig) -> None:
         """Sync thread: the server's configuration changed (signature verified)."""
         self._events.put(("config", config))
 
@@ -117,8 +117,8 @@ class Kiosk:
         """For the sync thread's health report: plain values only, read without locks."""
         return {
             "time_quality": self.time_quality,
-            "printer": self.printer_fault,
-            "screen": self.screen_fault,
+            "printer": self.printing.fault,
+            "screen": self.screen.fault,
             "software": __version__,
             "out_of_service": self.fault,
         }
@@ -181,7 +181,7 @@ class Kiosk:
             for decision in self.policy.edge(button, pressed, at_ms):
                 self._carry_out(decision)
         elif kind == "printed":
-            self._printed(*item[1:])
+            self.printing.printed(*item[1:])
         elif kind == "ack":
             self._acked(*item[1:])
         elif kind == "config":
@@ -209,9 +209,7 @@ class Kiosk:
             self._show_idle()
             self._outcome(decision)
         elif action is Action.TICKET:
-            if self._pending_ticket is not None:
-                self._print(self._pending_ticket)
-                self._pending_ticket = None
+            self.printing.print_held()
             self._outcome(decision)
         else:
             self._select(decision)
@@ -225,7 +223,7 @@ class Kiosk:
             )
         except BallotBoxError as exc:
             self.policy.vote_failed(decision.at_ms)
-            self._pending_ticket = None  # no earlier citizen's ticket for a failed vote
+            self.printing.drop_held()  # no earlier citizen's ticket for a failed vote
             self._out_of_service(str(exc))
             self.controls.refuse()
             self._outcome(decision, action="failed", reason=str(exc))
@@ -235,12 +233,7 @@ class Kiosk:
         self.controls.thank()
         self.controls.show_status(True, armed=False)
         self._show(self._frame(FrameKind.THANKS, receipt_code=receipt.code), hold=True)
-        ticket = presenter.ticket(self.identity, self.clerk(), receipt)
-        mode = self.config.printer.print_tickets
-        if mode == "always":
-            self._print(ticket)
-        elif mode == "on_demand":
-            self._pending_ticket = ticket
+        self.printing.ticket(presenter.ticket(self.identity, self.clerk(), receipt))
         self.time_quality = receipt.time_quality
         if self.sync_waker is not None:
             self.sync_waker()
@@ -301,7 +294,7 @@ class Kiosk:
             except BallotBoxError as exc:
                 self._out_of_service(str(exc))
 
-    def _configured(self, config: dict) -> None:
+    def _configured(self, config: DeviceConfig) -> None:
         from kiosk.provision import remember_config
 
         previous = self.identity.version
@@ -313,102 +306,37 @@ class Kiosk:
             remember_config(config)
         except OSError as exc:  # the next start will fetch it again
             self._record_event(EventType.CONFIG_NOT_SAVED, error=str(exc))
-        self._print_results()
+        self.printing.results_slip(self.identity, in_service=self.fault is None)
         self._refresh_idle()
 
-    def _print_results(self) -> None:
-        """The results slip of the office's newly opened box, once per box (printer key
-        ``results_slip = "once"``). The EVENT is written first, so a crash or a printer
-        fault can cost a slip but never print one twice; the ledger's verified state knows them."""
-        results = self.identity.results
-        if (
-            results is None
-            or self.config.printer.results_slip != "once"
-            or self.printer is None
-            or self.fault is not None  # the ledger cannot take the EVENT now: later
-            or results.box in self.box.state.results_slips  # its EVENT is in the ledger
-        ):
-            return
-        try:
-            record = self.box.event(
-                EventType.RESULTS_SLIP, box=results.box, minutes_hash=results.minutes_hash
-            )
-        except BallotBoxError as exc:
-            self._out_of_service(str(exc))
-            return
-        self._print(presenter.results_slip(self.identity, results, record))
-
-    # --- the box, the printer, the screen ---------------------------------------------------
+    # --- the box, the screen --------------------------------------------------------------
     def _box_tick(self) -> None:
         try:
             self.box.tick()
         except BallotBoxError as exc:
             self._out_of_service(str(exc))
             return
-        self._print_box_slips()
-        self._print_results()
-        self._check_printer()
-
-    def _print_box_slips(self) -> None:
-        """Slips for every CLOSE and OPEN since the last look, wherever they were written
-        (at start-up, before a vote, or by the tick)."""
-        if self.box.state.head_seq <= self._slipped_seq:
-            return
-        written = self.box.records_after(self._slipped_seq)
-        self._slipped_seq = written[-1].seq if written else self._slipped_seq
-        slips = presenter.box_slips(self.identity, written, self.box.device_id)
-        if slips and self.config.printer.print_box_slips:
-            for slip in slips:
-                self._print(slip)
-        if slips:
+        if self.printing.box_slips(self.identity):
             self._refresh_idle()
+        self.printing.results_slip(self.identity, in_service=self.fault is None)
+        self.printing.check()
 
-    def _check_printer(self) -> None:
-        """A write that hangs (no paper on a printer that cannot say so) reports nothing:
-        ask the printer how it is, so staff see the fault while it lasts."""
-        status = getattr(self.printer, "status", None)
-        if status is not None and status.state == "fault" and self.printer_fault is None:
-            self.printer_fault = status.reason or _("the printer failed")
-            self._record_event(EventType.PRINTER_FAULT, error=self.printer_fault)
-            self._refresh_idle()
-
-    def _record_event(self, event_type: EventType, **detail: Any) -> None:
+    def _record_event(self, event_type: EventType, **detail: Any) -> Record | None:
+        """The EVENT written, or None when the ledger refused it (out of service now)."""
         try:
-            self.box.event(event_type, **detail)
+            return self.box.event(event_type, **detail)
         except BallotBoxError as exc:
             self._out_of_service(str(exc))
-
-    def _print(self, view: Ticket | Slip) -> None:
-        if self.printer is not None:
-            self.printer.submit(f"job-{next(self._job_ids)}", view)
-
-    def _printed(self, job_id: str, ok: bool, error: str | None) -> None:
-        if ok and self.printer_fault is not None:
-            self.printer_fault = None
-            self._record_event(EventType.PRINTER_RECOVERED, job=job_id)
-            self._refresh_idle()
-        elif not ok and self.printer_fault is None:
-            self.printer_fault = error or _("the printer failed")
-            self._record_event(EventType.PRINTER_FAULT, job=job_id, error=self.printer_fault)
-            self._refresh_idle()
+            return None
 
     def _show(self, frame: Frame, hold: bool = False) -> None:
         self.current_frame = frame
         hold_ms = self.config.screen.thanks_s * 1000
         self._screen_until_ms = self._now_ms() + hold_ms if hold else None
-        try:
-            self.display.show(frame)
-        except Exception as exc:  # a screen fault must never stop the ballot box
-            if self.screen_fault is None:
-                self.screen_fault = str(exc)
-                self._record_event(EventType.SCREEN_FAULT, error=self.screen_fault)
-            return
-        if self.screen_fault is not None:
-            self.screen_fault = None
-            self._record_event(EventType.SCREEN_RECOVERED)
+        self.screen.show(frame)  # a screen fault is written down, never raised
 
     def _show_idle(self) -> None:
-        self._show(presenter.resting_frame(self._scene(), self.fault, self.printer_fault))
+        self._show(presenter.resting_frame(self._scene(), self.fault, self.printing.fault))
 
     def _refresh_idle(self) -> None:
         if self._screen_until_ms is None and self.current_frame.kind in (
@@ -446,12 +374,6 @@ class Kiosk:
     def _outcome(self, decision: Decision, **fields: Any) -> None:
         values = {"action": decision.action.value, "reason": decision.reason or "", **fields}
         self.outcomes.add(decision.button, **values)
-
-    def last_outcome_id(self) -> int:
-        return self.outcomes.last_id()
-
-    def outcomes_after(self, outcome_id: int) -> list[Outcome]:
-        return self.outcomes.after(outcome_id)
 
     def wait_settled(
         self, button: str, after_outcome: int, timeout_s: float = 5.0

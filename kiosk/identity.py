@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from hom_phieu.ledger.records import Level
-from hom_phieu.protocol.configuration import OfficeResults
-from hom_phieu.protocol.fields import ProtocolError
+from hom_phieu.protocol.configuration import DeviceConfig, OfficeResults
 from hom_phieu.render.views import ButtonLegend, ClerkCard
+from kiosk.config_schema import KioskConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class Identity:
     results: OfficeResults | None = None  # the latest opened box's, from the server
 
     @classmethod
-    def from_config(cls, config: Any) -> Identity:
+    def from_config(cls, config: KioskConfig) -> Identity:
         return cls(
             office=config.device.office,
             counter=config.device.counter,
@@ -39,39 +38,29 @@ class Identity:
             levels={b.name: b.level for b in config.buttons},
         )
 
-    def with_server(self, server: Mapping[str, Any]) -> Identity:
-        """This identity as the server's configuration (already verified) has it."""
-        scale = {b["name"]: b for b in server.get("buttons", [])}
+    def with_server(self, server: DeviceConfig) -> Identity:
+        """This identity as the server's configuration (already verified) has it: its
+        names where it gives them, its roster unless empty, each of its buttons' label
+        and level (by name: a button the server does not name keeps the kiosk's)."""
+        scale = {b.name: b for b in server.buttons}
         legend = tuple(
-            ButtonLegend(b.name, scale[b.name]["label"], b.colour) if b.name in scale else b
+            ButtonLegend(b.name, scale[b.name].label, b.colour) if b.name in scale else b
             for b in self.legend
         )
         levels = {
-            name: Level(scale[name]["level"]) if name in scale else level
+            name: scale[name].level if name in scale else level
             for name, level in self.levels.items()
         }
-        roster = tuple(
-            ClerkCard(c["id"], c["name"], c.get("title", ""), c.get("survey_url"))
-            for c in server.get("clerks", [])
-        )
+        roster = tuple(ClerkCard(c.id, c.name, c.title, c.survey_url) for c in server.clerks)
         return Identity(
-            office=server.get("office", {}).get("name") or self.office,
-            counter=server.get("counter") or self.counter,
+            office=server.office.name or self.office,
+            counter=server.counter or self.counter,
             roster=roster or self.roster,  # a kiosk always needs somebody to vote for
             legend=legend,
             levels=levels,
-            version=server.get("version", self.version),
-            results=results_of(server.get("results")),
+            version=server.version,
+            results=server.results,  # None when absent or not well formed (from_json)
         )
 
     def clerk(self, clerk_id: str) -> ClerkCard:
         return next((c for c in self.roster if c.id == clerk_id), self.roster[0])
-
-
-def results_of(value: Any) -> OfficeResults | None:
-    """``results`` of a server configuration; None when absent or not well formed (a slip
-    is printed from whole, checked data or not at all)."""
-    try:
-        return OfficeResults.from_json(value) if value is not None else None
-    except ProtocolError:
-        return None

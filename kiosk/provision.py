@@ -115,14 +115,11 @@ def save_link(link: ServerLink, path: Path | None = None) -> Path:
     return path
 
 
-def remember_config(config: DeviceConfig | Mapping[str, Any], path: Path | None = None) -> None:
-    """Keep a configuration the sync client verified (its ``on_config``), for the next start.
-
-    The daemon hands it over as the JSON object the runner gave it (``to_json()``)."""
+def remember_config(config: DeviceConfig, path: Path | None = None) -> None:
+    """Keep a configuration the sync client verified (the daemon's ``on_config``), for the
+    next start."""
     link = load_link(path)
     if link is not None:
-        if not isinstance(config, DeviceConfig):
-            config = DeviceConfig.from_json(config)
         save_link(replace(link, config=config), path)
 
 

@@ -138,7 +138,7 @@ class _Parts:
             display=display,
             printer=printer,
             notifier=self.notifier,
-            server_config=link.config.to_json() if link else None,  # the daemon's JSON
+            server_config=link.config if link else None,
         )
         kiosk_ref.append(kiosk)
         self.kiosk = kiosk
@@ -179,13 +179,10 @@ class _Parts:
     def _start_sync(
         self, link: ServerLink, key: DeviceKey, box: BallotBox, clock: Clock, kiosk: Kiosk
     ) -> None:
-        """The sync thread, talking models; the daemon takes the configuration and the
-        health report as the JSON objects it has always handled."""
-        from hom_phieu.protocol.models import DeviceConfig, HealthReport
+        """The sync thread, talking models; the daemon takes the configuration as the
+        model and gives its health report as the JSON object it has always handled."""
+        from hom_phieu.protocol.models import HealthReport
         from kiosk.sync_client import SyncClient
-
-        def on_config(config: DeviceConfig) -> None:
-            kiosk.on_config(config.to_json())
 
         acked = box.store.acked()
         client = SyncClient(
@@ -196,7 +193,7 @@ class _Parts:
             clock=clock,
             acked_seq=acked[0] if acked else 0,
             on_ack=kiosk.on_ack,
-            on_config=on_config,
+            on_config=kiosk.on_config,
             health=lambda: HealthReport.from_json(kiosk.health()),
             config_version=link.config.version,
             interval_s=self.config.server.sync_interval_s,

@@ -103,7 +103,7 @@ class Simulation:
         import time
 
         pin = self.kiosk.controls.buttons[name].pin
-        before = self.kiosk.last_outcome_id()
+        before = self.kiosk.outcomes.last_id()
         pin.drive_low()
         time.sleep(hold_ms / 1000)
         pin.drive_high()
@@ -123,7 +123,7 @@ class Simulation:
         return answer
 
     def wait_quiet(self) -> None:
-        self.kiosk.wait_settled(SERVED, self.kiosk.last_outcome_id(), timeout_s=1.5)
+        self.kiosk.wait_settled(SERVED, self.kiosk.outcomes.last_id(), timeout_s=1.5)
 
     def screen_image(self) -> Any:
         return self.display.last_image
@@ -148,12 +148,12 @@ class Simulation:
             },
             "out_of_service": kiosk.fault,
             "printer": {
-                "status": "fault" if kiosk.printer_fault else "ok",
-                "fault": kiosk.printer_fault,
+                "status": "fault" if kiosk.printing.fault else "ok",
+                "fault": kiosk.printing.fault,
             },
             "screen": {
-                "status": "fault" if kiosk.screen_fault else "ok",
-                "fault": kiosk.screen_fault,
+                "status": "fault" if kiosk.screen.fault else "ok",
+                "fault": kiosk.screen.fault,
                 "frame": kiosk.current_frame.kind.value,
             },
             "armed": kiosk.policy.armed,

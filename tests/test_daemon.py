@@ -199,7 +199,7 @@ def test_printer_failing_mid_ticket_keeps_the_vote_once_and_shows_the_fault(rig:
     assert len(rig.records(Kind.VOTE)) == 1
     faults = [r.body for r in rig.records(Kind.EVENT) if r.body["type"] == "printer_fault"]
     assert len(faults) == 1 and "Input/output error" in faults[0]["error"]
-    assert rig.kiosk.printer_fault
+    assert rig.kiosk.printing.fault
     rig.step(5000)
     idle = rig.kiosk.current_frame
     assert idle.kind is FrameKind.IDLE and idle.message  # staff see the fault
@@ -210,7 +210,7 @@ def test_printer_failing_mid_ticket_keeps_the_vote_once_and_shows_the_fault(rig:
     assert len(rig.records(Kind.VOTE)) == 2 and len(rig.paper.jobs) == 1
     kinds = [r.body["type"] for r in rig.records(Kind.EVENT)]
     assert kinds.count("printer_fault") == 1 and kinds.count("printer_recovered") == 1
-    assert rig.kiosk.printer_fault is None
+    assert rig.kiosk.printing.fault is None
 
 
 class BrokenScreen(NullScreen):
@@ -243,7 +243,7 @@ def test_full_disk_puts_the_kiosk_out_of_service_and_loses_nothing(rig: Rig) -> 
             break
     assert rig.kiosk.fault and "full" in rig.kiosk.fault
     assert rig.kiosk.current_frame.kind is FrameKind.OUT_OF_SERVICE
-    acknowledged = [o for o in rig.kiosk.outcomes_after(0) if o.action == "vote"]
+    acknowledged = [o for o in rig.kiosk.outcomes.after(0) if o.action == "vote"]
     conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
     rig.step(60_000)
     rig.press("rat_hai_long")
@@ -294,14 +294,14 @@ def test_a_stalled_printer_is_shown_while_it_hangs(tmp_path: Path, key: DeviceKe
         # Until the worker has been busy past its 0.2 s threshold, not a fixed guess at it.
         wait_for(lambda: rig.worker.status.state == "fault", "the printer's stall")
         rig.step(1000)
-        assert rig.kiosk.printer_fault and len(rig.records(Kind.VOTE)) == 1
+        assert rig.kiosk.printing.fault and len(rig.records(Kind.VOTE)) == 1
         faults = [r for r in rig.records(Kind.EVENT) if r.body["type"] == "printer_fault"]
         assert len(faults) == 1
     finally:
         release.set()
         rig.settle_printer()
         rig.close()
-    assert rig.kiosk.printer_fault is None  # the ticket came out in the end
+    assert rig.kiosk.printing.fault is None  # the ticket came out in the end
 
 
 def test_on_demand_ticket_is_never_an_earlier_citizens(tmp_path: Path, key: DeviceKey) -> None:

@@ -25,11 +25,11 @@ from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.records import Kind
+from hom_phieu.protocol.configuration import DeviceConfig, OfficeResults
 from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, render_slip
 from hom_phieu.render.views import Slip
 from kiosk.config import ConfigError, parse_config
 from kiosk.daemon import Kiosk
-from kiosk.identity import results_of
 from tests import ceremony_helpers as ceremony
 from tests.api_helpers import signed
 from tests.kiosk_helpers import CONFIG, FlakyDummy
@@ -134,16 +134,20 @@ def test_the_config_carries_the_office_totals_only_once_the_box_is_opened(app, c
 
 
 # --- the kiosk ----------------------------------------------------------------------------
-def server_config(results: dict | None, version: str) -> dict[str, Any]:
-    return {
-        "device_id": "hp-test",
-        "office": {"code": "demo", "name": "UBND phường Bến Thành"},
-        "counter": "Quầy 2",
-        "buttons": [],
-        "clerks": [{"id": "lan", "name": "Nguyễn Thị Lan", "title": "", "survey_url": None}],
-        "results": results,
-        "version": version,
-    }
+def server_config(results: Any, version: str) -> DeviceConfig:
+    """The server's configuration as the sync client hands it over (read strictly from the
+    JSON the server signs: ``results`` not well formed are ``None``)."""
+    return DeviceConfig.from_json(
+        {
+            "device_id": "hp-test",
+            "office": {"code": "demo", "name": "UBND phường Bến Thành"},
+            "counter": "Quầy 2",
+            "buttons": [],
+            "clerks": [{"id": "lan", "name": "Nguyễn Thị Lan", "title": "", "survey_url": None}],
+            "results": results,
+            "version": version,
+        }
+    )
 
 
 def kiosk_text(mode: str | None, paper_mm: int = 58) -> str:
@@ -158,7 +162,7 @@ class Rig:
     start-up reads back (what ``kiosk run`` passes from the enrollment)."""
 
     def __init__(self, tmp_path: Path, key: DeviceKey, text: str, clock: FakeClock,
-                 server: dict | None = None) -> None:  # fmt: skip
+                 server: DeviceConfig | None = None) -> None:  # fmt: skip
         self.config = parse_config(text)
         self.clock = clock
         self.factory = MockFactory()
@@ -303,7 +307,7 @@ def test_a_printer_fault_on_the_slip_is_shown_and_never_blocks_votes(
     try:
         rig.paper.fail_next = True
         rig.configure(OCTOBER, "v1")
-        assert rig.kiosk.printer_fault and len(rig.events("printer_fault")) == 1
+        assert rig.kiosk.printing.fault and len(rig.events("printer_fault")) == 1
         assert len(rig.events("results_slip")) == 1  # asked once: not reprinted by itself
         rig.configure(OCTOBER, "v2")
         assert rig.paper.jobs == []
@@ -338,5 +342,5 @@ def test_the_config_key_is_checked() -> None:
     ],
 )
 def test_malformed_results_print_nothing(broken: Any) -> None:
-    assert results_of(broken) is None
-    assert results_of(OCTOBER) is not None
+    assert server_config(broken, "v1").results is None
+    assert server_config(OCTOBER, "v1").results == OfficeResults.from_json(OCTOBER)
