@@ -268,3 +268,41 @@ def test_a_full_disk_refuses_clearly_and_the_ticket_keeps_its_answer(
     retried = send(phone, f"/s/demo/lan?t={kiosk.receipts[0]}", **answers())
     assert retried.status_code == 200
     assert len(phone_votes(app)) == 1
+
+
+def test_the_survey_box_keeps_its_verifier_state_beside_its_head(app, server_clock, monkeypatch):
+    """Every answer stores the survey device's verifier state with its head; a process with
+    an empty cache goes on from it, across the month's CLOSE and OPEN, without replaying."""
+    from hom_phieu.ledger.state import LedgerState
+    from hom_phieu.ledger.verify import Row, verify_rows
+    from web import device_state
+    from web.device_state import StateCache
+    from web.services import services
+
+    def stored_state() -> tuple[LedgerState, LedgerState]:
+        with app.app_context():
+            session = web_db.session()
+            device = session.scalar(select(Device).where(Device.kind == "survey"))
+            held = session.execute(
+                select(LedgerRecord.seq, LedgerRecord.data, LedgerRecord.sig)
+                .where(LedgerRecord.device_pk == device.id)
+                .order_by(LedgerRecord.seq)
+            )
+            rows = [Row(seq, bytes(data), bytes(sig)) for seq, data, sig in held]
+            problem, verifier = verify_rows(rows, device.public_key, device.device_id)
+            assert problem is None
+            assert (device.head_seq, device.head_hash) == (len(rows), verifier.state.head_hash)
+            return LedgerState.from_json(device.verifier_state), verifier.state
+
+    assert send(app.test_client(), "/s/demo/lan", **answers()).status_code == 200
+    kept, verified = stored_state()
+    assert kept == verified
+    monkeypatch.setattr(services(app), "state_cache", StateCache())  # as another process
+    monkeypatch.setattr(device_state, "_replayed", None)  # (called, it would fail)
+    assert send(app.test_client(), "/s/demo/binh", **answers()).status_code == 200
+    server_clock.advance(12 * 24 * 3600_000)  # into December: the box closes, the next opens
+    monkeypatch.setattr(services(app), "state_cache", StateCache())
+    assert send(app.test_client(), "/s/demo/lan", **answers()).status_code == 200
+    kept, verified = stored_state()
+    assert kept == verified and kept.closed_boxes[-1] == "2026-11"
+    assert kept.open_box is not None and kept.open_box.votes == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import fingerprint, verify_signature
@@ -22,15 +23,14 @@ from web.ingest import Refusal
 from web.models import Device, Enrollment
 from web.pages import enrollment_hash
 from web.server_key import server_key, sign_ack
-from web.services import services
-from web.throttle import EnrollThrottle
+from web.throttle import enroll_blocked, enroll_failed
 
 
 def enroll() -> Response:
     """A kiosk trades a one-time code for its identity; the code is the credential."""
-    throttle = services().enroll_throttle
+    session = db.session()
     address = request.remote_addr or ""
-    if throttle.blocked(address):
+    if enroll_blocked(session, address):
         raise Refusal(
             429,
             ErrorCode.THROTTLED,
@@ -39,14 +39,13 @@ def enroll() -> Response:
     data = body(MAX_SMALL_BYTES)
     asked = read(data, EnrollRequest.from_json)
     _require_possession(asked.public_key, data)
-    session = db.session()
     enrollment = session.scalar(
         select(Enrollment).where(Enrollment.code_hash == enrollment_hash(asked.code))
     )
     if enrollment is None:
-        throttle.failed(address)
+        enroll_failed(session, address)
         raise Refusal(400, ErrorCode.BAD_CODE, _("this enrollment code is not known; check it"))
-    device = _enrollable(enrollment, throttle, address)
+    device = _enrollable(session, enrollment, address)
     device_id = fingerprint(asked.public_key)
     if session.scalar(select(Device.id).where(Device.device_id == device_id)) is not None:
         raise Refusal(
@@ -77,14 +76,14 @@ def enroll() -> Response:
     return jsonify(answer.to_json())
 
 
-def _enrollable(enrollment: Enrollment, throttle: EnrollThrottle, address: str) -> Device:
+def _enrollable(session: Session, enrollment: Enrollment, address: str) -> Device:
     if enrollment.used_at is not None:
-        throttle.failed(address)
+        enroll_failed(session, address)
         raise Refusal(
             410, ErrorCode.CODE_USED, _("this enrollment code was already used; ask for a new one")
         )
     if aware(enrollment.expires_at) < clock.now():
-        throttle.failed(address)
+        enroll_failed(session, address)
         raise Refusal(
             410, ErrorCode.CODE_EXPIRED, _("this enrollment code has expired; ask for a new one")
         )

@@ -2,15 +2,20 @@
 the rows its records are stored as.
 
 The device row keeps the head (seq and hash) in the database, so every server process
-agrees on it; the verifier state at that head is cached per process under the head it
-describes, or replayed from the records held. The records are stored by
-:func:`insert_rows` in the caller's transaction, for kiosks' pushes (``web.ingest``) and for
-the server's own phone-survey records (``web.survey_box``) alike.
+agrees on it, and beside it the verifier state at that head (``devices.verifier_state``,
+:meth:`LedgerState.to_json`), written with the head by :func:`move_head` in the same
+transaction, the only place a head moves. A process finds that state in its own cache
+(keyed by the head it describes), else reads it from the row; it replays the device's
+records only when the row's state is missing (a head written before migration 0005), does
+not parse or names another head, and then stores the replayed one. The records are stored
+by :func:`insert_rows` in the caller's transaction, for kiosks' pushes (``web.ingest``)
+and for the server's own phone-survey records (``web.survey_box``) alike.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
@@ -21,12 +26,16 @@ from sqlalchemy.orm import Session
 
 from hom_phieu.ledger.grammar import record_problem
 from hom_phieu.ledger.records import Kind, Record, decode, receipt_code
+from hom_phieu.ledger.state import StateFormatError
 from hom_phieu.ledger.verify import LedgerState, Verifier
 from web.models import Device, LedgerRecord
 
+log = logging.getLogger(__name__)
+
 
 class StateCache:
-    """Verifier states of recently seen devices, so a push need not replay the month.
+    """Verifier states of recently seen devices, so a push need not even decode the state
+    stored beside the head.
 
     Keyed by the head it describes: a hash chain's head fixes everything before it, so
     a state found under (device, seq, hash) is right whichever server process made it.
@@ -88,11 +97,46 @@ def row_of(device: Device, record: Record, sig: bytes, received: datetime) -> di
 
 
 def device_verifier(session: Session, device: Device, cache: StateCache) -> Verifier:
-    """A verifier at the head the database holds for ``device`` (cached, else replayed)."""
+    """A verifier at the head the database holds for ``device``: the state cached, else the
+    one stored beside the head, else replayed from the records held (and then stored in
+    the caller's transaction, so the next process need not replay it)."""
     verifier = Verifier(device.public_key or b"", device.device_id or "")
+    if device.head_seq == 0:
+        return verifier  # nothing held yet: the fresh state
     state = cache.get(verifier.device_id, device.head_seq, device.head_hash)
-    verifier.state = state if state is not None else _replayed(session, device)
+    if state is None:
+        state = _stored(device)
+    if state is None:
+        state = _replayed(session, device)
+        device.verifier_state = state.to_json()
+    verifier.state = state
     return verifier
+
+
+def move_head(device: Device, state: LedgerState) -> None:
+    """Move ``device``'s head to the verifier ``state``'s, storing the state with it (in the
+    caller's transaction: the head and its state are never committed apart)."""
+    device.head_seq, device.head_hash = state.head_seq, state.head_hash
+    device.verifier_state = state.to_json()
+
+
+def _stored(device: Device) -> LedgerState | None:
+    """The state stored beside the head, when it parses and describes exactly that head
+    (anything else is logged, never trusted: the caller replays)."""
+    text = device.verifier_state
+    if text is None:
+        return None  # a head written before the state was kept: replayed once
+    try:
+        state = LedgerState.from_json(text)
+    except StateFormatError as exc:
+        log.warning("device %s: stored verifier state unreadable (%s); replaying its records",
+                    device.device_id, exc)  # fmt: skip
+        return None
+    if (state.head_seq, state.head_hash) != (device.head_seq, device.head_hash):
+        log.warning("device %s: stored verifier state is not at its head %s; replaying its "
+                    "records", device.device_id, device.head_seq)  # fmt: skip
+        return None
+    return state
 
 
 def _replayed(session: Session, device: Device) -> LedgerState:

@@ -35,7 +35,7 @@ from hom_phieu.ledger.records import (
 )
 from hom_phieu.ledger.verify import Fault, Verifier
 from web import clock
-from web.device_state import StateCache, device_verifier, insert_rows, row_of
+from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
 from web.models import Alert, Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures
 
@@ -130,7 +130,7 @@ def _ingest_once(
         verifier.accept(record)
         rows.append(row_of(device, record, item.sig, received))
     insert_rows(session, rows)
-    device.head_seq, device.head_hash = verifier.state.head_seq, verifier.state.head_hash
+    move_head(device, verifier.state)
     device.last_seen_at = received
     session.commit()
     cache.put(device.device_id or "", verifier.state)

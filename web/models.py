@@ -3,7 +3,9 @@ they send, and the sealed boxes those records land in.
 
 SQLAlchemy 2.0 declarative models, the same on SQLite and PostgreSQL; the schema is
 created and changed only by the Alembic migrations in ``web/migrations``. Nothing here
-stores a count: a box's figures are always recomputed from its records.
+stores a count: a box's figures are always recomputed from its records (a device's stored
+verifier state holds its open box's running tally only to check that device's next CLOSE;
+no page or count reads it).
 """
 
 from __future__ import annotations
@@ -202,6 +204,10 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column()
     head_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # contiguous records held
     head_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    # The verifier's state at that head (``LedgerState.to_json``), written with every head
+    # move; trusted only when it parses and names the same head (else replayed: see
+    # ``web.device_state``). NULL for heads written before migration 0005.
+    verifier_state: Mapped[str | None] = mapped_column(Text)
     health: Mapped[dict] = mapped_column(JSON, default=dict)
     office: Mapped[Office] = relationship()
     counter: Mapped[Counter | None] = relationship()
@@ -355,6 +361,16 @@ class SurveyAttempt(Base):
     stored as a keyed hash, and rows older than the window are deleted)."""
 
     __tablename__ = "survey_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+class EnrollFailure(Base):
+    """A wrong enrollment code sent from an address, kept only for the enrollment throttle
+    (the address as a keyed hash; rows older than the window are deleted)."""
+
+    __tablename__ = "enroll_failures"
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=clock.now, index=True)

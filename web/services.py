@@ -1,7 +1,8 @@
 """What one admin server application holds: one typed place, closed with the app.
 
-Everything else of the server lives in its database, so any number of server processes
-can share one (PostgreSQL): the caches here are bounded and keyed so that another
+Everything else of the server lives in its database (the enrollment throttle's counts,
+each device's verifier state beside its head), so any number of server processes can
+share one (PostgreSQL): the caches here only save work, bounded and keyed so that another
 process's writes can never make them wrong (a device's verifier state is cached under the
 head it describes; a configuration version is looked up again after 30 s).
 """
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from hom_phieu.clock import Clock
 from hom_phieu.ledger.device_key import DeviceKey
 from web.device_state import StateCache
-from web.throttle import EnrollThrottle
 
 EXTENSION = "hom_phieu"
 
@@ -28,7 +28,6 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     state_cache: StateCache = field(default_factory=StateCache)
-    enroll_throttle: EnrollThrottle = field(default_factory=EnrollThrottle)
     # device pk → (monotonic seconds when looked up, configuration version)
     config_versions: dict[int, tuple[float, str]] = field(default_factory=dict)
     server_key: DeviceKey | None = None  # loaded on first use (web.server_key)

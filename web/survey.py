@@ -18,8 +18,6 @@ Small and plain on purpose: no scripts, no external fonts, large touch targets.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 from collections.abc import Callable
 from datetime import timedelta
@@ -51,6 +49,7 @@ from web.models import (
 )
 from web.services import services
 from web.survey_criteria import criteria_of
+from web.throttle import address_key
 
 bp = Blueprint("survey", __name__, url_prefix="/s")
 TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
@@ -245,7 +244,7 @@ def _within_rate(address: str) -> bool:
         select(func.count())
         .select_from(SurveyAttempt)
         .where(
-            SurveyAttempt.address == _address_key(address),
+            SurveyAttempt.address == address_key(address),
             SurveyAttempt.at >= clock.now() - RATE_WINDOW,
         )
     )
@@ -255,19 +254,13 @@ def _within_rate(address: str) -> bool:
 def _attempt_row(address: str) -> Callable[[Session], None]:
     """The attempt's rate-limit bookkeeping, written in the answer's (or refusal's)
     transaction: the row, and the deletion of rows past the window."""
-    key, now = _address_key(address), clock.now()
+    key, now = address_key(address), clock.now()
 
     def write(session: Session) -> None:
         session.execute(delete(SurveyAttempt).where(SurveyAttempt.at < now - RATE_WINDOW))
         session.add(SurveyAttempt(address=key, at=now))
 
     return write
-
-
-def _address_key(address: str) -> str:
-    """The address as a keyed hash: never stored in clear."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()
 
 
 def _clerk_key(office: Office, clerk: Clerk) -> str:

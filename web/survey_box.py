@@ -32,7 +32,7 @@ from hom_phieu.ledger.records import Channel, Kind, Level, receipt_code
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp
 from hom_phieu.ledger.writer import Prepared, RecordWriter, Spec
 from web import clock
-from web.device_state import StateCache, device_verifier, insert_rows, row_of
+from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
 from web.models import Device, Office
 from web.server_key import server_key
 
@@ -147,8 +147,7 @@ def _write(
                 received = clock.now()
                 insert_rows(session, [row_of(device, record, sig, received)
                                       for record, sig in signed])  # fmt: skip
-                device.head_seq = verifier.state.head_seq
-                device.head_hash = verifier.state.head_hash
+                move_head(device, verifier.state)
                 device.last_seen_at = received
             session.commit()
         except (IntegrityError, OperationalError) as exc:  # another writer won the race, or
