@@ -16,6 +16,7 @@ signs as the same device, and no key file per office exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -50,7 +51,13 @@ class SurveyUnavailable(BallotBoxError):
 
 def survey_key(office: Office) -> DeviceKey:
     """The office's survey device key: derived from the server key and the office's id."""
-    return server_key().derive(f"phone-survey office {office.id}")
+    return _derived(server_key(), office.id)
+
+
+@lru_cache(maxsize=4096)
+def _derived(key: DeviceKey, office_id: int) -> DeviceKey:
+    """(Derived once per server key and office: a few offices answer all day.)"""
+    return key.derive(f"phone-survey office {office_id}")
 
 
 def survey_device(session: Session, office: Office) -> Device:
