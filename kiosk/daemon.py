@@ -28,6 +28,7 @@ from hom_phieu.render.views import ClerkCard, Frame, FrameKind
 from kiosk import presenter
 from kiosk.config_schema import KioskConfig
 from kiosk.identity import Identity
+from kiosk.loop_events import Acked, Configured, Edge, LoopEvent, Printed, Stop
 from kiosk.outcomes import Outcome, OutcomeLog
 from kiosk.ports import ControlsLike, Display, TicketSink
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
@@ -70,7 +71,7 @@ class Kiosk:
             has_served=config.served_button.pin is not None,
         )
         # SimpleQueue: its put() is reentrant, so a signal handler may call stop() safely.
-        self._events: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
         self.outcomes = OutcomeLog()  # what became of each press (simulator, tests)
         self.printing = Printing(printer, config.printer, box, self._record_event,
                                  self._refresh_idle)  # fmt: skip
@@ -95,23 +96,23 @@ class Kiosk:
     # --- inputs from other threads ---------------------------------------------------------
     def on_edge(self, button: str, pressed: bool) -> None:
         """gpiozero callback: stamp and enqueue, nothing else."""
-        self._events.put(("edge", button, pressed, self._now_ms()))
+        self._events.put(Edge(button, pressed, self._now_ms()))
 
     def on_printed(self, job_id: str, ok: bool, error: str | None) -> None:
         """Printer thread callback."""
-        self._events.put(("printed", job_id, ok, error))
+        self._events.put(Printed(job_id, ok, error))
 
     def stop(self) -> None:
         """Ask the loop to finish (signal handlers call this)."""
-        self._events.put(("stop",))
+        self._events.put(Stop())
 
     def on_ack(self, head_seq: int, head_hash: str, server_time_ms: int, mono_ns: int) -> None:
         """Sync thread: the server holds our records up to ``head_seq`` (verified ack)."""
-        self._events.put(("ack", head_seq, head_hash, server_time_ms, mono_ns))
+        self._events.put(Acked(head_seq, head_hash, server_time_ms, mono_ns))
 
     def on_config(self, config: DeviceConfig) -> None:
         """Sync thread: the server's configuration changed (signature verified)."""
-        self._events.put(("config", config))
+        self._events.put(Configured(config))
 
     def health(self) -> dict:
         """For the sync thread's health report: plain values only, read without locks."""
@@ -174,20 +175,19 @@ class Kiosk:
             waits.append(self._last_watchdog + interval - time.monotonic())
         return max(0.0, min(waits))
 
-    def _handle(self, item: tuple) -> None:
-        kind = item[0]
-        if kind == "edge":
-            _, button, pressed, at_ms = item
-            for decision in self.policy.edge(button, pressed, at_ms):
-                self._carry_out(decision)
-        elif kind == "printed":
-            self.printing.printed(*item[1:])
-        elif kind == "ack":
-            self._acked(*item[1:])
-        elif kind == "config":
-            self._configured(item[1])
-        elif kind == "stop":
-            self._stopping = True
+    def _handle(self, item: LoopEvent) -> None:
+        match item:
+            case Edge(button, pressed, at_ms):
+                for decision in self.policy.edge(button, pressed, at_ms):
+                    self._carry_out(decision)
+            case Printed(job_id, ok, error):
+                self.printing.printed(job_id, ok, error)
+            case Acked(head_seq, head_hash, server_time_ms, mono_ns):
+                self._acked(head_seq, head_hash, server_time_ms, mono_ns)
+            case Configured(config):
+                self._configured(config)
+            case Stop():
+                self._stopping = True
 
     def _now_ms(self) -> int:
         return self.clock.read().mono_ns // 1_000_000

@@ -1,0 +1,55 @@
+"""What other threads hand the daemon's main loop: one small typed value per kind.
+
+gpiozero's callback thread, the printer thread, the sync thread and the signal handlers
+only ever put one of these on the loop's queue; the loop alone acts on them (it is the
+ballot box's one writer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hom_phieu.protocol.configuration import DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A button's raw level changed (gpiozero's callback thread), at monotonic ``at_ms``."""
+
+    button: str
+    pressed: bool
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    """The printer thread finished a job, well or not."""
+
+    job_id: str
+    ok: bool
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """The sync thread: the server holds the records up to ``head_seq`` (a verified ack)."""
+
+    head_seq: int
+    head_hash: str
+    server_time_ms: int
+    mono_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """The sync thread: the server's signed configuration changed."""
+
+    config: DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Finish the loop (SIGTERM, SIGINT)."""
+
+
+LoopEvent = Edge | Printed | Acked | Configured | Stop
