@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
@@ -70,17 +71,19 @@ class SurveyForm(Form):
 
 def _form(office: Office, criteria: list[str], formdata: Any = None) -> SurveyForm:
     """The form with one radio group per criterion (fields ``c0``, ``c1``, …)."""
-
-    class Filled(SurveyForm):
-        pass
-
-    for number, _text in enumerate(criteria):
-        setattr(Filled, f"c{number}", RadioField(validators=[InputRequired()]))
-    form = Filled(formdata=formdata) if formdata is not None else Filled()
+    filled = _form_class(len(criteria))
+    form = filled(formdata=formdata) if formdata is not None else filled()
     form.level.choices = [(b.name, b.label) for b in office.scale]
     for number in range(len(criteria)):
         getattr(form, f"c{number}").choices = [(lv, _(LEVEL_LABELS[lv])) for lv in LEVEL_LABELS]
     return form
+
+
+@lru_cache(maxsize=16)
+def _form_class(criteria: int) -> type[SurveyForm]:
+    """The form class for ``criteria`` criteria, made once (a class per request is slow)."""
+    fields = {f"c{n}": RadioField(validators=[InputRequired()]) for n in range(criteria)}
+    return type(f"SurveyForm{criteria}", (SurveyForm,), fields)
 
 
 def _office_and_clerk(office_code: str, clerk_code: str) -> tuple[Office, Clerk]:
