@@ -78,8 +78,9 @@ def pushes(key: DeviceKey, records: list[LedgerRow]) -> list[tuple[bytes, dict[s
     return prepared
 
 
-def server(url: str, key: DeviceKey) -> Flask:
-    """A fresh server at ``url``: schema, an office with a scale and a clerk, ``key`` enrolled."""
+def server(url: str, *keys: DeviceKey) -> Flask:
+    """A fresh server at ``url``: schema, an office with a scale and a clerk, every key in
+    ``keys`` enrolled as a kiosk does. The caller closes the app (``close_app``)."""
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "bench"})
     db.upgrade(url)
     with app.app_context():
@@ -93,22 +94,28 @@ def server(url: str, key: DeviceKey) -> Flask:
         counter = Counter(office=office, name="Quầy 1")
         session.add_all([office, counter, *scale, Clerk(office=office, code="lan", name="Lan")])
         session.flush()
-        device = Device(office_id=office.id, counter_id=counter.id)
-        session.add(device)
-        session.flush()
-        expires = clock.now() + timedelta(hours=1)
-        session.add(
-            Enrollment(device_pk=device.id, code_hash=enrollment_hash(CODE), expires_at=expires)
-        )
+        for number, _key in enumerate(keys):
+            device = Device(office_id=office.id, counter_id=counter.id)
+            session.add(device)
+            session.flush()
+            expires = clock.now() + timedelta(hours=1)
+            code_hash = enrollment_hash(_code(number))
+            session.add(Enrollment(device_pk=device.id, code_hash=code_hash, expires_at=expires))
         session.commit()
-    payload = {"code": CODE, "public_key": _b64(key.public_raw), "software": "bench"}
-    body = json.dumps(payload).encode()
-    answer = app.test_client().post(
-        "/api/v1/enroll", data=body, headers=signed_headers(key, "POST", "/api/v1/enroll", body)
-    )
-    if answer.status_code != 200:
-        raise RuntimeError(f"enrollment refused: {answer.get_data(as_text=True)}")
+    for number, key in enumerate(keys):
+        payload = {"code": _code(number), "public_key": _b64(key.public_raw), "software": "bench"}
+        body = json.dumps(payload).encode()
+        answer = app.test_client().post(
+            "/api/v1/enroll", data=body, headers=signed_headers(key, "POST", "/api/v1/enroll", body)
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"enrollment refused: {answer.get_data(as_text=True)}")
     return app
+
+
+def _code(number: int) -> str:
+    """The enrollment code of the ``number``-th kiosk."""
+    return CODE[:-1] + "ABCDEFGHJK"[number]
 
 
 def time_ingest(app: Flask, prepared: list[tuple[bytes, dict[str, str]]]) -> tuple[int, list[int]]:

@@ -13,8 +13,6 @@ one thing an honest server cannot skip.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import socket
 import subprocess
@@ -22,16 +20,15 @@ import sys
 import threading
 import time
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
-from bench.ingest import BUTTONS, PATH, build_records, home, postgresql_url, pushes
+from bench.ingest import PATH, build_records, home, postgresql_url, pushes, server
 from bench.ingest import reset_postgresql as reset_pg
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.verify import Row as LedgerRow
-from hom_phieu.protocol.signing import signed_headers
+from web.services import close_app
 
 ORDER = 6
 KIOSKS = 4
@@ -43,54 +40,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _seed(url: str, keys: list[DeviceKey]) -> None:
-    """A fresh database: an office with its scale and a clerk, every kiosk enrolled."""
-    from web import clock, create_app, db
-    from web.models import Clerk, Counter, Device, Enrollment, Office, ScaleButton, Unit
-    from web.pages import enrollment_hash
-    from web.services import close_app
-
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "bench"})
-    db.upgrade(url)
-    try:
-        with app.app_context():
-            session = db.session()
-            office = Office(unit=Unit(code="xa-bench", name="Xã Bench", kind="xã"),
-                            code="bench", name="UBND xã Bench")  # fmt: skip
-            counter = Counter(office=office, name="Quầy 1")
-            scale = [ScaleButton(office=office, position=i, name=name, label=name, level=level)
-                     for i, (name, level) in enumerate(BUTTONS, 1)]  # fmt: skip
-            session.add_all([office, counter, *scale, Clerk(office=office, code="lan", name="L")])
-            session.flush()
-            for number, _key in enumerate(keys):
-                device = Device(office_id=office.id, counter_id=counter.id)
-                session.add(device)
-                session.flush()
-                code_hash = enrollment_hash(_code(number))
-                expires = clock.now() + timedelta(hours=1)
-                session.add(
-                    Enrollment(device_pk=device.id, code_hash=code_hash, expires_at=expires)
-                )
-            session.commit()
-        client = app.test_client()
-        for number, key in enumerate(keys):
-            body = json.dumps({"code": _code(number), "public_key": _b64(key.public_raw),
-                               "software": "bench"}).encode()  # fmt: skip
-            headers = signed_headers(key, "POST", "/api/v1/enroll", body)
-            if client.post("/api/v1/enroll", data=body, headers=headers).status_code != 200:
-                raise RuntimeError("enrollment refused")
-    finally:
-        close_app(app)
-
-
-def _code(number: int) -> str:
-    return f"BNCH-BNCH-BNC{'ABCDEFGH'[number]}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _servers(count: int, url: str, home_dir: Path) -> list[tuple[subprocess.Popen, str]]:
@@ -166,7 +115,7 @@ def run(settings: Settings) -> list[Row]:
                 reset_pg(url)
             else:
                 Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-            _seed(url, keys)
+            close_app(server(url, *keys))
             servers = _servers(workers, url, settings.workdir / "home")
             try:
                 took = _push_all([address for _p, address in servers], prepared)

@@ -15,18 +15,14 @@ from typing import Any
 
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
+from hom_phieu.ledger.acks import acked_head_problem
 from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError, fingerprint
 from hom_phieu.ledger.errors import LedgerStoreError
+from hom_phieu.ledger.faults import Fault, Problem
 from hom_phieu.ledger.records import record_hash
+from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.store import LedgerStore
-from hom_phieu.ledger.verify import (
-    Fault,
-    LedgerState,
-    Problem,
-    Verifier,
-    acked_head_problem,
-    verify_rows,
-)
+from hom_phieu.ledger.verify import Verifier, verify_rows
 
 
 @dataclass(frozen=True, slots=True)

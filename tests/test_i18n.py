@@ -9,7 +9,7 @@ import unicodedata
 from babel.messages.pofile import read_po
 
 from hom_phieu.i18n import _, set_language
-from hom_phieu.ledger.verify import Fault, Problem
+from hom_phieu.ledger.faults import Fault, Problem
 from tools import catalogs
 
 

@@ -17,8 +17,8 @@ from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import LedgerCorruptError
+from hom_phieu.ledger.faults import Fault
 from hom_phieu.ledger.records import Level, canonical_bytes
-from hom_phieu.ledger.verify import Fault
 from kiosk.ledger_report import inspect_ledger
 from tests.ledger_tools import load, raw_connection, resign_from, seqs_of_kind, store
 

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hom_phieu.ledger.faults import Problem
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
-from hom_phieu.ledger.verify import LedgerWalk, Problem, Row, Verifier
+from hom_phieu.ledger.verify import LedgerWalk, Row, Verifier
 from web.parallel import parallel_signatures
 
 LEVELS = tuple(level.value for level in Level)

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from hom_phieu.ledger.grammar import record_problem
 from hom_phieu.ledger.records import Kind, Record, decode, receipt_code
-from hom_phieu.ledger.state import StateFormatError
-from hom_phieu.ledger.verify import LedgerState, Verifier
+from hom_phieu.ledger.state import LedgerState, StateFormatError
+from hom_phieu.ledger.verify import Verifier
 from web.models import Device, LedgerRecord
 
 log = logging.getLogger(__name__)

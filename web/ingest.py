@@ -27,13 +27,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
+from hom_phieu.ledger.faults import Fault
 from hom_phieu.ledger.records import (
     Record,
     RecordFormatError,
     decode,
     record_hash,
 )
-from hom_phieu.ledger.verify import Fault, Verifier
+from hom_phieu.ledger.verify import Verifier
 from web import clock
 from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
 from web.models import Alert, Device, Evidence, LedgerRecord

@@ -141,15 +141,12 @@ def _write(
             verifier = device_verifier(session, device, cache)
             writer = RecordWriter(survey_key(office), verifier)
             moment = _moment(verifier.state.last_wall_ms)
-            specs = _opening_specs(writer, moment)
-            prepared = writer.prepare(moment, specs, boot=verifier.state.boot + 1)
-            if prepared.signed:
-                writer.adopt(prepared)
-            own = specs_of(writer)
-            more = writer.prepare(moment, own) if own else Prepared([], None)
-            if own:
-                writer.adopt(more)
-            signed = prepared.signed + more.signed
+            opening = _opening_specs(writer, moment)
+            before = writer.prepare(moment, opening, boot=verifier.state.boot + 1)
+            writer.adopt(before)
+            own = writer.prepare(moment, specs_of(writer))  # (after the OPEN: its counter)
+            writer.adopt(own)
+            signed = before.signed + own.signed
             if signed:
                 received = clock.now()
                 insert_rows(session, [row_of(device, record, sig, received)

@@ -19,6 +19,7 @@ from typing import Any
 
 from hom_phieu import __version__
 from hom_phieu.clock import Clock, SystemClock, box_of
+from hom_phieu.ledger.acks import acked_head_problem
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
 from hom_phieu.ledger.events import EventType, RefusalReason
@@ -35,7 +36,7 @@ from hom_phieu.ledger.records import (
 from hom_phieu.ledger.state import BoxTally, LedgerState
 from hom_phieu.ledger.store import LedgerStore
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp, with_anchor
-from hom_phieu.ledger.verify import Verifier, acked_head_problem, verify_rows
+from hom_phieu.ledger.verify import Verifier, verify_rows
 from hom_phieu.ledger.writer import RecordWriter
 
 

@@ -28,29 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
-from hom_phieu.ledger.acks import acked_head_problem
 from hom_phieu.ledger.events import EventType
-from hom_phieu.ledger.faults import FAULT_LABELS, Fault, Problem
+from hom_phieu.ledger.faults import Fault, Problem
 from hom_phieu.ledger.grammar import record_problem
 from hom_phieu.ledger.records import Kind, Record, RecordFormatError, decode
 from hom_phieu.ledger.state import BoxTally, LedgerState
 
-__all__ = [  # (faults and state live in their own modules; importers find them here too)
-    "FAULT_LABELS",
-    "RESULTS_SLIP_EVENT",
-    "BoxTally",
-    "Fault",
-    "LedgerState",
-    "LedgerWalk",
-    "Problem",
-    "Row",
-    "Verifier",
-    "acked_head_problem",
-    "verify_records",
-    "verify_rows",
-]
-
-RESULTS_SLIP_EVENT = EventType.RESULTS_SLIP  # (the old name, for importers)
+__all__ = ["LedgerWalk", "Row", "Verifier", "verify_records", "verify_rows"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,9 @@ from hom_phieu.clock import box_of
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.records import FORMAT_VERSION, Kind, Record, canonical_bytes
+from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.timing import Stamp
-from hom_phieu.ledger.verify import LedgerState, Verifier
+from hom_phieu.ledger.verify import Verifier
 
 Spec = tuple[Kind, Mapping[str, Any]]
 
@@ -80,6 +81,8 @@ class RecordWriter:
 
     def adopt(self, prepared: Prepared) -> None:
         """The records of ``prepared`` are stored: the ledger's state moves past them."""
+        if not prepared.signed:
+            return
         if prepared.state is None:
             self.verifier.accept(prepared.signed[0][0])
         else:
