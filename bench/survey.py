@@ -3,7 +3,10 @@ Flask (CSRF, the rate limit, the signed record of the office's survey box writte
 into the server's SQLite database with its rate-limit row, in one transaction).
 
 Floor, measured in the same run on the same disk: the one durable commit the answer cannot
-do without, as a bare single-row ``synchronous=FULL`` SQLite transaction.
+do without, as a bare single-row ``synchronous=FULL`` SQLite transaction. Beside it, as a
+reference, the web framework's own floor: the same form POSTed through Flask's test client
+to a bare Flask app whose view does nothing, so the table shows how much of the answer is
+the request itself before any of its work.
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ def run(settings: Settings) -> list[Row]:
 
     app = _server(settings.workdir)
     floor = [BareCommit(settings.workdir / "floor-1.db")]
-    answer_ns, floor_ns = [], []
+    bare = _bare_flask()
+    answer_ns, floor_ns, bare_ns = [], [], []
     try:
         for index in range(WARM_UP + count):
             took = _answer(app, index)
             bottom = sum(commit.press(index) for commit in floor)
+            request_only = _bare_post(bare, index)
             if index >= WARM_UP:
                 answer_ns.append(took)
                 floor_ns.append(bottom)
+                bare_ns.append(request_only)
             if index % 100 == 99:
                 log(f"  survey: {index + 1 - WARM_UP} answers")
     finally:
@@ -55,7 +61,39 @@ def run(settings: Settings) -> list[Row]:
                 ratio(measured, bottom),
             )
         )
+    bare_median, floor_median = percentile(bare_ns, 50), percentile(floor_ns, 50)
+    rows.append(
+        Row(
+            "Reference: the same form POSTed to a bare Flask app that does nothing, + one bare "
+            "commit: median",
+            ms(bare_median + floor_median),
+            ms(floor_median) + " (the commit alone)",
+            ratio(bare_median + floor_median, floor_median),
+        )
+    )
     return rows
+
+
+def _bare_flask():
+    """A Flask app with one view that does nothing: the request's own cost."""
+    from flask import Flask
+
+    bare = Flask("bare")
+    bare.add_url_rule("/s/bench/lan", "answer", lambda: "ok", methods=["POST"])
+    return bare
+
+
+def _bare_post(bare, index: int) -> int:
+    client = bare.test_client()
+    address = {"REMOTE_ADDR": f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"}
+    fields = {"csrf_token": "x" * 91, "level": "hai_long", "comment": "Tận tình"}
+    fields.update({f"c{n}": "satisfied" for n in range(5)})
+    started = time.perf_counter_ns()
+    response = client.post("/s/bench/lan", data=fields, environ_base=address)
+    took = time.perf_counter_ns() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"bare request {index}: {response.status_code}")
+    return took
 
 
 def _server(workdir: Path):
