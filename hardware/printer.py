@@ -7,19 +7,15 @@ interleave two. Printing is best effort: most cheap printers cannot report paper
 failed job is reported (for staff and the ledger's EVENT) and never retried by itself, so
 no citizen gets two tickets for one vote.
 
-python-escpos is imported lazily (:func:`prepare_escpos`), with ``ESCPOS_CAPABILITIES_PICKLE_DIR``
-in our state folder: otherwise every import leaves a temporary folder behind.
+python-escpos is imported lazily (:func:`hardware.escpos_cache.prepare_escpos`): its
+capability cache is never left on the ledger's disk to be damaged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
-import os
 import queue
-import sys
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
-from hom_phieu import paths
+from hardware.escpos_cache import EscposError, prepare_escpos
 from hom_phieu.i18n import _
 from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, render_slip, render_ticket
 
@@ -62,47 +58,6 @@ USB_TIMEOUT_MS = 10_000
 SERIAL_TIMEOUT_S = 10.0
 STALL_AFTER_S = 10.0  # a write taking longer than this is shown as a fault while it hangs
 _REMEMBERED_JOBS = 1000  # job ids kept to refuse a second submission of the same ticket
-_IMPORT_LOCK = threading.Lock()
-
-
-# --- python-escpos ----------------------------------------------------------------------
-def prepare_escpos() -> None:
-    """Import python-escpos with its capability cache in our state folder.
-
-    python-escpos 3.1 calls ``mkdtemp()`` on import even when ``ESCPOS_CAPABILITIES_PICKLE_DIR``
-    is set (it is the default argument of ``environ.get``), so the empty folder it makes
-    there is removed again right after the import.
-    """
-    if "escpos.capabilities" in sys.modules:
-        return
-    with _IMPORT_LOCK:
-        if "escpos.capabilities" in sys.modules:
-            return
-        if "ESCPOS_CAPABILITIES_PICKLE_DIR" not in os.environ:
-            directory = paths.home() / "cache" / "escpos"
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(directory)
-            except OSError:  # read-only home: python-escpos keeps its own temporary folder
-                log.warning("cannot create %s; python-escpos uses a temporary one", directory)
-        made: list[str] = []
-        original = tempfile.mkdtemp
-
-        def mkdtemp(*args: Any, **kwargs: Any) -> str:
-            path = original(*args, **kwargs)
-            if sys._getframe(1).f_globals.get("__name__") == "escpos.capabilities":
-                made.append(path)
-            return path
-
-        tempfile.mkdtemp = mkdtemp  # type: ignore[assignment]
-        try:
-            import escpos.capabilities
-        finally:
-            tempfile.mkdtemp = original
-        for path in made:
-            if path != escpos.capabilities.pickle_dir:
-                with contextlib.suppress(OSError):
-                    os.rmdir(path)
 
 
 class PrinterError(Exception):
@@ -250,7 +205,7 @@ def open_connection(config: PrinterConfig) -> Any:
 
 def describe_fault(exc: BaseException, config: PrinterConfig, opening: bool = False) -> str:
     """A reason staff can act on, from what python-escpos or the OS raised."""
-    if isinstance(exc, PrinterError):
+    if isinstance(exc, PrinterError | EscposError):
         return exc.reason
     place, code = where(config), _errno(exc)
     if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):

@@ -180,6 +180,15 @@ def format_status(data: dict) -> str:
     if data["head"]:
         lines.append(_("Chain head: {seq} {hash}").format(**data["head"]))
     lines.append(_("Not yet synced: {count} records").format(count=data["unsynced_records"]))
+    faults = data.get("faults") or {}
+    if faults.get("server"):
+        lines.append(_("FAULT, server refuses the records since {time}: {message}").format(
+            time=formatting.date_time_iso(faults["server"]["since"]),
+            message=faults["server"]["message"]))  # fmt: skip
+    if faults.get("clock"):
+        lines.append(_("FAULT, clock in doubt since {time}: {message}").format(
+            time=formatting.date_time_iso(faults["clock"]["since"]),
+            message=faults["clock"]["message"]))  # fmt: skip
     ack = data.get("server_ack")
     if ack and ack["held"]:
         lines.append(_("Acknowledged by the server: records up to {seq}").format(seq=ack["seq"]))

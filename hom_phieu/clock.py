@@ -19,9 +19,10 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-# No record of this software can honestly be earlier than its first release.
-EARLIEST_PLAUSIBLE_MS = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000)
-LATEST_PLAUSIBLE_MS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
+# No record of this software can honestly be earlier than its first release. Both bounds
+# are Vietnam time, as boxes are: 2100-01-01T00:00+07:00 already falls in box 2100-01.
+EARLIEST_PLAUSIBLE_MS = int(datetime(2026, 1, 1, tzinfo=TIMEZONE).timestamp() * 1000)
+LATEST_PLAUSIBLE_MS = int(datetime(2100, 1, 1, tzinfo=TIMEZONE).timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,22 +23,23 @@ from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.events import EventType, RefusalReason
 from hom_phieu.ledger.records import Record
+from hom_phieu.ledger.timing import Stamp
 from hom_phieu.protocol.configuration import DeviceConfig
 from hom_phieu.render.views import ClerkCard, Frame, FrameKind
 from kiosk import presenter
 from kiosk.config_schema import KioskConfig
 from kiosk.identity import Identity
-from kiosk.loop_events import Acked, Configured, Edge, LoopEvent, Printed, Stop
+from kiosk.loop_events import Accepted, Acked, Configured, Edge, LoopEvent, Printed, Refused, Stop
 from kiosk.outcomes import Outcome, OutcomeLog
 from kiosk.ports import ControlsLike, Display, TicketSink
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
 from kiosk.printing import Printing
 from kiosk.screen_watch import WatchedDisplay
 from kiosk.sd_notify import Notifier
+from kiosk.server_watch import ServerWatch
 
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
-ANCHOR_EVERY_MS = 6 * 3600 * 1000
 
 
 class Kiosk:
@@ -89,7 +90,7 @@ class Kiosk:
         self.clerk_id = self.identity.clerk(
             box.state.clerk_on_duty or config.device.clerk_on_duty or ""
         ).id
-        self._anchored_at_ms: int | None = None  # monotonic ms of this run's last time anchor
+        self.server = ServerWatch(box, clock, self._record_event, self._out_of_service)
         self.controls = controls_factory(self.on_edge)
         self._show_idle()
 
@@ -109,6 +110,10 @@ class Kiosk:
     def on_ack(self, head_seq: int, head_hash: str, server_time_ms: int, mono_ns: int) -> None:
         """Sync thread: the server holds our records up to ``head_seq`` (verified ack)."""
         self._events.put(Acked(head_seq, head_hash, server_time_ms, mono_ns))
+
+    def on_refusal(self, news: Refused | Accepted) -> None:
+        """Sync thread: the server refused a push, or took one again after refusing."""
+        self._events.put(news)
 
     def on_config(self, config: DeviceConfig) -> None:
         """Sync thread: the server's configuration changed (signature verified)."""
@@ -153,10 +158,10 @@ class Kiosk:
         if self._screen_until_ms is not None and now_ms >= self._screen_until_ms:
             self._screen_until_ms = None
             self._show_idle()
-        elif self.current_frame.kind is FrameKind.IDLE and (
-            presenter.clock_text(self.clock.read()) != self.current_frame.now_text
-        ):
-            self._show_idle()  # the minute on the screen moved on (or the clock synced)
+        elif self.current_frame.kind is FrameKind.IDLE:
+            resting = self._resting_frame()  # the minute moved on, a fault came or went
+            if resting != self.current_frame:
+                self._show(resting)
         interval = self.notifier.watchdog_interval_s
         monotonic = time.monotonic()
         if interval is not None and monotonic - self._last_watchdog >= interval:
@@ -182,8 +187,12 @@ class Kiosk:
                     self._carry_out(decision)
             case Printed(job_id, ok, error):
                 self.printing.printed(job_id, ok, error)
-            case Acked(head_seq, head_hash, server_time_ms, mono_ns):
-                self._acked(head_seq, head_hash, server_time_ms, mono_ns)
+            case Acked():
+                self.server.acked(item)
+            case Refused():
+                self.server.refused(item)
+            case Accepted():
+                self.server.accepted()
             case Configured(config):
                 self._configured(config)
             case Stop():
@@ -277,23 +286,6 @@ class Kiosk:
         self._outcome(decision)
 
     # --- the server ----------------------------------------------------------------------
-    def _acked(self, head_seq: int, head_hash: str, server_time_ms: int, mono_ns: int) -> None:
-        try:
-            self.box.store.set_acked(head_seq, head_hash, server_time_ms)
-        except BallotBoxError as exc:
-            self._out_of_service(str(exc))
-            return
-        # The server's signed time anchors ours, but only when we need it (no NTP) and at
-        # most every few hours: each anchor is a record, which is synced, which is acked…
-        now_ms = self._now_ms()
-        fresh = self._anchored_at_ms is not None and now_ms - self._anchored_at_ms < ANCHOR_EVERY_MS
-        if not self.clock.read().synced and not fresh:
-            self._anchored_at_ms = now_ms
-            try:
-                self.box.record_time_anchor(server_time_ms, mono_ns, acked_seq=head_seq)
-            except BallotBoxError as exc:
-                self._out_of_service(str(exc))
-
     def _configured(self, config: DeviceConfig) -> None:
         from kiosk.provision import remember_config
 
@@ -336,7 +328,13 @@ class Kiosk:
         self.screen.show(frame)  # a screen fault is written down, never raised
 
     def _show_idle(self) -> None:
-        self._show(presenter.resting_frame(self._scene(), self.fault, self.printing.fault))
+        self._show(self._resting_frame())
+
+    def _resting_frame(self) -> Frame:
+        moment = self.box.peek_time()
+        return presenter.resting_frame(self._scene(moment), self.fault, self.printing.fault,
+                                       clock_fault=moment.fault,
+                                       server_fault=self.server.fault)  # fmt: skip
 
     def _refresh_idle(self) -> None:
         if self._screen_until_ms is None and self.current_frame.kind in (
@@ -363,8 +361,9 @@ class Kiosk:
     def clerk(self) -> ClerkCard:
         return self.identity.clerk(self.clerk_id)
 
-    def _scene(self) -> presenter.Scene:
-        now_text = presenter.clock_text(self.clock.read())
+    def _scene(self, moment: Stamp | None = None) -> presenter.Scene:
+        moment = moment or self.box.peek_time()  # the time the ballots would carry
+        now_text = presenter.time_text(moment.wall_ms, moment.tq)
         return presenter.Scene(self.identity, self.clerk_id, self._select_index, now_text)
 
     def _frame(self, kind: FrameKind, **fields: Any) -> Frame:

@@ -22,7 +22,8 @@ from hom_phieu.ledger.faults import Fault, Problem
 from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.store import LedgerStore
-from hom_phieu.ledger.verify import Verifier, verify_rows
+from hom_phieu.ledger.verify import LedgerWalk, Verifier
+from kiosk.staff_faults import FaultWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class LedgerReport:
     acked_seq: int
     acked_hash: str | None = None
     ack_problem: Problem | str | None = None  # the ledger no longer holds what was acked
+    faults: FaultWatch | None = None  # what the ledger says staff must know (clock, server)
 
     @property
     def intact(self) -> bool:
@@ -74,6 +76,7 @@ class LedgerReport:
             "unsynced_records": max(
                 0, (state.head_seq if state else self.records) - self.acked_seq
             ),
+            "faults": self.faults.status(self.acked_seq) if self.faults else {},
             "last_boot": _last_boot(state),
             "last_record": {
                 "seq": last.seq,
@@ -145,9 +148,12 @@ def _inspect_snapshot(store: LedgerStore, key_path: Path | None) -> LedgerReport
         problem = _("the ledger's device id does not match its public key")
     if problem is None and key_path is not None and key_path.exists():
         problem = _key_mismatch(key_path, public_raw, device_id)
-    verifier = None
+    verifier, faults = None, FaultWatch()
     if problem is None:
-        problem, verifier = verify_rows(store.iter_rows(), public_raw, device_id)
+        walk = LedgerWalk(store.iter_rows(), public_raw, device_id)
+        for record in walk:
+            faults.see(record)
+        problem, verifier = walk.problem, walk.verifier
     acked, ack_problem = _acked(store, verifier if problem is None else None)
     return LedgerReport(
         path=store.path,
@@ -159,6 +165,7 @@ def _inspect_snapshot(store: LedgerStore, key_path: Path | None) -> LedgerReport
         acked_seq=acked[0] if acked else 0,
         acked_hash=acked[1] if acked else None,
         ack_problem=ack_problem,
+        faults=faults,
     )
 
 

@@ -41,6 +41,21 @@ class Acked:
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """The sync thread: the server refused a push (``error``, its reason, the record it
+    names), or answered in a way that cannot be trusted. Votes go on; staff must know."""
+
+    error: str
+    message: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The sync thread: a sync round went through again after a refusal."""
+
+
+@dataclass(frozen=True, slots=True)
 class Configured:
     """The sync thread: the server's signed configuration changed."""
 
@@ -52,4 +67,4 @@ class Stop:
     """Finish the loop (SIGTERM, SIGINT)."""
 
 
-LoopEvent = Edge | Printed | Acked | Configured | Stop
+LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | Stop

@@ -21,10 +21,12 @@ from werkzeug.serving import make_server
 
 from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS, local_iso, parse_iso_ms
 from hom_phieu.i18n import _
+from hom_phieu.protocol import fields
 from kiosk.press_policy import SERVED
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 MAX_HOLD_MS = 15_000
+MAX_TIME_TEXT = 64
 
 
 def create_panel_app(simulation: Any) -> Flask:
@@ -61,7 +63,7 @@ def create_panel_app(simulation: Any) -> Flask:
 
     @app.post("/api/press")
     def press():
-        body = request.get_json(silent=True) or {}
+        body = _json_object()
         name = body.get("button")
         if not isinstance(name, str) or name not in simulation.rating_pins():
             known = ", ".join(simulation.rating_pins())
@@ -72,8 +74,7 @@ def create_panel_app(simulation: Any) -> Flask:
     def served():
         if not kiosk.policy.has_served:
             abort(404, description=_("this kiosk has no served button (served_button.pin)"))
-        body = request.get_json(silent=True) or {}
-        return jsonify(simulation.press(SERVED, _hold_ms(body)))
+        return jsonify(simulation.press(SERVED, _hold_ms(_json_object())))
 
     @app.get("/api/screen.png")
     def screen_png():
@@ -112,10 +113,14 @@ def create_panel_app(simulation: Any) -> Flask:
 
     @app.post("/api/clock")
     def set_clock():
-        body = request.get_json(silent=True) or {}
+        body = _json_object()
         now, synced = body.get("now"), body.get("synced", True)
         if not isinstance(now, str) or not isinstance(synced, bool):
             abort(400, description=_('send {"now": ISO-8601 time, "synced": true or false}'))
+        try:
+            fields.text(now, "now", limit=MAX_TIME_TEXT)  # echoed below: storable, short
+        except fields.ProtocolError as exc:
+            abort(400, description=exc.message)
         try:
             wall_ms = parse_iso_ms(now)
         except (ValueError, OverflowError):
@@ -130,7 +135,18 @@ def create_panel_app(simulation: Any) -> Flask:
     return app
 
 
-def _hold_ms(body: dict) -> int:
+def _json_object() -> dict[str, Any]:
+    """The POST's JSON object; an empty or unreadable body is ``{}`` (every field has a
+    default or is asked for by name), any other JSON (a list, a number) a 400."""
+    body = request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        abort(400, description=_("send a JSON object ({...}), not a list or a single value"))
+    return body
+
+
+def _hold_ms(body: dict[str, Any]) -> int:
     hold = body.get("hold_ms", 100)
     if not isinstance(hold, int) or isinstance(hold, bool) or not 0 <= hold <= MAX_HOLD_MS:
         abort(400, description=_("hold_ms must be a whole number from 0 to {most}").format(

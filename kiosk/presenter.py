@@ -19,6 +19,7 @@ from hom_phieu.i18n import _
 from hom_phieu.ledger.ballot_box import Receipt
 from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record, TimeQuality
 from hom_phieu.ledger.state import LedgerState
+from hom_phieu.ledger.timing import ClockFault, ClockFaultKind
 from hom_phieu.render.views import ClerkCard, Frame, FrameKind, Slip, Ticket
 from kiosk.identity import Identity, OfficeResults
 
@@ -54,13 +55,43 @@ def frame(scene: Scene, kind: FrameKind, **fields: Any) -> Frame:
     )
 
 
-def resting_frame(scene: Scene, fault: str | None, printer_fault: str | None) -> Frame:
+def resting_frame(
+    scene: Scene,
+    fault: str | None,
+    printer_fault: str | None,
+    *,
+    clock_fault: ClockFault | None = None,
+    server_fault: str | None = None,
+) -> Frame:
     """The screen between citizens: out of service (the reason, for staff) while votes
-    cannot be taken, else the idle screen with a notice for staff (a printer fault)."""
+    cannot be taken, else the idle screen with notices for staff (the server refuses the
+    records, the clock is in doubt, a printer fault)."""
     if fault is not None:
         return frame(scene, FrameKind.OUT_OF_SERVICE, message=fault)
-    notice = _("Printer: {fault}").format(fault=printer_fault) if printer_fault else ""
-    return frame(scene, FrameKind.IDLE, message=notice)
+    notices = [
+        _("Server: {fault}").format(fault=server_fault) if server_fault else "",
+        _("Clock: {fault}").format(fault=clock_fault_text(clock_fault)) if clock_fault else "",
+        _("Printer: {fault}").format(fault=printer_fault) if printer_fault else "",
+    ]
+    return frame(scene, FrameKind.IDLE, message=" · ".join(n for n in notices if n))
+
+
+def clock_fault_text(fault: ClockFault) -> str:
+    """Why the time is in doubt, for staff: what each witness says."""
+    claimed, expected = _minute(fault.claimed_ms), _minute(fault.expected_ms)
+    if fault.kind is ClockFaultKind.SERVER_DIFFERS:
+        message = _("the server's time {claimed} differs from this kiosk's {expected}")
+    elif fault.kind is ClockFaultKind.BEHIND_LEDGER:
+        message = _("the last record is dated {expected}, ahead of the time {claimed}; "
+                    "waiting for the server's time")  # fmt: skip
+    else:
+        message = _("the clock says {claimed} but the time is {expected}; not followed "
+                    "until the server's time confirms it")  # fmt: skip
+    return message.format(claimed=claimed, expected=expected)
+
+
+def _minute(wall_ms: int) -> str:
+    return formatting.date_time(wall_ms)[:16]
 
 
 def select_frame(scene: Scene, has_served: bool) -> Frame:
@@ -75,7 +106,13 @@ def select_frame(scene: Scene, has_served: bool) -> Frame:
 
 def clock_text(reading: ClockReading) -> str:
     """``22/11/2026 08:15`` for the screen; nothing while the clock is not trusted."""
-    return formatting.date_time(reading.wall_ms)[:16] if reading.synced else ""
+    return _minute(reading.wall_ms) if reading.synced else ""
+
+
+def time_text(wall_ms: int, quality: TimeQuality) -> str:
+    """The time the kiosk would stamp now, for the screen; nothing unless trusted (a clock
+    that jumped is not shown: the screen says what the ballots say)."""
+    return _minute(wall_ms) if quality.trusted else ""
 
 
 def status_text(state: LedgerState) -> str:
@@ -163,6 +200,7 @@ __all__ = [
     "Scene",
     "box_slip",
     "box_slips",
+    "clock_fault_text",
     "clock_text",
     "frame",
     "resting_frame",
@@ -171,4 +209,5 @@ __all__ = [
     "status_text",
     "ticket",
     "ticket_survey_url",
+    "time_text",
 ]

@@ -195,6 +195,7 @@ class _Parts:
             on_ack=kiosk.on_ack,
             on_config=kiosk.on_config,
             health=lambda: HealthReport.from_json(kiosk.health()),
+            on_refusal=kiosk.on_refusal,
             config_version=link.config.version,
             interval_s=self.config.server.sync_interval_s,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hom_phieu.clock import AdjustableClock, local_iso
+from kiosk.presenter import clock_fault_text
 from kiosk.press_policy import SERVED
 
 
@@ -65,7 +66,7 @@ class _ArchiveConnection:
         self._archive = archive
 
     def _raw(self, data: bytes) -> None:
-        from hardware.printer import prepare_escpos
+        from hardware.escpos_cache import prepare_escpos
 
         prepare_escpos()
         from escpos.printer import File
@@ -134,6 +135,7 @@ class Simulation:
         clerk = kiosk.clerk()
         reading = self.clock.read()
         last = kiosk.box.state.last_record
+        moment = kiosk.box.peek_time()  # the time a ballot would carry now, and its doubts
         return {
             "buttons": [
                 {"name": b.name, "label": b.label, "level": b.level.value}
@@ -161,6 +163,11 @@ class Simulation:
                 "now": local_iso(reading.wall_ms),
                 "synced": reading.synced,
                 "last_record_time_quality": last.tq.value if last else None,
+                "fault": clock_fault_text(moment.fault) if moment.fault else None,
+            },
+            "server": {
+                "status": "refused" if kiosk.server.fault else "ok",
+                "fault": kiosk.server.fault,
             },
             "device_id": kiosk.box.device_id,
         }

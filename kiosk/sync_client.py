@@ -43,6 +43,7 @@ from hom_phieu.protocol.models import (
 )
 from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_config, verified_push_answer
 from kiosk.backoff import BACKOFF_INITIAL_S, BACKOFF_MAX_S, backoff_s
+from kiosk.loop_events import Accepted, Refused
 from kiosk.sync_http import ServerRefused, SyncError, call
 
 BATCH_SIZE = 200
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 # --- the client -------------------------------------------------------------------------
 AckCallback = Callable[[int, str, int, int], None]  # head_seq, head_hash, server ms, mono ns
 ConfigCallback = Callable[[DeviceConfig], None]
+RefusalCallback = Callable[[Refused | Accepted], None]
 HealthSource = Callable[[], HealthReport]
 
 
@@ -79,6 +81,8 @@ class SyncClient:
     ``mono_ns_at_receipt``. ``on_config(config)``: a configuration signed by the server,
     for this device, different from the last one handed over. ``health()``: the report
     to post each round (``unsynced`` is filled in when it is ``None``).
+    ``on_refusal(Refused)``: the server refused a push (or its answer cannot be trusted),
+    at once, on every try; ``on_refusal(Accepted())``: a round went through again.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class SyncClient:
         on_ack: AckCallback,
         on_config: ConfigCallback | None = None,
         health: HealthSource | None = None,
+        on_refusal: RefusalCallback | None = None,
         config_version: str | None = None,
         interval_s: float = 30.0,
         config_interval_s: float = 3600.0,
@@ -109,6 +114,7 @@ class SyncClient:
         self._on_ack = on_ack
         self._on_config = on_config
         self._health = health
+        self._on_refusal = on_refusal
         self._config_version = config_version
         self._interval_s = interval_s
         self._config_interval_s = config_interval_s
@@ -164,7 +170,10 @@ class SyncClient:
                     store = LedgerStore(self._ledger_path, readonly=True)
                 self.sync_once(store)
                 failures = 0
+                refused = self.status().state == "refused"
                 self._set_status("ok", last_ok_ms=int(time.time() * 1000))
+                if refused and self._on_refusal is not None:
+                    self._on_refusal(Accepted())
                 delay, interruptible = self._interval_s, True
             except Exception as exc:  # the thread must outlive any failure
                 failures += 1
@@ -190,6 +199,9 @@ class SyncClient:
             state, error = "refused", "untrusted"
         log.warning("sync: %s (next try in %.1f s)", message, delay)
         self._set_status(state, error=error, message=message, retry_in_s=delay)
+        if state == "refused" and self._on_refusal is not None:
+            seq = exc.answer.seq if isinstance(exc, ServerRefused) else None
+            self._on_refusal(Refused(error or "", message or "", seq))
 
     def _sleep(self, delay: float, interruptible: bool) -> None:
         """Wait ``delay`` seconds; ``wake()`` cuts it short unless backing off."""

@@ -3,11 +3,14 @@ ballot box that syncs like a kiosk, and the secretary's forms."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from hom_phieu.clock import FakeClock
 from hom_phieu.demo import CLERKS, SCALE
@@ -20,6 +23,7 @@ from tests.web_helpers import PASSWORD, create_account, csrf_token, login
 from tests.web_helpers import seed as seed_web
 from web import db as web_db
 from web.models import Clerk, CommitteeMember, Device, Office, Opening, ScaleButton
+from web.models_committee import CodeOrigin, ConfirmationCode
 from web.pages import new_enrollment
 
 BUTTONS = {
@@ -27,6 +31,8 @@ BUTTONS = {
     "hai_long": Level.SATISFIED,
     "khong_hai_long": Level.NOT_SATISFIED,
 }
+CODE = "mã-riêng-42"  # every seeded member's confirmation code
+CODES_SET_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # "at an earlier ceremony"
 MEMBERS = [  # username, name, committee role
     ("chu-tich", "Nguyễn Văn Ễnh", "ubnd_leader"),
     ("mttq", "Trần Thị Hằng", "mttq_chair"),
@@ -34,6 +40,19 @@ MEMBERS = [  # username, name, committee role
     ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"),
     ("thu-ky", "Đỗ Thị Thư", "secretary"),
 ]
+
+
+@functools.cache
+def code_hash() -> str:
+    """CODE hashed once per test session (the server checks it with its real algorithm)."""
+    return generate_password_hash(CODE)
+
+
+def give_code(session, office_id: int, user_id: int) -> None:
+    """A member who set CODE at an earlier ceremony (the office's committee has codes)."""
+    session.add(ConfirmationCode(office_id=office_id, user_id=user_id, code_hash=code_hash(),
+                                 valid=True, set_at=CODES_SET_AT,
+                                 origin=CodeOrigin.FOUNDING))  # fmt: skip
 
 
 class Kiosk:
@@ -70,8 +89,8 @@ class Kiosk:
 def seed_ceremony(app) -> dict:
     """``tests.web_helpers.seed``, then Xã Đông Thanh's office (code "demo", what
     ``tests.api_helpers.register`` looks for) gets two clerks and its opening committee;
-    a committee member of Hạc Thành and one outside any committee. The office's id goes to
-    ``app.config["OFFICE_ID"]``; the seeded ids are returned."""
+    a committee member of Hạc Thành and one outside any committee; every member holds CODE.
+    The office's id goes to ``app.config["OFFICE_ID"]``; the seeded ids are returned."""
     ids = seed_web(app)
     with app.app_context():
         session = web_db.session()
@@ -84,9 +103,11 @@ def seed_ceremony(app) -> dict:
         for username, name, role in [*MEMBERS, ("pho-chu-tich", "Vũ Văn Phó", "ubnd_deputy")]:
             user = create_account(username, name, "committee", ids["dong"]["unit"])
             session.add(CommitteeMember(office_id=office.id, user_id=user.id, committee_role=role))
+            give_code(session, office.id, user.id)
         other = create_account("hac-mttq", "Hồ Văn Khác", "committee", ids["hac"]["unit"])
         session.add(CommitteeMember(office_id=ids["hac"]["office"], user_id=other.id,
                                     committee_role="mttq_chair"))  # fmt: skip
+        give_code(session, ids["hac"]["office"], other.id)
         create_account("ngoai", "Người Ngoài", "committee", ids["dong"]["unit"])
         session.commit()
     app.config["OFFICE_ID"] = ids["dong"]["office"]
@@ -111,8 +132,8 @@ def post_form(client, app, box: str, action: str, **data):
     )
 
 
-def confirm(client, app, box: str, username: str, password: str = PASSWORD):
-    return post_form(client, app, box, "confirm", username=username, password=password)
+def confirm(client, app, box: str, username: str, password: str = PASSWORD, code: str = CODE):
+    return post_form(client, app, box, "confirm", username=username, password=password, code=code)
 
 
 def as_secretary(client) -> None:
@@ -142,8 +163,8 @@ def october_kiosk(app, client, tmp_path) -> Kiosk:
 
 def seed_kiosk_office(app) -> tuple[int, str]:
     """Xã Đông Thanh's office, counter, clerks, scale and committee (``hom_phieu.demo``'s
-    clerks and scale); a device registered for Quầy 1 and its one-time enrollment code, as
-    a technician would make it. The office's id and the code."""
+    clerks and scale; the members hold CODE); a device registered for Quầy 1 and its
+    one-time enrollment code, as a technician would make it. The office's id and the code."""
     ids = seed_web(app)
     office_id, unit_id = ids["dong"]["office"], ids["dong"]["unit"]
     with app.app_context():
@@ -156,6 +177,7 @@ def seed_kiosk_office(app) -> tuple[int, str]:
         for username, name, role in MEMBERS:
             user = create_account(username, name, "committee", unit_id)
             session.add(CommitteeMember(office_id=office_id, user_id=user.id, committee_role=role))
+            give_code(session, office_id, user.id)
         device = Device(office_id=office_id, counter_id=ids["dong"]["counter"], label="Kiosk 1")
         session.add(device)
         session.flush()

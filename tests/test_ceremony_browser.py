@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import chromium_page, needs_chromium
+from tests.ceremony_helpers import CODE, give_code
 from tests.web_helpers import PASSWORD, create_account, seed
 from tests.web_process import WebProcess
 
@@ -35,6 +36,7 @@ def server(isolated_home: Path):
             user = create_account(username, name, "committee", ids["dong"]["unit"])
             db.session().add(CommitteeMember(office_id=ids["dong"]["office"], user_id=user.id,
                                              committee_role=role))  # fmt: skip
+            give_code(db.session(), ids["dong"]["office"], user.id)
         db.session().commit()
     close_app(app)
     running = WebProcess(isolated_home)
@@ -55,8 +57,9 @@ def test_the_secretary_runs_the_ceremony_in_a_browser(server: WebProcess) -> Non
         assert page.get_by_role("heading", name="Hòm phiếu tháng 10/2026").is_visible()
         page.get_by_role("button", name="Bắt đầu mở hòm phiếu").click()
         for username, name, _role in MEMBERS[:3]:
-            page.get_by_label("Tên tài khoản").fill(username)
-            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_label("Tên tài khoản", exact=True).fill(username)
+            page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
+            page.get_by_label("Mã xác nhận", exact=True).fill(CODE)
             page.get_by_role("button", name="Xác nhận").click()
             page.get_by_text(f"{name} đã xác nhận.").wait_for()
         confirmed = page.locator("#confirmations li")

@@ -28,7 +28,7 @@ from hom_phieu.formatting import percent
 from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.store import LedgerStore
 from kiosk.provision import load_link
-from tests.ceremony_helpers import seed_kiosk_office
+from tests.ceremony_helpers import CODE, seed_kiosk_office
 from tests.kiosk_helpers import provision
 from tests.kiosk_process import KioskProcess
 from tests.web_helpers import PASSWORD
@@ -201,8 +201,9 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
         assert state["box"]["ballots"] == 15
         assert state["box"]["refused_presses"] == sum(counting.refused.values())
 
-        # --- 1 November: the kiosk seals October and opens November ---------------------------
-        kiosk.post("/api/clock", {"now": "2026-11-01T07:30:00+07:00", "synced": True})
+        # --- 2 November: the kiosk seals October and opens November ---------------------------
+        # (a jump of days is followed only when the server's signed time confirms it)
+        kiosk.post("/api/clock", {"now": "2026-11-02T09:00:00+07:00", "synced": True})
         deadline = time.monotonic() + 10  # the main loop looks at the month once a second
         while kiosk.get("/api/state")["box"] != {"box": "2026-11", "ballots": 0,
                                                  "refused_presses": 0}:  # fmt: skip
@@ -226,8 +227,8 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
         assert "Very satisfied" not in page.decode()  # sealed: no level is named yet
         assert secretary.post(box_page + "/start", box_page)[0] == 302  # no early reason
         for username in ("chu-tich", "mttq", "thu-ky"):
-            status, answer = secretary.post(box_page + "/confirm", box_page,
-                                            username=username, password=PASSWORD)  # fmt: skip
+            status, answer = secretary.post(box_page + "/confirm", box_page, username=username,
+                                            password=PASSWORD, code=CODE)  # fmt: skip
             assert status == 302, answer
         status, checks = secretary.get(box_page + "?verify=1")
         assert status == 200

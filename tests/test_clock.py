@@ -67,14 +67,21 @@ def test_forward_jump_of_a_year_on_an_unsynced_clock_is_not_followed(
         assert_intact(box, key)
 
 
-def test_forward_jump_of_a_year_on_a_synced_clock_closes_the_month(box: BallotBox, clock, key):
+def test_forward_jump_of_a_year_on_a_synced_clock_closes_the_month_once_confirmed(
+    box: BallotBox, clock, key
+):
     vote(box)
-    clock.set_wall(clock.wall_ms + YEAR)  # NTP steps the clock: trusted
-    later = vote(box)
+    clock.set_wall(clock.wall_ms + YEAR)  # NTP steps the clock a year ahead
+    held = vote(box)
     assert [e.body["delta_ms"] for e in events(box, "clock_jump")] == [YEAR]
+    assert held.box == "2026-11" and held.tq.value == "unsynced"  # not followed: a fault
+    assert [e.body["fault"] for e in events(box, "clock_fault")] == ["clock_stepped"]
+    box.record_time_anchor(clock.wall_ms, clock.mono_ns)  # the server's signed time agrees
+    later = vote(box)
     closes = [r for r in box.records_after(0) if r.kind is Kind.CLOSE]
     assert [c.box for c in closes] == ["2026-11"]
     assert later.box == "2027-11" and later.body["counter"] == 1
+    assert later.tq.value == "synced" and len(events(box, "clock_recovered")) == 1
     assert_intact(box, key)
 
 

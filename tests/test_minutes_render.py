@@ -307,7 +307,7 @@ def test_an_empty_box_renders_everywhere() -> None:
     assert "4. The next ballot box" in text
     assert "No device has reported the opening of this box yet." in text
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, content_hash(minutes))))
-    assert "Checks" in workbook.sheetnames and len(workbook.sheetnames) == 6
+    assert "Checks" in workbook.sheetnames and len(workbook.sheetnames) == 7
     rows = list(csv.reader(io.StringIO(minutes_csv(minutes).removeprefix("\ufeff"))))
     assert rows[-1] == ["total", "", "", "0", "0", "0", "0"]
 
@@ -323,8 +323,8 @@ def test_xlsx_numbers_are_the_minutes_numbers(minutes: Minutes) -> None:
     digest = content_hash(minutes)
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, digest)))
     assert workbook.sheetnames == [
-        "Summary", "By clerk", "By counter", "By procedure field", "By channel", "Checks",
-        "Late ballots 2026-10",
+        "Summary", "By clerk", "By counter", "By procedure field", "By channel",
+        "By clerk and channel", "Checks", "Late ballots 2026-10",
     ]  # fmt: skip
     summary = {row[0]: row[1:] for row in sheet_rows(workbook["Summary"]) if row and row[0]}
     assert summary["Content check code (SHA-256)"][0] == digest

@@ -121,19 +121,23 @@ def test_ticket_data_for_80mm_decodes_to_one_full_width_image() -> None:
     assert page is not None and page.width == 576
 
 
-def test_escpos_cache_goes_under_the_state_folder(tmp_path: Path) -> None:
-    """Imported in a fresh process, python-escpos leaves no temporary folder behind."""
-    temp, home = tmp_path / "tmp", tmp_path / "home"
+def test_escpos_leaves_no_cache_and_no_temporary_folder_behind(tmp_path: Path) -> None:
+    """Imported in a fresh process, python-escpos leaves nothing behind: no capability
+    cache on the ledger's disk (tests.test_kiosk_faults: it broke the printer for good), no
+    temporary folder."""
+    temp, home, runtime = tmp_path / "tmp", tmp_path / "home", tmp_path / "run"
     temp.mkdir()
-    env = {**os.environ, "HOM_PHIEU_HOME": str(home), "TMPDIR": str(temp)}
+    runtime.mkdir()
+    env = {**os.environ, "HOM_PHIEU_HOME": str(home), "TMPDIR": str(temp),
+           "RUNTIME_DIRECTORY": str(runtime)}  # fmt: skip
     env.pop("ESCPOS_CAPABILITIES_PICKLE_DIR", None)
     code = (
         "from PIL import Image; from hardware.printer import ticket_bytes;"
         "ticket_bytes(Image.new('1', (384, 8), 1), 'POS-5890')"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
-    assert list((home / "cache" / "escpos").glob("*.capabilities.pickle"))
-    assert list(temp.iterdir()) == []
+    assert not home.exists()
+    assert list(temp.iterdir()) == [] and list(runtime.iterdir()) == []
 
 
 # --- connections --------------------------------------------------------------------------

@@ -345,7 +345,7 @@ CONFIG = {
         ),
         (EnrollRequest, {"code": "C", "public_key": b64(b"x" * 31)}, "public_key must be 32"),
         (EnrollRequest, {"code": "C" * 41, "public_key": b64(b"x" * 32)}, "code"),
-        (HealthReport, {"time_quality": "roughly"}, "time_quality must be synced"),
+        (HealthReport, {"time_quality": "roughly"}, "time_quality must be one of: synced"),
         (HealthReport, {"unsynced": -1}, "unsynced must be a whole number from 0"),
         (HealthReport, {"printer": "x" * 301}, "printer must be a text of at most 300"),
         (HealthReport, [], "the body must be a JSON object"),

@@ -71,6 +71,11 @@ def send(phone, path: str, **fields: str):
     return phone.post(path, data={**fields, "csrf_token": csrf_token(page.text)})
 
 
+def token_of(phone, path: str) -> str:
+    """The phone's CSRF token, from a page of the survey it may still open."""
+    return csrf_token(phone.get(path + "?lang=en").text)
+
+
 def survey_records(app, kind: str) -> list[dict]:
     """The bodies of the office's phone-survey records of ``kind`` held by the server."""
     with app.app_context():
@@ -108,8 +113,12 @@ def test_the_screen_qr_takes_one_answer_per_phone_per_day(app, phone):
     assert vote["comment"] == "Chị Lan hướng dẫn rất tận tình" and vote["source"] == "screen"
     check = phone.get(f"/public/receipt?code={receipt}&lang=en")
     assert "The box is sealed" in check.text
-    again = send(phone, "/s/demo/lan", **answers())
+    again = phone.get("/s/demo/lan?lang=en")  # said at once, before the form is filled
     assert again.status_code == 409 and "already rated this clerk today" in again.text
+    assert "<form" not in again.text and refusals(app) == []
+    token = token_of(phone, "/s/demo/binh")
+    sent = phone.post("/s/demo/lan", data={**answers(), "csrf_token": token})  # sent anyway
+    assert sent.status_code == 409 and "already rated this clerk today" in sent.text
     assert send(phone, "/s/demo/binh", **answers()).status_code == 200  # another clerk: fine
     assert len(phone_votes(app)) == 2
     assert refusals(app) == ["daily_limit"]
@@ -149,10 +158,15 @@ def test_an_old_ticket_has_expired(app, client, phone, tmp_path, server_clock):
 
 
 def test_an_address_is_rate_limited_and_each_refusal_recorded(app):
+    phone = app.test_client()
+    token = token_of(phone, "/s/demo/lan")  # (the page, before the address's limit)
     for number in range(RATE_LIMIT):
         assert send(app.test_client(), "/s/demo/lan", **answers()).status_code == 200, number
-    limited = send(app.test_client(), "/s/demo/lan", **answers())
-    assert limited.status_code == 429
+    limited = phone.get("/s/demo/lan?lang=en")  # said at once, before the form is filled
+    assert limited.status_code == 429 and "<form" not in limited.text
+    assert refusals(app) == []
+    sent = phone.post("/s/demo/lan", data={**answers(), "csrf_token": token})
+    assert sent.status_code == 429
     assert len(phone_votes(app)) == RATE_LIMIT
     assert refusals(app) == ["rate_limit"]
     with app.app_context():
@@ -195,7 +209,9 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
     send(app.test_client(), "/s/demo/lan", **answers(comment="<script>alert('x')</script>"))
     twice = app.test_client()
     send(twice, "/s/demo/binh", **answers(level="khong_hai_long"))
-    assert send(twice, "/s/demo/binh", **answers()).status_code == 409  # refused, recorded
+    token = token_of(twice, "/s/demo/lan")
+    again = twice.post("/s/demo/binh", data={**answers(), "csrf_token": token})
+    assert again.status_code == 409  # refused, recorded
     as_secretary(client)
     post_form(client, app, "2026-11", "start", early_reason="Kiểm tra khảo sát")
     for username in ("chu-tich", "mttq", "cong-doan"):
@@ -208,8 +224,10 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
         "1 lượt đánh giá qua điện thoại bị từ chối, không được tính "
         "(điện thoại này đã đánh giá công chức này trong hôm nay: 1)"
     ]
-    count = minutes["count"]
-    phone_row = next(row for row in count["by_channel"] if row["key"] == "phone")
+    # Answers from the screen's QR code (no ticket): unverified opinions, counted apart
+    assert [row["key"] for row in minutes["count"]["by_channel"]] == []
+    count = minutes["count"]["unverified"]
+    phone_row = next(row for row in count["by_channel"] if row["key"] == "phone_screen")
     assert phone_row["votes"] == 2 and phone_row["by_level"]["not_satisfied"] == 1
     by_criterion = {row["name"]: row for row in count["by_criterion"]}
     assert set(by_criterion) == set(DEFAULT_CRITERIA)

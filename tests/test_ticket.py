@@ -15,8 +15,9 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops, ImageDraw
 
+from hardware.escpos_cache import prepare_escpos
 from hardware.escpos_decode import decode, page_image
-from hardware.printer import prepare_escpos, ticket_bytes
+from hardware.printer import ticket_bytes
 from hom_phieu.i18n import set_language
 from hom_phieu.render.fonts import font, line_metrics, text_width
 from hom_phieu.render.ticket_render import PAPER_WIDTH_PX, THRESHOLD, render_slip, render_ticket

@@ -6,8 +6,9 @@ import functools
 import re
 
 from web import db
-from web.auth import create_user, hash_password
+from web.auth import create_user
 from web.models import Counter, Office, Unit, User
+from web.passwords import hash_password
 
 PASSWORD = "mật-khẩu-đủ-dài-1"
 

@@ -39,13 +39,14 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
         app.config["SECRET_KEY"] = os.environ.get("HOM_PHIEU_SECRET_KEY") or _secret(instance)
 
     from hom_phieu.clock import SystemClock
-    from web import api_v1, auth, ceremony, db, i18n, manage, pages, public, survey
+    from web import api_v1, auth, ceremony, db, errors, i18n, manage, pages, public, survey
     from web.services import Services, install
 
     engine = db.make_engine(app.config["DATABASE_URL"])
     install(app, Services(clock or SystemClock(), engine, db.sessions_of(engine)))
     db.init_app(app)
     i18n.init_app(app)
+    errors.init_app(app)  # after the language is chosen: its pages speak it
     auth.init_app(app)
     pages.init_app(app)
     manage.init_app(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from web.models import Device
 MAX_RECORDS = 500  # per push
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 MAX_SMALL_BYTES = 16 * 1024  # enroll, health, config
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # as device_key.fingerprint makes them
 
 M = TypeVar("M")
 
@@ -81,7 +83,9 @@ def authenticated(data: bytes) -> Device:
                 device=DEVICE_HEADER, signature=SIGNATURE_HEADER
             ),
         )
-    device = db.session().scalar(select(Device).where(Device.device_id == device_id[:40]))
+    device = None
+    if DEVICE_ID.fullmatch(device_id):  # else it names no device: never a database query
+        device = db.session().scalar(select(Device).where(Device.device_id == device_id))
     if device is None or device.public_key is None:
         raise Refusal(
             401,

@@ -20,6 +20,8 @@ from datetime import datetime
 from hom_phieu.ledger.faults import Problem
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
 from hom_phieu.ledger.verify import LedgerWalk, Row, Verifier
+from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
+from web.clock_ahead import counted_box
 from web.parallel import parallel_signatures
 
 LEVELS = tuple(level.value for level in Level)
@@ -31,6 +33,7 @@ class HeldRow(Row):
 
     box: str = ""
     office_id: int = 0
+    received_ms: int | None = None  # when it reached the server (web.clock_ahead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,28 +52,43 @@ class DeviceRef:
 
 @dataclass(slots=True)
 class Tally:
-    """Ballots counted, by level and by clerk, device and channel."""
+    """Official ballots counted, by level and by clerk, device and channel; the phone
+    answers that are not official (:mod:`web.ballot_channels`) in ``unverified``, apart."""
 
     votes: int = 0
     by_level: Counter[str] = field(default_factory=Counter)
     by_clerk: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     by_device: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     by_channel: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # (clerk, channel) -> levels: each clerk's ballots channel by channel
+    by_clerk_channel: defaultdict[tuple[str, str], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
 
     # Phone answers: each detailed criterion's levels, and the comments (clerk, text).
     by_criterion: defaultdict[str, Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
     comments: list[tuple[str, str]] = field(default_factory=list)
+    unverified: Tally | None = None
 
-    def add(self, device_pk: int, record: Record) -> None:
+    def add(self, device_pk: int, record: Record, channel: BallotChannel) -> None:
+        if channel not in OFFICIAL:
+            if self.unverified is None:
+                self.unverified = Tally()
+            self.unverified.add_ballot(device_pk, record, channel)
+        else:
+            self.add_ballot(device_pk, record, channel)
+
+    def add_ballot(self, device_pk: int, record: Record, channel: BallotChannel) -> None:
         body = record.body
         level = body["level"]
         self.votes += 1
         self.by_level[level] += 1
         self.by_clerk[body["clerk"]][level] += 1
         self.by_device[device_pk][level] += 1
-        self.by_channel[body["channel"]][level] += 1
+        self.by_channel[channel.value][level] += 1
+        self.by_clerk_channel[body["clerk"], channel.value][level] += 1
         criteria = body.get("criteria")
         if isinstance(criteria, dict):
             for criterion, answer in criteria.items():
@@ -101,6 +119,8 @@ class DeviceCheck:
     supplement_votes: Counter[str] = field(default_factory=Counter)  # earlier box -> votes
     unopened_votes: Counter[str] = field(default_factory=Counter)  # earlier box -> votes
     next_open: tuple[int, int] | None = None  # (seq, wall_ms) of the next box's OPEN
+    # the box a wrong clock chose -> ballots counted here by their arrival (web.clock_ahead)
+    ahead_votes: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -111,6 +131,16 @@ class BoxCount:
     main: Tally = field(default_factory=Tally)
     supplements: dict[str, Tally] = field(default_factory=dict)
     devices: list[DeviceCheck] = field(default_factory=list)
+    tickets: TicketRule = field(default_factory=lambda: TicketRule(no_tickets))
+    # phone answers' times per clerk (wall_ms), official or not: the checklist's bursts
+    answer_times: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_vote(self, tally: Tally, device_pk: int, record: Record) -> None:
+        """Count a verified VOTE into ``tally`` (the main count's or a supplement's)."""
+        channel = self.tickets.channel(record.body, record.wall_ms)
+        tally.add(device_pk, record, channel)
+        if channel is not BallotChannel.BUTTON:
+            self.answer_times[record.body["clerk"]].append(record.wall_ms)
 
 
 def count_device(
@@ -134,25 +164,33 @@ def count_device(
     check = DeviceCheck(device)
     box = count.box
     offices: dict[int, int] = {}
+    arrivals: dict[int, int | None] = {}
     verifier = AheadVerifier(device.public_key, device.device_id)
-    rows = verifier.checking_ahead(_remember_offices(rows, offices))
+    rows = verifier.checking_ahead(_remember_offices(rows, offices, arrivals))
     walk = LedgerWalk(rows, device.public_key, device.device_id, complete=False,
                       verifier=verifier)  # fmt: skip
     for record in walk:
         check.last_verified_seq = record.seq
+        filed = counted_box(record, arrivals.pop(record.seq, None))  # its box, or its arrival's
         if offices.pop(record.seq, None) != office_id:
             continue  # the device served another office then
-        if record.box == box:
-            _count_main(check, count.main, record)
-        elif record.box < box:
-            if record.box not in opened_boxes:
+        ahead = filed != record.box and record.kind is Kind.VOTE
+        if filed == box:
+            if ahead:
+                check.ahead_votes[record.box] += 1
+            _count_main(check, count, record)
+        elif filed < box:
+            if filed not in opened_boxes:
                 if record.kind is Kind.VOTE:
-                    check.unopened_votes[record.box] += 1
-            elif record.seq > already_counted.get(record.box, 0):
-                check.counted_through[record.box] = record.seq
+                    check.unopened_votes[filed] += 1
+            elif record.seq > already_counted.get(filed, 0):
+                check.counted_through[filed] = record.seq
+                if ahead:
+                    check.ahead_votes[record.box] += 1
                 if record.kind is Kind.VOTE:
-                    check.supplement_votes[record.box] += 1
-                    count.supplements.setdefault(record.box, Tally()).add(device.pk, record)
+                    check.supplement_votes[filed] += 1
+                    supplement = count.supplements.setdefault(filed, Tally())
+                    count.add_vote(supplement, device.pk, record)
         elif record.box == next_box and record.kind is Kind.OPEN:
             check.next_open = (record.seq, record.wall_ms)
     check.problem = walk.problem
@@ -193,29 +231,43 @@ class AheadVerifier(Verifier):
         return chunk
 
 
-def _remember_offices(rows: Iterable[HeldRow], offices: dict[int, int]) -> Iterator[Row]:
-    """Pass rows on to the verifier, noting the office each was filed under (the walk
-    reads a row ahead; the caller pops each entry as its record comes out)."""
+def _remember_offices(
+    rows: Iterable[HeldRow], offices: dict[int, int], arrivals: dict[int, int | None]
+) -> Iterator[Row]:
+    """Pass rows on to the verifier, noting the office each was filed under and when it
+    arrived (the walk reads a row ahead; the caller pops each entry as its record comes
+    out)."""
     for row in rows:
         offices[row.seq] = row.office_id
+        arrivals[row.seq] = row.received_ms
         yield row
 
 
-def _count_main(check: DeviceCheck, tally: Tally, record: Record) -> None:
+def _count_main(check: DeviceCheck, count: BoxCount, record: Record) -> None:
     check.records += 1
     if check.first_seq is None:
         check.first_seq = record.seq
     check.last_seq, check.chain_head = record.seq, record.hash
-    check.counted_through[record.box] = record.seq
+    check.counted_through[count.box] = record.seq  # (a record dated ahead: by its arrival)
     kind = record.kind
     if kind is Kind.VOTE:
         check.votes += 1
-        tally.add(check.device.pk, record)
+        count.add_vote(count.main, check.device.pk, record)
         if record.fields["tq"] == TimeQuality.UNSYNCED:
             check.unsynced_votes += 1
     elif kind is Kind.REFUSED:
-        check.refused[record.body.get("reason", "")] += 1
+        check.refused[record.body.get("reason", "")] += _refusals(record.body)
     elif kind is Kind.OPEN:
         check.open_seq = record.seq
     elif kind is Kind.CLOSE:
         check.close_seq = record.seq
+
+
+def _refusals(body: dict) -> int:
+    """How many refusals a REFUSED record stands for: one, or the number a flood's summing
+    record gives (``presses`` on a kiosk, ``answers`` on the phone survey)."""
+    for name in ("presses", "answers"):
+        number = body.get(name)
+        if type(number) is int and number > 0:
+            return number
+    return 1

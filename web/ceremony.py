@@ -2,7 +2,9 @@
 
 The secretary of the office's committee starts the ceremony (on or after the month's
 last working day, or earlier with a recorded reason); members confirm one after another
-with their own credentials on the same screen; once the quorum is met the secretary
+on the same screen with their own password and their own confirmation code (which they set
+on this screen, before the committee: ``web.ceremony_codes``, ``web.committee_codes``);
+once the quorum is met the secretary
 opens the box: every chain is verified, the ballots counted, the minutes written and the
 box frozen. Until then only "N ballots from M devices, last sync at …" is shown.
 """
@@ -25,17 +27,18 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash
 from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
-from web import clock, db, minutes_render, minutes_text
-from web.auth import _throttled, audit, roles_required
+from web import clock, committee_codes, credentials, db, minutes_render, minutes_text
+from web.auth import audit, roles_required
 from web.box_count import LEVELS
-from web.ceremony_calendar import box_label, month_end, parse_box, today
-from web.checklist import checklist, needs_reason
+from web.ceremony_calendar import box_label, parse_box, today
+from web.checklist import needs_reason
+from web.committee_changes import lock_office
+from web.committee_codes import MAX_CODE
 from web.labels import CHANNEL_LABELS, STATUS_LABELS, label, place_and_date
 from web.manage.common import Form
 from web.minutes import Minutes
@@ -43,7 +46,6 @@ from web.models import (
     CommitteeMember,
     CommitteeRole,
     Confirmation,
-    LoginAttempt,
     Office,
     Opening,
     Role,
@@ -51,11 +53,11 @@ from web.models import (
 )
 from web.opening import (
     OpeningRefused,
-    count_box,
     open_box,
     opening_due,
     quorum_of,
     sealed_summary,
+    verification,
 )
 from web.pages import office_or_404
 from web.survey import close_survey_box
@@ -67,7 +69,10 @@ RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)
 
 
 def init_app(app: Flask) -> None:
+    from web import ceremony_codes  # (its routes use this module's pages)
+
     app.register_blueprint(bp)
+    app.register_blueprint(ceremony_codes.bp)
     app.jinja_env.filters["percent_of"] = formatting.percent
     app.jinja_env.filters["minutes_time"] = minutes_time
     app.jinja_env.globals.update(
@@ -76,6 +81,7 @@ def init_app(app: Flask) -> None:
         channel_label=lambda key: label(CHANNEL_LABELS, key),
         minutes_place_and_date=minutes_place_and_date,
         minutes_month=minutes_text.month,
+        unverified_note=minutes_text.unverified_note,
         chair_of=lambda attendees: minutes_text.name_of(minutes_text.chair(attendees)),
         secretary_of=lambda attendees: minutes_text.name_of(minutes_text.secretary(attendees)),
     )
@@ -98,6 +104,19 @@ class StartForm(Form):
 class ConfirmForm(Form):
     username = StringField(validators=[DataRequired(), Length(max=80)])
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    code = PasswordField(validators=[DataRequired(), Length(max=MAX_CODE)])
+
+
+class CodeForm(Form):
+    """A member sets a confirmation code before the committee (``web.ceremony_codes``)."""
+
+    username = StringField(validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    code = PasswordField(validators=[DataRequired(), Length(max=MAX_CODE)])
+    code_again = PasswordField(validators=[DataRequired(), Length(max=MAX_CODE)])
+    previous_code = PasswordField(validators=[Optional(), Length(max=MAX_CODE)])
+    countersigner = StringField(validators=[Optional(), Length(max=80)])
+    countersigner_code = PasswordField(validators=[Optional(), Length(max=MAX_CODE)])
 
 
 class OpenForm(Form):
@@ -159,7 +178,7 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
         "opening": opening,
         "summary": sealed_summary(session, office.id, box),
         "secretary": _secretary_of(office.id),
-        "due": opening_due(session, box),
+        "due": opening_due(session, box, office),
     }
     if opening is not None and opening.status == Opening.OPENED:
         if current_user.role not in RESULT_READERS:
@@ -170,9 +189,10 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
         context["quorum"] = quorum_of(session, opening)
         context["confirm_form"] = forms.get("confirm") or ConfirmForm(formdata=None)
         context["open_form"] = forms.get("open") or OpenForm(formdata=None)
+        context["code_form"] = forms.get("code") or CodeForm(formdata=None)
         # Verifying reads every record of the office: the secretary's screen asks for it.
         if context["secretary"] and (request.args.get("verify") or "open" in forms):
-            checks = checklist(count_box(session, office, box), month_end(box))
+            checks = verification(session, opening)[1]
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
     else:
         context["start_form"] = forms.get("start") or StartForm(formdata=None)
@@ -190,17 +210,18 @@ def start(office_id: int, box: str):
     if not form.validate():
         return box_page(office_id, box, forms={"start": form}, status=400)
     session = db.session()
+    lock_office(session, office.id)  # (no committee change half-way through a start)
     now = clock.now()
     first_day = parse_box(box)
     if (today(now).year, today(now).month) < first_day:
         form.early_reason.errors.append(_("this month has not begun: its box cannot be opened"))
         return box_page(office_id, box, forms={"start": form}, status=400)
     reason = (form.early_reason.data or "").strip()
-    if today(now) < opening_due(session, box) and not reason:
+    if today(now) < opening_due(session, box, office) and not reason:
         form.early_reason.errors.append(
             _(
                 "the box is due to be opened on {day}: give the reason for opening it earlier"
-            ).format(day=opening_due(session, box).strftime("%d/%m/%Y"))
+            ).format(day=opening_due(session, box, office).strftime("%d/%m/%Y"))
         )
         return box_page(office_id, box, forms={"start": form}, status=400)
     session.add(
@@ -223,27 +244,33 @@ def start(office_id: int, box: str):
 @bp.post("/offices/<int:office_id>/boxes/<box>/confirm")
 @roles_required(Role.COMMITTEE)
 def confirm(office_id: int, box: str):
-    """A member confirms with their own account name and password, typed on the
-    secretary's screen. Wrong passwords count towards the login throttle."""
+    """A member confirms with their own account name, password and confirmation code,
+    typed on the secretary's screen. Wrong passwords and codes count towards the login
+    throttle."""
     office, opening = _ceremony_under_way(office_id, box)
     session = db.session()
     form = ConfirmForm()
     if not form.validate():
         return box_page(office_id, box, forms={"confirm": form}, status=400)
-    username, address = form.username.data.strip(), request.remote_addr or ""
+    username = form.username.data.strip()
     refusal, status = None, 400
-    if _throttled(session, username, address):
-        refusal, status = _("Too many failed attempts: wait 15 minutes, then try again."), 429
+    # This logged-in screen is a throttle channel of its own: a stranger's wrong passwords
+    # elsewhere never slow a member confirming here (web.login_throttle).
+    verdict = credentials.check(
+        session, username, form.password.data, credentials.colleague_client(current_user.id)
+    )
+    if verdict.wait is not None:
+        refusal, status = credentials.wait_message(verdict.wait), 429
+    elif verdict.user is None:
+        refusal, status = _("Wrong account name or password."), 401
     else:
-        user = session.scalar(select(User).where(User.username == username))
-        ok = bool(
-            user and user.active and check_password_hash(user.password_hash, form.password.data)
-        )
-        session.add(LoginAttempt(username=username, address=address, ok=ok))
-        if not ok:
-            refusal, status = _("Wrong account name or password."), 401
-        else:
-            refusal = _confirmation_refusal(opening, user)
+        user = verdict.user
+        refusal = _confirmation_refusal(opening, user)
+        if refusal is None:  # the part an administrator who reset the password lacks
+            screen = credentials.colleague_client(current_user.id)
+            refusal, status = committee_codes.typed_refusal(
+                session, office.id, user, form.code.data, screen
+            )
     if refusal is not None:
         audit(
             "ceremony_confirmation_refused",

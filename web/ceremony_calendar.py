@@ -13,9 +13,13 @@ from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from hom_phieu.clock import TIMEZONE
+from hom_phieu.i18n import N_
 
 BOX_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday (Monday is 0)
+# The days of the week in words (msgids), Monday first as ``date.weekday()`` counts them.
+WEEKDAY_NAMES = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
+                 N_("Saturday"), N_("Sunday"))  # fmt: skip
 
 
 def parse_box(box: str) -> tuple[int, int]:
@@ -52,10 +56,19 @@ def last_working_day(
     return last
 
 
+def month_start(box: str) -> datetime:
+    """The first instant of the month, in Vietnam time."""
+    year, month = parse_box(box)
+    return datetime(year, month, 1, tzinfo=TIMEZONE)
+
+
+def in_month(day: date, box: str) -> bool:
+    return (day.year, day.month) == parse_box(box)
+
+
 def month_end(box: str) -> datetime:
     """The first instant after the month, in Vietnam time."""
-    year, month = parse_box(next_box(box))
-    return datetime(year, month, 1, tzinfo=TIMEZONE)
+    return month_start(next_box(box))
 
 
 def today(now: datetime) -> date:

@@ -8,6 +8,7 @@ minutes record; ``ok``: nothing to do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from hom_phieu.i18n import _, ngettext
 from hom_phieu.ledger.events import BURST_REASONS, RefusalReason
 from web.box_count import BoxCount, DeviceCheck
 from web.ceremony_calendar import box_label
+from web.clock_ahead import ahead_warnings
 from web.labels import REFUSAL_LABELS, label
 
 OK, WARNING, FAULT = "ok", "warning", "fault"
@@ -37,7 +39,7 @@ def checklist(count: BoxCount, month_end: datetime) -> list[Check]:
     checks: list[Check] = []
     for device in count.devices:
         checks += _device_checks(device, count.box, month_end)
-    return checks
+    return checks + answer_bursts(count.answer_times)
 
 
 def device_status(checks: list[Check], device_id: str) -> str:
@@ -165,4 +167,50 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
                 votes=votes, box=box_label(earlier)
             ),
         )
+    for code, message in ahead_warnings(check.ahead_votes):  # a device's clock set ahead
+        add(code, WARNING, message)
     return found
+
+
+# --- office-wide: bursts of accepted phone answers about one clerk ---------------------------
+# Refused answers are named by the survey device's lines above; this names what got in. A
+# burst is more than BURST_ANSWERS answers about one clerk within BURST_WINDOW_MS (official
+# or only unverified opinions): a counter serves one citizen at a time, so that many answers
+# about one clerk so fast deserve the committee's look before it signs.
+BURST_ANSWERS = 5  # more than this many answers about one clerk …
+BURST_WINDOW_MS = 10 * 60_000  # … within ten minutes is a burst
+
+
+def answer_bursts(answer_times: Mapping[str, Sequence[int]]) -> list[Check]:
+    """One warning per clerk whose phone answers came in a burst: the busiest window."""
+    found: list[Check] = []
+    for clerk in sorted(answer_times):
+        busiest = _busiest_window(sorted(answer_times[clerk]))
+        if busiest is None:
+            continue
+        answers, first_ms, last_ms = busiest
+        message = _(
+            "{count} phone answers about clerk {clerk} within {minutes} minutes ({first} – "
+            "{last}), faster than a counter serves citizens: check them before signing"
+        ).format(
+            count=answers,
+            clerk=clerk,
+            minutes=BURST_WINDOW_MS // 60_000,
+            first=formatting.date_time(first_ms),
+            last=formatting.date_time(last_ms),
+        )
+        found.append(Check("answer_burst", WARNING, "", message))
+    return found
+
+
+def _busiest_window(times: Sequence[int]) -> tuple[int, int, int] | None:
+    """(answers, first, last) of the fullest window over the limit, or None."""
+    best: tuple[int, int, int] | None = None
+    start = 0
+    for end, at in enumerate(times):
+        while at - times[start] > BURST_WINDOW_MS:
+            start += 1
+        answers = end - start + 1
+        if answers > BURST_ANSWERS and (best is None or answers > best[0]):
+            best = (answers, times[start], at)
+    return best

@@ -11,7 +11,9 @@ records already held, and stores the new ones in one transaction. What it answer
   :class:`Alert`, and nothing else of the batch is stored;
 * a batch starting beyond the next expected record: a gap, answered with where to resume;
 * anything that breaks the chain or the rules (a forged signature, another device's
-  record, a broken link, a reordered batch): refused, naming the first bad record.
+  record, a broken link, a reordered batch): refused, naming the first bad record, and
+  raised as an alert naming the device (``web.device_alerts``);
+* records dated ahead of the server's time: stored, and raised as an alert.
 
 Nothing here logs or returns a record's content: boxes stay sealed.
 """
@@ -36,6 +38,7 @@ from hom_phieu.ledger.records import (
 )
 from hom_phieu.ledger.verify import Verifier
 from web import clock
+from web.device_alerts import alert_if_ahead, alert_refused
 from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
 from web.models import Alert, Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures
@@ -81,11 +84,17 @@ def ingest(
     """Check and store ``batch`` for ``device`` in one transaction; raises :class:`Refusal`.
 
     A concurrent push of the same records (a retry racing the original) loses on the
-    (device, seq) uniqueness and is tried again, when its records are duplicates.
+    (device, seq) uniqueness and is tried again, when its records are duplicates. Records
+    the chain's rules refuse (422) raise an alert naming the device.
     """
     for attempt in range(ATTEMPTS):
         try:
             return _ingest_once(session, device, batch, cache)
+        except Refusal as refusal:
+            if refusal.status == 422:
+                session.rollback()
+                alert_refused(session, device, refusal.message, clock.now())
+            raise
         except (IntegrityError, OperationalError):
             session.rollback()
             session.refresh(device)
@@ -124,12 +133,14 @@ def _ingest_once(
         )
     verifier = device_verifier(session, device, cache)
     received = clock.now()
-    rows = []
+    rows, records = [], []
     signed = _signatures(verifier, new)
     for item, signature_ok in zip(new, signed, strict=True):
         record = _checked(verifier, item, signature_ok)
         verifier.accept(record)
         rows.append(row_of(device, record, item.sig, received))
+        records.append(record)
+    alert_if_ahead(session, device, records, received)
     insert_rows(session, rows)
     move_head(device, verifier.state)
     device.last_seen_at = received

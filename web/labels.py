@@ -26,7 +26,9 @@ COMMITTEE_ROLE_LABELS = {
 }
 CHANNEL_LABELS = {
     Channel.BUTTON.value: N_("buttons at the counter"),
-    Channel.PHONE.value: N_("phone survey"),
+    Channel.PHONE.value: N_("phone survey"),  # (minutes made before the channels were split)
+    "phone_ticket": N_("phone survey with the ticket's code"),
+    "phone_screen": N_("phone survey without a ticket (unverified, not counted)"),
 }
 STATUS_LABELS = {"ok": N_("ok"), "warning": N_("warning"), "fault": N_("fault")}
 

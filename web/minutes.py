@@ -21,7 +21,16 @@ from datetime import datetime
 from enum import StrEnum
 
 from hom_phieu.ledger.faults import Fault
-from web.minutes_count import ClerkRow, Comment, Count, CountRow, LevelCounts, Supplement
+from web.minutes_changes import ChangeEntry
+from web.minutes_count import (
+    ClerkChannelRow,
+    ClerkRow,
+    Comment,
+    Count,
+    CountRow,
+    LevelCounts,
+    Supplement,
+)
 from web.minutes_json import Json, MinutesFormatError, Reader, doc, iso, opt_iso
 
 MINUTES_FORMAT = 1
@@ -222,10 +231,13 @@ class CheckEntry:
     """One finding of the verification checklist, in the checklist's order."""
 
     code: str = field(
-        metadata=doc("what was checked: chain, records, open, close, sync, refused, clock, …")
+        metadata=doc(
+            "what was checked: chain, records, open, close, sync, refused, clock, …, committee "
+            "(a change of the committee)"
+        )
     )
     severity: Severity = field(metadata=doc("how bad the finding is"))
-    device_id: str = field(metadata=doc("the device it is about"))
+    device_id: str = field(metadata=doc("the device it is about (empty: the office as a whole)"))
     message: str = field(
         metadata=doc("the finding in words, in the language of the minutes (Vietnamese)")
     )
@@ -319,10 +331,19 @@ class Minutes:
         metadata=doc("late ballots of boxes opened before, by box")
     )
     next_box: NextBox = field(metadata=doc("the next box, already sealed and collecting"))
+    changes: tuple[ChangeEntry, ...] | None = field(
+        default=None,
+        metadata=doc(
+            "the changes made to the settings that reach the office (scale, working calendar, "
+            "…) and to its committee (members, roles, quorum, password resets, confirmation "
+            "codes) from the first day of the month (or the previous opening, if earlier) to "
+            "the opening, in order; absent when there were none"
+        ),
+    )
 
     def to_json(self) -> Json:
         """The JSON object of ``docs/minutes-format.md`` (hash its canonical bytes)."""
-        return {
+        data: Json = {
             "format": self.format,
             "office": self.office.to_json(),
             "box": self.box,
@@ -340,6 +361,9 @@ class Minutes:
             "supplements": [supplement.to_json() for supplement in self.supplements],
             "next_box": self.next_box.to_json(),
         }
+        if self.changes is not None:
+            data["changes"] = [change.to_json() for change in self.changes]
+        return data
 
     @classmethod
     def from_json(cls, data: object, where: str = "minutes") -> Minutes:
@@ -362,6 +386,7 @@ class Minutes:
             count=r.obj("count", Count.from_json),
             supplements=r.items("supplements", Supplement.from_json),
             next_box=r.obj("next_box", NextBox.from_json),
+            changes=r.opt_items("changes", ChangeEntry.from_json),
         )
         r.done()
         if made.format != MINUTES_FORMAT:
@@ -394,11 +419,13 @@ PARTS: tuple[type, ...] = (
     Count,
     LevelCounts,
     ClerkRow,
+    ClerkChannelRow,
     CountRow,
     Comment,
     Supplement,
     NextBox,
     NextBoxDevice,
+    ChangeEntry,
 )
 
 __all__ = [
@@ -407,7 +434,9 @@ __all__ = [
     "PARTS",
     "Attendee",
     "ChainProblem",
+    "ChangeEntry",
     "CheckEntry",
+    "ClerkChannelRow",
     "ClerkRow",
     "Comment",
     "Count",

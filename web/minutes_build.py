@@ -14,7 +14,7 @@ from datetime import datetime
 
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import aware
-from hom_phieu.ledger.records import Channel
+from web.ballot_channels import BallotChannel
 from web.box_count import BoxCount, DeviceCheck, Tally
 from web.ceremony_calendar import next_box
 from web.checklist import Check, device_status
@@ -23,6 +23,7 @@ from web.minutes import (
     Attendee,
     ChainProblem,
     CheckEntry,
+    ClerkChannelRow,
     ClerkRow,
     Comment,
     Count,
@@ -37,6 +38,7 @@ from web.minutes import (
     Severity,
     Supplement,
 )
+from web.minutes_changes import ChangeEntry
 
 NO_FIELD = "—"  # the procedure field of a clerk who has none
 
@@ -67,6 +69,7 @@ class Ceremony:
     dossiers_returned: int | None
     quorum: QuorumSize
     attendees: tuple[Attendee, ...]
+    changes: tuple[ChangeEntry, ...] | None = None  # of the settings (web.month_changes)
 
 
 def moment(value: datetime) -> datetime:
@@ -117,6 +120,7 @@ def build_minutes(
                 if d.next_open is not None
             ),
         ),
+        changes=ceremony.changes,
     )
 
 
@@ -178,14 +182,29 @@ def count_tables(
         by_field=tuple(_row(k, v) for k, v in sorted(by_field.items())),
         by_channel=tuple(
             _row(channel.value, tally.by_channel[channel.value])
-            for channel in Channel
+            for channel in BallotChannel
             if channel.value in tally.by_channel
+        ),
+        by_clerk_channel=tuple(
+            ClerkChannelRow(
+                code,
+                clerks.get(code, UNKNOWN_CLERK).name,
+                channel.value,
+                LevelCounts.of(levels),
+                sum(levels.values()),
+            )
+            for code, _levels in clerk_order
+            for channel in BallotChannel
+            if (levels := tally.by_clerk_channel.get((code, channel.value)))
         ),
         by_criterion=tuple(_row(k, v) for k, v in tally.by_criterion.items()),
         comments=tuple(
             Comment(code, clerks.get(code, UNKNOWN_CLERK).name, text)
             for code, text in tally.comments
         ),
+        unverified=None
+        if tally.unverified is None
+        else count_tables(tally.unverified, clerks, counters),
     )
 
 

@@ -102,6 +102,39 @@ class ClerkRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClerkChannelRow:
+    """A clerk's ballots of one channel (see :mod:`web.ballot_channels`)."""
+
+    key: str = field(metadata=doc("the clerk's code"))
+    name: str = field(metadata=doc('the clerk\'s name at the opening ("" when not in the list)'))
+    channel: str = field(
+        metadata=doc(
+            "the channel: button, phone_ticket (phone answer with a ticket), "
+            "phone_screen (phone answer without one: unverified)"
+        )
+    )
+    by_level: LevelCounts = field(metadata=doc("these ballots per level"))
+    votes: int = field(metadata=doc("these ballots"))
+
+    def to_json(self) -> Json:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "channel": self.channel,
+            "by_level": self.by_level.to_json(),
+            "votes": self.votes,
+        }
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "clerk_channel") -> ClerkChannelRow:
+        r = Reader(data, where)
+        made = cls(r.text("key"), r.text("name"), r.text("channel"),
+                   r.obj("by_level", LevelCounts.from_json), r.integer("votes"))  # fmt: skip
+        r.done()
+        return made
+
+
+@dataclass(frozen=True, slots=True)
 class Comment:
     """A citizen's comment from the phone survey, shown once the box is open."""
 
@@ -144,6 +177,19 @@ class Count:
     comments: tuple[Comment, ...] | None = field(
         metadata=doc("phone survey: the comments (absent in minutes before the survey)")
     )
+    by_clerk_channel: tuple[ClerkChannelRow, ...] | None = field(
+        default=None,
+        metadata=doc(
+            "per clerk, each channel apart (absent in minutes before the channels were split)"
+        ),
+    )
+    unverified: Count | None = field(
+        default=None,
+        metadata=doc(
+            "phone answers without a verified ticket: unverified opinions, counted apart and "
+            "never in the official result above (absent when there are none)"
+        ),
+    )
 
     def to_json(self) -> Json:
         data: Json = {
@@ -158,6 +204,10 @@ class Count:
             data["by_criterion"] = [row.to_json() for row in self.by_criterion]
         if self.comments is not None:
             data["comments"] = [comment.to_json() for comment in self.comments]
+        if self.by_clerk_channel is not None:
+            data["by_clerk_channel"] = [row.to_json() for row in self.by_clerk_channel]
+        if self.unverified is not None:
+            data["unverified"] = self.unverified.to_json()
         return data
 
     @classmethod
@@ -172,6 +222,8 @@ class Count:
             by_channel=r.items("by_channel", CountRow.from_json),
             by_criterion=r.opt_items("by_criterion", CountRow.from_json),
             comments=r.opt_items("comments", Comment.from_json),
+            by_clerk_channel=r.opt_items("by_clerk_channel", ClerkChannelRow.from_json),
+            unverified=r.absent_or_obj("unverified", Count.from_json),
         )
         r.done()
         return made

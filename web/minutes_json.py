@@ -80,6 +80,10 @@ class Reader:
             raise MinutesFormatError(f"{self.where}.{key}: expected a list, got {value!r}")
         return tuple(read(item, f"{self.where}.{key}[{n}]") for n, item in enumerate(value))
 
+    def absent_or_obj(self, key: str, read: Callable[[object, str], T]) -> T | None:
+        """An object that older (or smaller) minutes may lack (None then, absent again)."""
+        return self.obj(key, read) if key in self.data else None
+
     def opt_items(self, key: str, read: Callable[[object, str], T]) -> tuple[T, ...] | None:
         """A list that older minutes may lack (None then, and absent again in the JSON)."""
         return self.items(key, read) if key in self.data else None

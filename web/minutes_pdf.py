@@ -18,6 +18,7 @@ from hom_phieu.formatting import percent
 from hom_phieu.i18n import _, current_language
 from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, STATUS_LABELS, label, place_and_date
 from web.minutes import Count, LevelCounts, Minutes, Severity
+from web.minutes_changes import CHANGE_COLUMNS, CHANGES_INTRO, CHANGES_TITLE, change_cells
 from web.minutes_pdf_layout import (
     BODY_SIZE,
     FONT,
@@ -47,6 +48,7 @@ from web.minutes_text import (
     row_name,
     secretary,
     seq_range,
+    unverified_note,
     when,
 )
 
@@ -247,6 +249,17 @@ def _results(pdf: FPDF, minutes: Minutes) -> None:
         subheading(pdf, _(breakdown.title))
         _count_table(pdf, breakdown, count)
     _phone_answers(pdf, count)
+    _unverified(pdf, count.unverified)
+
+
+def _unverified(pdf: FPDF, count: Count | None) -> None:
+    """Phone answers without a verified ticket: shown apart, never in the result above."""
+    if count is None:
+        return
+    subheading(pdf, _("Unverified opinions from the phone survey (not counted)"))
+    paragraph(pdf, unverified_note(count.votes))
+    _count_table(pdf, CLERKS, count)
+    _phone_answers(pdf, count)
 
 
 def _phone_answers(pdf: FPDF, count: Count) -> None:
@@ -285,6 +298,7 @@ def _supplements(pdf: FPDF, minutes: Minutes) -> None:
         )
         _totals_table(pdf, count)
         _count_table(pdf, CLERKS, count)
+        _unverified(pdf, count.unverified)
 
 
 def _next_box(pdf: FPDF, minutes: Minutes) -> None:
@@ -356,6 +370,13 @@ def _signatures(pdf: FPDF, minutes: Minutes) -> None:
         _signature_row(pdf, others[index : index + 3], 3, 30)
 
 
+def _changes(pdf: FPDF, minutes: Minutes) -> None:
+    paragraph(pdf, _(CHANGES_INTRO))
+    pdf.ln(1)
+    rows = [change_cells(change) for change in minutes.changes or ()]
+    table(pdf, [_(c) for c in CHANGE_COLUMNS], rows, (24, 28, 37, 38, 38), align="L")
+
+
 Section = Callable[[FPDF, Minutes], None]
 
 
@@ -376,8 +397,10 @@ def minutes_pdf(minutes: Minutes, content_hash: str) -> bytes:
     sections: list[tuple[str, Section]] = [
         (_("Attendees"), _attendees),
         (_("Verification of the devices and their records"), _verification),
-        (_("Results of the count"), _results),
     ]
+    if minutes.changes:
+        sections.append((_(CHANGES_TITLE), _changes))
+    sections.append((_("Results of the count"), _results))
     if minutes.supplements:
         sections.append((_("Late ballots of earlier boxes"), _supplements))
     sections.append((_("The next ballot box"), _next_box))

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hom_phieu.clock import TIMEZONE
-from hom_phieu.i18n import N_, _
+from hom_phieu.i18n import N_, _, ngettext
 from hom_phieu.ledger.records import Level
 from web.labels import CHANNEL_LABELS, label
-from web.minutes import Attendee, ClerkRow, Count, CountRow, DeviceEntry, Severity
+from web.minutes import (
+    Attendee,
+    ClerkChannelRow,
+    ClerkRow,
+    Count,
+    CountRow,
+    DeviceEntry,
+    Severity,
+)
 
 LEVELS = tuple(level.value for level in Level)
 CHAIR_ROLES = ("ubnd_leader", "ubnd_deputy")  # who chairs the opening, in order of preference
@@ -37,9 +45,9 @@ class CountTable:
     sheet: str  # msgid of the XLSX sheet
     column: str  # msgid of the name column
 
-    def rows(self, count: Count) -> Sequence[ClerkRow | CountRow]:
-        rows: Sequence[ClerkRow | CountRow] = getattr(count, self.key)
-        return rows
+    def rows(self, count: Count) -> Sequence[ClerkRow | ClerkChannelRow | CountRow]:
+        rows: Sequence[ClerkRow | ClerkChannelRow | CountRow] | None = getattr(count, self.key)
+        return rows or ()
 
 
 TABLES = (
@@ -53,6 +61,13 @@ TABLES = (
         N_("Procedure field"),
     ),
     CountTable("by_channel", "channel", N_("Results by channel"), N_("By channel"), N_("Channel")),
+    CountTable(
+        "by_clerk_channel",
+        "clerk_channel",
+        N_("Results by clerk, channel by channel"),
+        N_("By clerk and channel"),
+        N_("Clerk · channel"),
+    ),
 )
 CLERKS = TABLES[0]
 
@@ -85,10 +100,13 @@ def month(box: str) -> str:
     return f"{number}/{year}"
 
 
-def row_name(table: CountTable, row: ClerkRow | CountRow) -> str:
+def row_name(table: CountTable, row: ClerkRow | ClerkChannelRow | CountRow) -> str:
     """What a row of a breakdown is called in the PDF and the XLSX."""
     if table.key == "by_channel":
         return label(CHANNEL_LABELS, row.key)
+    if isinstance(row, ClerkChannelRow):
+        clerk = ClerkRow(row.key, row.name, "", row.by_level, row.votes)
+        return f"{row_name(CLERKS, clerk)} · {label(CHANNEL_LABELS, row.channel)}"
     if table.key == "by_clerk":
         if not row.name:  # a code not (or no longer) in the office's list of clerks
             return _("{code} (not in the list)").format(code=row.key)
@@ -123,3 +141,16 @@ def secretary(attendees: Sequence[Attendee]) -> Attendee | None:
 def name_of(attendee: Attendee | None) -> str:
     """The name under a signature (empty when nobody holds the role)."""
     return attendee.name if attendee is not None else ""
+
+
+def unverified_note(answers: int) -> str:
+    """What the unverified phone answers are, in every rendering of the minutes."""
+    return ngettext(
+        "{count} phone answer came without a ticket (from the QR code on the screen) or with "
+        "a ticket that did not check out. Anybody can send such answers again and again, so "
+        "they are shown here as opinions and are not part of the official result above.",
+        "{count} phone answers came without a ticket (from the QR code on the screen) or with "
+        "a ticket that did not check out. Anybody can send such answers again and again, so "
+        "they are shown here as opinions and are not part of the official result above.",
+        answers,
+    ).format(count=answers)

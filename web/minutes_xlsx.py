@@ -20,7 +20,18 @@ from openpyxl.worksheet.worksheet import Worksheet
 from hom_phieu.i18n import _
 from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, STATUS_LABELS, label
 from web.minutes import ClerkRow, Count, LevelCounts, Minutes
-from web.minutes_text import CLERKS, LEVELS, TABLES, CountTable, local, month, ratio, row_name
+from web.minutes_changes import CHANGE_COLUMNS, change_cells
+from web.minutes_text import (
+    CLERKS,
+    LEVELS,
+    TABLES,
+    CountTable,
+    local,
+    month,
+    ratio,
+    row_name,
+    unverified_note,
+)
 
 SHEET_FORBIDDEN = str.maketrans({character: "-" for character in "[]:*?/\\"})
 PERCENT_FORMAT = "0.00%"
@@ -195,6 +206,16 @@ def _phone_sheets(workbook: Workbook, count: Count) -> None:
             _append(sheet, [comment.clerk, comment.name, comment.text])
 
 
+def _unverified_sheet(workbook: Workbook, count: Count | None) -> None:
+    """Phone answers without a verified ticket, per clerk: apart from the official sheets."""
+    if count is None:
+        return
+    sheet = workbook.create_sheet(_sheet_title(_("Unverified opinions")))
+    _append(sheet, [unverified_note(count.votes)])
+    sheet.append([])
+    _count_rows(sheet, CLERKS, count)
+
+
 def minutes_xlsx(minutes: Minutes, content_hash: str) -> bytes:
     """The minutes as a workbook: a summary, one sheet per breakdown, the checks, the late
     ballots; counts are numbers and shares are numbers formatted as percentages."""
@@ -207,7 +228,13 @@ def minutes_xlsx(minutes: Minutes, content_hash: str) -> bytes:
         _count_rows(sheet, breakdown, minutes.count)
         sheet.freeze_panes = "A2"
     _phone_sheets(workbook, minutes.count)
+    _unverified_sheet(workbook, minutes.count.unverified)
     _checks_sheet(workbook.create_sheet(_sheet_title(_("Checks"))), minutes)
+    if minutes.changes:  # the changes to the settings during the month (web.month_changes)
+        sheet = workbook.create_sheet(_sheet_title(_("Changes")))
+        _append(sheet, [_(column) for column in CHANGE_COLUMNS], bold=True)
+        for change in minutes.changes:
+            _append(sheet, [_naive_local(change.at), *change_cells(change)[1:]])
     for supplement in minutes.supplements:
         title = _("Late ballots {box}").format(box=supplement.box)
         sheet = workbook.create_sheet(_sheet_title(title))

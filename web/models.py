@@ -20,11 +20,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -67,6 +69,9 @@ class Unit(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))  # "tỉnh", "xã", "phường", …
+    # Its weekend days (Monday 0) for the offices under it; None: the unit above's
+    # (web.unit_calendar).
+    weekend: Mapped[list | None] = mapped_column(JSON)
     parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Unit]] = relationship(back_populates="parent")
 
@@ -85,17 +90,6 @@ class User(Base):
     unit: Mapped[Unit | None] = relationship()
 
 
-class LoginAttempt(Base):
-    """Kept for throttling only; old rows are deleted."""
-
-    __tablename__ = "login_attempts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), index=True)
-    address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    ok: Mapped[bool] = mapped_column(Boolean)
-
-
 class AuditEntry(Base):
     """Append-only log of administrative actions (no UPDATE or DELETE in the code)."""
 
@@ -107,6 +101,9 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     address: Mapped[str] = mapped_column(String(64), default="")
+    # The office or unit whose settings the action changed (web.month_changes lists them).
+    office_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ProcedureField(Base):
@@ -331,11 +328,18 @@ class CountedRange(Base):
 
 
 class Holiday(Base):
-    """A public holiday (ngày nghỉ lễ): not a working day when a box's opening is due."""
+    """A public holiday (ngày nghỉ lễ): not a working day when a box's opening is due, for
+    the offices under its unit (None: national, every office; web.unit_calendar)."""
 
     __tablename__ = "holidays"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "day", name="uq_holidays_unit_id_day"),
+        Index("uq_holidays_national_day", "day", unique=True,
+              sqlite_where=text("unit_id IS NULL"), postgresql_where=text("unit_id IS NULL")),
+    )  # fmt: skip
     id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date] = mapped_column(Date, unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
     name: Mapped[str] = mapped_column(String(200))
 
 
@@ -374,3 +378,8 @@ class EnrollFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+
+
+# Tables kept in modules of their own, registered on Base.metadata with these (the
+# migrations and their test compare the whole of it).
+from web import models_accounts, models_committee  # noqa: E402, F401

@@ -19,26 +19,31 @@ from sqlalchemy.orm import Session
 from hom_phieu.i18n import _, language
 from hom_phieu.ledger.records import canonical_bytes, record_hash
 from web import clock
+from web.ballot_channels import TicketRule
 from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
-from web.ceremony_calendar import DEFAULT_WEEKEND, last_working_day, month_end, next_box
+from web.ceremony_calendar import month_end, next_box
 from web.checklist import Check, checklist
+from web.clock_ahead import received_ms
+from web.committee_changes import change_entries, committee_checks
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
 from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
+from web.minutes_changes import ChangeEntry
 from web.models import (
     Clerk,
     CommitteeMember,
     CountedRange,
     Device,
     Evidence,
-    Holiday,
     LedgerRecord,
     Office,
     Opening,
     ProcedureField,
-    Setting,
     User,
 )
+from web.month_changes import minutes_changes, settings_checks
 from web.quorum import Quorum
+from web.ticket_lookup import ticket_lookup
+from web.unit_calendar import calendar_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +70,10 @@ def sealed_summary(session: Session, office_id: int, box: str) -> SealedSummary:
     return SealedSummary(row[0], row[1], row[2])
 
 
-WEEKEND_SETTING = "weekend_days"
-
-
-def weekend_days(session: Session) -> frozenset[int]:
-    """The days of the week that are not working days (Monday is 0); Saturday and Sunday
-    unless the administrator has changed them."""
-    setting = session.get(Setting, WEEKEND_SETTING)
-    return frozenset(setting.value["days"]) if setting is not None else DEFAULT_WEEKEND
-
-
-def opening_due(session: Session, box: str) -> date:
-    """The day from which the box may be opened without a reason: the month's last
-    working day, with the weekend days and public holidays on record."""
-    holidays = set(session.scalars(select(Holiday.day)))
-    return last_working_day(box, weekend_days(session), holidays)
+def opening_due(session: Session, box: str, office: Office) -> date:
+    """The day from which ``office``'s box may be opened without a reason: the month's last
+    working day in the calendar of the office's unit (``web.unit_calendar``)."""
+    return calendar_of(session, office.unit_id).due_day(box)
 
 
 def active_members(session: Session, office_id: int) -> list[CommitteeMember]:
@@ -120,7 +114,7 @@ def count_box(session: Session, office: Office, box: str) -> BoxCount:
             .group_by(LedgerRecord.device_pk)
         ).all()
     )
-    count = BoxCount(box)
+    count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)))
     following = next_box(box)
     for device in _devices(session, office.id):
         count_device(
@@ -173,13 +167,14 @@ def _rows(session: Session, device_pk: int) -> Iterator[HeldRow]:
             LedgerRecord.sig,
             LedgerRecord.box,
             LedgerRecord.office_id,
+            LedgerRecord.received_at,
         )
         .where(LedgerRecord.device_pk == device_pk)
         .order_by(LedgerRecord.seq)
         .execution_options(yield_per=2000)
     )
-    for seq, data, sig, box, office_id in result:
-        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id)
+    for seq, data, sig, box, office_id, received_at in result:
+        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id, received_ms(received_at))
 
 
 def _already_counted(session: Session, office_id: int) -> dict[int, dict[str, int]]:
@@ -202,6 +197,20 @@ class OpeningRefused(Exception):
     """The box cannot be opened now; the message says why."""
 
 
+def verification(
+    session: Session, opening: Opening, now: datetime | None = None
+) -> tuple[BoxCount, list[Check]]:
+    """The box counted and its checklist: every device's checks, then the office's (the
+    changes of its committee and of its settings listed with the box, up to ``now``)."""
+    count = count_box(session, opening.office, opening.box)
+    checks = checklist(count, month_end(opening.box))
+    until = now or clock.now()
+    office_checks = committee_checks(session, opening, until) + settings_checks(
+        session, opening, until
+    )
+    return count, checks + office_checks
+
+
 def open_box(
     session: Session,
     opening: Opening,
@@ -221,14 +230,14 @@ def open_box(
     quorum = quorum_of(session, opening)
     if not quorum.met:
         raise OpeningRefused("; ".join(quorum.missing()))
+    now = now or clock.now()
     with language("vi"):  # the minutes are an official document in Vietnamese
-        count = count_box(session, opening.office, opening.box)  # (its fault messages too)
-        checks = checklist(count, month_end(opening.box))
+        count, checks = verification(session, opening, now)  # (its fault messages too)
     if any(check.severity != "ok" for check in checks) and not warnings_reason.strip():
         raise OpeningRefused(
             _("the checklist has warnings or faults: give the reason for opening anyway")
         )
-    opening.opened_at, opening.opened_by = now or clock.now(), user_id
+    opening.opened_at, opening.opened_by = now, user_id
     opening.warnings_reason = warnings_reason.strip()
     opening.dossiers_returned = dossiers_returned
     content = minutes_content(session, opening, count, checks)
@@ -279,8 +288,20 @@ def minutes_content(
             Attendee(users[c.user_id].display_name, c.committee_role, moment(c.at))
             for c in opening.confirmations
         ),
+        changes=_changes(session, opening, opening.opened_at),
     )
     return build_minutes(ceremony, count, checks, _clerks(session, office.id))
+
+
+def _changes(session: Session, opening: Opening, until: datetime) -> tuple[ChangeEntry, ...] | None:
+    """The changes of the office's settings and of its committee listed with the box, in
+    order of time, in Vietnamese; None when there were none."""
+    with language("vi"):  # the minutes are an official document in Vietnamese
+        found = [
+            *(minutes_changes(session, opening, until) or ()),
+            *change_entries(session, opening, until),
+        ]
+    return tuple(sorted(found, key=lambda change: change.at)) or None
 
 
 def _clerks(session: Session, office_id: int) -> dict[str, ClerkInfo]:

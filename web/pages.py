@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from hom_phieu.i18n import _
 from web import clock, db
 from web.auth import audit, require_unit, roles_required, units_in_scope
+from web.form_input import StorableInputMeta
 from web.models import (
     Alert,
     Counter,
@@ -120,6 +121,7 @@ def devices():
 
 
 class DeviceForm(FlaskForm):
+    Meta = StorableInputMeta
     office = SelectField(coerce=int, validators=[DataRequired()])
     counter = SelectField(coerce=int, validators=[Optional()])
     label = StringField(validators=[Length(max=200)])

@@ -1,5 +1,6 @@
 """Whether the committee's confirmations make a quorum: k of the n active members, the
-People's Committee leader or deputy among them. Pure: the caller passes the facts."""
+People's Committee leader or deputy among them; and whether a committee can ever reach its
+quorum. Pure: the caller passes the facts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from dataclasses import dataclass
 
 from hom_phieu.i18n import _
 from web.models import CommitteeRole
+
+# No one person opens a box: at least two members, the People's Committee leader or deputy
+# and one other (the opening committee of the paper box has five: docs/product.md).
+MIN_QUORUM = 2
+MAX_QUORUM = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +49,22 @@ class Quorum:
         if not self.presiding:
             reasons.append(_("the People's Committee leader or deputy has not confirmed"))
         return reasons
+
+
+def shape_refusal(required: int, roles: Sequence[str]) -> str | None:
+    """Why a committee whose members able to confirm hold ``roles`` could not reach a
+    quorum of ``required``, or None: the quorum lies between the statutory minimum and the
+    committee's size, and a People's Committee leader or deputy is among them."""
+    if not MIN_QUORUM <= required <= MAX_QUORUM:
+        return _("the quorum must be between {low} and {high}").format(
+            low=MIN_QUORUM, high=MAX_QUORUM
+        )
+    if required > len(roles):
+        return _(
+            "the quorum ({required}) cannot be larger than the committee's members able to "
+            "confirm ({members}): add members (who then set their confirmation codes at a "
+            "ceremony) or lower the quorum"
+        ).format(required=required, members=len(roles))
+    if not any(role in CommitteeRole.PRESIDING for role in roles):
+        return _("the committee must keep a People's Committee leader or deputy able to confirm")
+    return None

@@ -36,14 +36,14 @@ from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import _
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.events import RefusalReason
-from hom_phieu.ledger.records import Level, decode, normalise_receipt_code
+from hom_phieu.ledger.records import Level, normalise_receipt_code
 from web import clock, db, survey_box
+from web.ballot_channels import TICKET_DAYS, ticket_problem
 from web.labels import LEVEL_LABELS
 from web.manage.common import Form
 from web.models import (
     Clerk,
     Counter,
-    LedgerRecord,
     Office,
     SurveyAttempt,
     SurveyTicket,
@@ -51,9 +51,9 @@ from web.models import (
 from web.services import services
 from web.survey_criteria import criteria_of
 from web.throttle import address_key
+from web.ticket_lookup import ticket_lookup
 
 bp = Blueprint("survey", __name__, url_prefix="/s")
-TICKET_DAYS = 7  # a ticket's QR takes its answer within this many days of the vote
 RATE_LIMIT = 10  # answers (and attempts) per address …
 RATE_WINDOW = timedelta(hours=1)  # … in this window
 MAX_COMMENT = 1000
@@ -107,9 +107,9 @@ def answer(office_code: str, clerk_code: str):
     context = {"office": office, "clerk": clerk, "criteria": criteria, "ticket": ticket,
                "form": form, "counter": clerk_counter(clerk)}  # fmt: skip
     if request.method == "GET":
-        refusal = _ticket_refusal(office, clerk, ticket) if ticket else None
-        if refusal is not None:  # shown at once, recorded only when an answer is sent
-            return render_template("survey/refused.html", message=refusal[1], **context), 409
+        refusal = _refusal(office, clerk, ticket)
+        if refusal is not None:  # said at once, recorded only when an answer is sent
+            return render_template("survey/refused.html", message=refusal[1], **context), refusal[2]
         return render_template("survey/answer.html", **context)
     attempt = _attempt_row(request.remote_addr or "")
     refusal = _refusal(office, clerk, ticket)
@@ -131,10 +131,12 @@ def answer(office_code: str, clerk_code: str):
         "criteria": {text: getattr(form, f"c{n}").data for n, text in enumerate(criteria)},
         "source": "ticket" if ticket else "screen",
     }
+    code = normalise_receipt_code(ticket) if ticket else None
+    if code is not None:
+        detail["ticket"] = code  # so the opening checks the ticket again, from the records
     comment = (form.comment.data or "").strip()
     if comment:
         detail["comment"] = comment
-    code = normalise_receipt_code(ticket) if ticket else None
 
     def bookkeeping(session: Session) -> None:
         """The answer's rate-limit row and its ticket claim, committed with the answer."""
@@ -213,22 +215,16 @@ def _ticket_refusal(office: Office, clerk: Clerk, ticket: str) -> tuple[RefusalR
     if code is None:
         return RefusalReason.TICKET_MALFORMED, _("This ticket code is not valid.")
     session = db.session()
-    record = session.scalar(
-        select(LedgerRecord).where(
-            LedgerRecord.receipt == code,
-            LedgerRecord.office_id == office.id,
-            LedgerRecord.kind == "VOTE",
-        )
-    )
-    if record is None:
-        return RefusalReason.TICKET_UNKNOWN, _(
+    now_ms = int(clock.now().timestamp() * 1000)
+    problem = ticket_problem(ticket_lookup(session, office.id)(code), clerk.code, now_ms)
+    if problem is RefusalReason.TICKET_UNKNOWN:
+        return problem, _(
             "This ticket has not reached the server yet. Please try again in a few minutes."
         )
-    vote = decode(bytes(record.data))
-    if vote.body.get("clerk") != clerk.code:
-        return RefusalReason.WRONG_CLERK, _("This ticket was printed for another clerk.")
-    if clock.now().timestamp() * 1000 - vote.wall_ms > TICKET_DAYS * 86_400_000:
-        return RefusalReason.TICKET_EXPIRED, _(
+    if problem is RefusalReason.WRONG_CLERK:
+        return problem, _("This ticket was printed for another clerk.")
+    if problem is not None:
+        return problem, _(
             "This ticket is older than {days} days: its QR code no longer takes answers."
         ).format(days=TICKET_DAYS)
     if session.scalar(select(SurveyTicket.id).where(SurveyTicket.receipt == code)):

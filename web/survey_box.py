@@ -32,7 +32,7 @@ from hom_phieu.ledger.events import RefusalReason
 from hom_phieu.ledger.records import Channel, Kind, Level, receipt_code
 from hom_phieu.ledger.timing import Stamp, TimeState, stamp
 from hom_phieu.ledger.writer import Prepared, RecordWriter, Spec
-from web import clock
+from web import clock, survey_flood
 from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
 from web.models import Device, Office
 from web.server_key import server_key
@@ -114,15 +114,21 @@ def refuse(
     clerk: str,
     bookkeeping: Bookkeeping | None = None,
 ) -> None:
-    """Record a refused phone answer (never counted), committed with ``bookkeeping``."""
-    body = {"button": "phone", "reason": str(reason), "clerk": clerk}
-    _write(session, office, cache, lambda _writer: [(Kind.REFUSED, body)], bookkeeping)
+    """Record a refused phone answer (never counted), committed with ``bookkeeping``; in a
+    flood, summed (:mod:`web.survey_flood`)."""
+    now = clock.now()
+
+    def specs(_writer: RecordWriter) -> list[Spec]:
+        return survey_flood.admit(session, office.id, reason, clerk, now)
+
+    _write(session, office, cache, specs, bookkeeping)
 
 
 def close_if_due(session: Session, office: Office, cache: StateCache) -> None:
     """Close the office's survey box when its month is over (before a ceremony counts it),
-    so the box's CLOSE is there even in a month that ended without answers."""
-    _write(session, office, cache, lambda _writer: [], None)
+    so the box's CLOSE is there even in a month that ended without answers (and any
+    flood's sum before it)."""
+    _write(session, office, cache, lambda _writer: [], None, closing=True)
 
 
 def _write(
@@ -131,6 +137,8 @@ def _write(
     cache: StateCache,
     specs_of: Callable[[RecordWriter], list[Spec]],
     bookkeeping: Bookkeeping | None,
+    *,
+    closing: bool = False,
 ) -> Prepared:
     failure: Exception | None = None
     for _attempt in range(ATTEMPTS):
@@ -141,7 +149,9 @@ def _write(
             verifier = device_verifier(session, device, cache)
             writer = RecordWriter(survey_key(office), verifier)
             moment = _moment(verifier.state.last_wall_ms)
-            opening = _opening_specs(writer, moment)
+            sums = survey_flood.due_sums(session, office.id, clock.now(), closing=closing)
+            opening = _opening_specs(writer, moment)  # (the sums in the box they belong to)
+            opening = [*sums, *opening] if verifier.state.open_box else [*opening, *sums]
             before = writer.prepare(moment, opening, boot=verifier.state.boot + 1)
             writer.adopt(before)
             own = writer.prepare(moment, specs_of(writer))  # (after the OPEN: its counter)

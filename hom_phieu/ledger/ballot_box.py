@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hom_phieu import __version__
-from hom_phieu.clock import Clock, SystemClock, box_of
+from hom_phieu.clock import Clock, ClockReading, SystemClock, box_of
 from hom_phieu.ledger.acks import acked_head_problem
+from hom_phieu.ledger.clock_events import clock_specs
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
 from hom_phieu.ledger.events import EventType, RefusalReason
@@ -35,7 +36,16 @@ from hom_phieu.ledger.records import (
 )
 from hom_phieu.ledger.state import BoxTally, LedgerState
 from hom_phieu.ledger.store import LedgerStore
-from hom_phieu.ledger.timing import Stamp, TimeState, stamp, with_anchor
+from hom_phieu.ledger.timing import (
+    ClockFault,
+    Stamp,
+    TimeState,
+    anchor_wanted,
+    corrected,
+    resumed,
+    stamp,
+    with_anchor,
+)
 from hom_phieu.ledger.verify import Verifier, verify_rows
 from hom_phieu.ledger.writer import RecordWriter
 
@@ -162,8 +172,16 @@ class BallotBox:
 
     def record_time_anchor(self, server_wall_ms: int, mono_ns: int, **detail: Any) -> Record:
         """Remember a server-signed time taken at ``mono_ns`` of this run, and log it."""
-        self._time = with_anchor(self._time, server_wall_ms, mono_ns)
+        self._time = with_anchor(self._time, server_wall_ms, mono_ns, self._clock.read())
         return self.event(EventType.TIME_ANCHOR, server_wall_ms=server_wall_ms, **detail)
+
+    def anchor_wanted(self, server_wall_ms: int, mono_ns: int) -> bool:
+        """Whether a server time (an ack's) tells this run something: see ``timing``."""
+        return anchor_wanted(self._time, server_wall_ms, mono_ns, self._clock.read())
+
+    def peek_time(self) -> Stamp:
+        """The time a record written now would carry, and its doubts; writes nothing."""
+        return stamp(self._time, self._clock.read())
 
     def tick(self, checkpoint: bool = True) -> list[Record]:
         """Called from the main loop between votes: notes clock jumps, closes the month when
@@ -202,7 +220,14 @@ class BallotBox:
     def _boot(self, kernel_boot_id: str, config_digest: str | None) -> None:
         previous = self._verifier.state.last_boot
         previous_digest = previous.body.get("config_digest") if previous else None
+        same_kernel = (  # monotonic time still counts from the last run's start
+            previous is not None
+            and kernel_boot_id != str(uuid.UUID(int=0))
+            and previous.body.get("kernel_boot_id") == kernel_boot_id
+        )
         reading = self._clock.read()
+        self._time = resumed(self._time.last_wall_ms, self._verifier.state.last_record,
+                             same_kernel, reading)  # fmt: skip
         moment = stamp(self._time, reading)
         body = {
             "software": __version__,
@@ -215,34 +240,40 @@ class BallotBox:
         if self._verifier.state.open_box is None:
             specs.append((Kind.OPEN, {}))  # the first box: the month the clock shows
         self._write(moment, specs, boot=self._verifier.state.boot + 1)
+        self._settle(moment, reading, None)
         if previous is not None and config_digest != previous_digest:
             self.event(
                 EventType.CONFIG_CHANGE, previous_digest=previous_digest, digest=config_digest
             )
-        self._roll_over_if_due(moment)
 
     def _advance_time(self) -> Stamp:
-        """Stamp the present; log a clock jump; close the month if a trusted clock says so."""
-        moment = stamp(self._time, self._clock.read())
-        if moment.jump is not None:
-            jump = moment.jump
-            self._write(
-                moment,
-                [
-                    (
-                        Kind.EVENT,
-                        {
-                            "type": EventType.CLOCK_JUMP.value,
-                            "expected_ms": jump.expected_ms,
-                            "clock_ms": jump.actual_ms,
-                            "delta_ms": jump.delta_ms,
-                            "clock_synced": jump.synced,
-                        },
-                    )
-                ],
-            )
+        """Stamp the present and settle what the clock did (see :meth:`_settle`)."""
+        reading = self._clock.read()
+        return self._settle(stamp(self._time, reading), reading, self._time.fault)
+
+    def _settle(self, moment: Stamp, reading: ClockReading, fault: ClockFault | None) -> Stamp:
+        """Log a clock jump and a clock fault's start or end (``fault``: the last one
+        written); go back to the server's time when it and this machine's clock both say the
+        ledger's is far ahead; close the month if a trusted clock says so."""
+        for _round in range(2):
+            specs = clock_specs(fault, moment)
+            if specs:
+                self._write(moment, specs)
+            fault = moment.fault
+            if moment.correction is None or self._verifier.state.open_box is None:
+                break
+            self._correct(moment)  # CLOSE the box dated ahead, reopen the server's month
+            moment = stamp(self._time, reading)
         self._roll_over_if_due(moment)
         return moment
+
+    def _correct(self, moment: Stamp) -> None:
+        back = corrected(moment)
+        assert moment.correction is not None
+        body = {"corrected_from_ms": moment.correction.abandoned_ms,
+                "server_wall_ms": moment.correction.server_wall_ms}  # fmt: skip
+        specs: list[tuple[Kind, dict[str, Any]]] = [(Kind.CLOSE, {}), (Kind.OPEN, body)]
+        self._write(moment, specs, new_box=box_of(back.wall_ms), open_moment=back)
 
     def _roll_over_if_due(self, moment: Stamp) -> None:
         open_box = self._verifier.state.open_box
@@ -264,14 +295,17 @@ class BallotBox:
         *,
         boot: int | None = None,
         new_box: str | None = None,
+        open_moment: Stamp | None = None,
     ) -> list[Record]:
         """Build, check, sign and commit ``specs`` as one transaction; then advance state."""
-        prepared = self._writer.prepare(moment, specs, boot=boot, new_box=new_box)
+        prepared = self._writer.prepare(
+            moment, specs, boot=boot, new_box=new_box, open_moment=open_moment
+        )
         self._store.append(
             [(r.seq, r.kind.value, r.box, r.data, sig) for r, sig in prepared.signed]
         )
         self._writer.adopt(prepared)
-        self._time = moment.state
+        self._time = (open_moment or moment).state
         return prepared.records
 
 

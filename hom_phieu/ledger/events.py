@@ -22,12 +22,15 @@ class EventType(StrEnum):
     CONFIG_NOT_SAVED = "config_not_saved"
     TIME_ANCHOR = "time_anchor"
     CLOCK_JUMP = "clock_jump"
+    CLOCK_FAULT = "clock_fault"
+    CLOCK_RECOVERED = "clock_recovered"
     PRINTER_FAULT = "printer_fault"
     PRINTER_RECOVERED = "printer_recovered"
     SCREEN_FAULT = "screen_fault"
     SCREEN_RECOVERED = "screen_recovered"
     ARM_EXPIRED = "arm_expired"
     RESULTS_SLIP = "results_slip"
+    SYNC_REFUSED = "sync_refused"
 
 
 class RefusalReason(StrEnum):
@@ -60,12 +63,15 @@ EVENT_LABELS: dict[EventType, str] = {
     EventType.CONFIG_NOT_SAVED: N_("configuration not saved on the device"),
     EventType.TIME_ANCHOR: N_("time set from the server"),
     EventType.CLOCK_JUMP: N_("clock jumped"),
+    EventType.CLOCK_FAULT: N_("clock fault"),
+    EventType.CLOCK_RECOVERED: N_("clock trusted again"),
     EventType.PRINTER_FAULT: N_("printer fault"),
     EventType.PRINTER_RECOVERED: N_("printer working again"),
     EventType.SCREEN_FAULT: N_("screen fault"),
     EventType.SCREEN_RECOVERED: N_("screen working again"),
     EventType.ARM_EXPIRED: N_("clerk's served press expired unused"),
     EventType.RESULTS_SLIP: N_("results slip printed"),
+    EventType.SYNC_REFUSED: N_("server refuses the records"),
 }
 REFUSAL_LABELS: dict[RefusalReason, str] = {
     RefusalReason.HELD: N_("button held too long"),
@@ -95,6 +101,10 @@ EVENT_DOCS: dict[EventType, str] = {
     "`server_wall_ms`, `acked_seq`",
     EventType.CLOCK_JUMP: "the clock moved against monotonic time by more than 2 s: "
     "`expected_ms`, `clock_ms`, `delta_ms`, `clock_synced`",
+    EventType.CLOCK_FAULT: "a trusted time strays too far from the others and is not followed "
+    "(no month closes on it; see *Time and months*): `fault` (`clock_stepped`, "
+    "`clock_far_ahead`, `behind_ledger`, `server_differs`), `claimed_ms`, `expected_ms`",
+    EventType.CLOCK_RECOVERED: "the clock fault is over (`fault`: the one that ended)",
     EventType.PRINTER_FAULT: "the printer failed (`error`; `job` when a print job failed)",
     EventType.PRINTER_RECOVERED: "a print job succeeded after a fault (`job`)",
     EventType.SCREEN_FAULT: "the screen failed (`error`)",
@@ -102,6 +112,8 @@ EVENT_DOCS: dict[EventType, str] = {
     EventType.ARM_EXPIRED: "armed mode: the clerk's *served* press expired without a vote",
     EventType.RESULTS_SLIP: "written before the results slip of an opened box is printed: "
     "`box` (required), `minutes_hash`",
+    EventType.SYNC_REFUSED: "the server refused a push (a restored or cloned card, a rewritten "
+    "tail): `error`, `message`, `seq` (the record refused, when named); votes go on",
 }
 REFUSAL_DOCS: dict[RefusalReason, str] = {
     RefusalReason.HELD: "the button was held longer than `hold_ms` (`held_ms`)",

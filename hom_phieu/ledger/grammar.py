@@ -23,7 +23,15 @@ from typing import Any
 
 from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.events import EventType
-from hom_phieu.ledger.records import Channel, Kind, Level, Record, TimeQuality
+from hom_phieu.ledger.records import (
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
+    Channel,
+    Kind,
+    Level,
+    Record,
+    TimeQuality,
+)
 
 MAX_RECORD_BYTES = 65_536  # a phone answer with every criterion and comment: under 13 kB
 INT64 = 2**63 - 1  # what SQLite and PostgreSQL (BIGINT) store
@@ -276,6 +284,9 @@ BOX = Text(7, pattern=_pattern(f"(?:{MONTH})?"), form=N_("a month YYYY-MM"))
 OPEN_BOX = Text(7, pattern=_pattern(MONTH), form=N_("a month YYYY-MM"))
 COUNT = Int(0, INT64)
 LEVEL = Word(tuple(level.value for level in Level))
+_RECEIPT_HALF = f"[{RECEIPT_ALPHABET}]{{{RECEIPT_LENGTH // 2}}}"
+RECEIPT = Text(RECEIPT_LENGTH + 1, pattern=_pattern(f"{_RECEIPT_HALF}-{_RECEIPT_HALF}"),
+               form=N_("a receipt code such as ABCDE-FGHJK"))  # fmt: skip
 
 HEADER = Shape(
     {
@@ -304,7 +315,11 @@ BODIES: dict[Kind, Shape] = {
         {"config_digest": Nullable(Text(128))},
         extra=Plain(),
     ),
-    Kind.OPEN: Shape({"votes": COUNT, "refused": COUNT, "previous_close": Nullable(HEX64)}),
+    Kind.OPEN: Shape(
+        {"votes": COUNT, "refused": COUNT, "previous_close": Nullable(HEX64)},
+        # a clock correction (hom_phieu.ledger.correction): both, or neither
+        {"corrected_from_ms": Int(0, MAX_WALL_MS), "server_wall_ms": Int(0, MAX_WALL_MS)},
+    ),
     Kind.VOTE: Shape(
         {
             "counter": Int(1, INT64),
@@ -316,6 +331,7 @@ BODIES: dict[Kind, Shape] = {
         {  # a phone answer's details (web.survey)
             "criteria": Table(Text(MAX_CRITERION, min_len=1), LEVEL, MAX_CRITERIA),
             "source": Word(SURVEY_SOURCES),
+            "ticket": RECEIPT,  # the receipt code of the ticket a "ticket" answer came with
             "comment": Text(MAX_COMMENT, min_len=1),
         },
     ),

@@ -214,7 +214,11 @@ def decode(data: bytes) -> Record:
         raise RecordFormatError(f"unknown time quality {fields['tq'][:20]!r}")
     if not isinstance(fields["body"], dict):
         raise RecordFormatError("body is not an object")
-    if _encode(fields) != data:
+    try:
+        canonical = _encode(fields)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): no UTF-8 holds it
+        raise RecordFormatError("not in canonical encoding") from None
+    if canonical != data:
         raise RecordFormatError("not in canonical encoding")
     return Record.of(data, fields)
 

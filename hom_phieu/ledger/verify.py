@@ -10,7 +10,8 @@ the same checks. What is checked, in ledger order:
 * it links to the hash of the record before it (else: a replaced record);
 * every field fits the record grammar (``hom_phieu.ledger.grammar``: types, allowed
   words, sizes), so nothing after this reads a list where a word belongs;
-* wall time never goes backwards; boot counters step by one;
+* wall time never goes backwards (but at a clock correction: ``hom_phieu.ledger.correction``);
+  boot counters step by one;
 * the box grammar: BOOT first; OPEN only when no box is open, with a zero report;
   VOTE/REFUSED only into the open box, ballot counters stepping by one; CLOSE seals
   exactly the counts recomputed from the box's records and the hash of the record
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hom_phieu.clock import local_iso
 from hom_phieu.i18n import _
+from hom_phieu.ledger.correction import correction_problem, is_correction
 from hom_phieu.ledger.events import EventType
 from hom_phieu.ledger.faults import Fault, Problem
 from hom_phieu.ledger.grammar import record_problem
@@ -72,7 +74,7 @@ class Verifier:
         malformed = record_problem(record)
         if malformed is not None:
             return Fault.MALFORMED, malformed
-        if record.wall_ms < self.state.last_wall_ms:
+        if record.wall_ms < self.state.last_wall_ms and not is_correction(record):
             return Fault.TIME_BACKWARDS, _(
                 "wall time runs backwards: {wall} is before {last}"
             ).format(wall=local_iso(record.wall_ms), last=local_iso(self.state.last_wall_ms))
@@ -103,7 +105,11 @@ class Verifier:
                 return _("box {box} opened while box {open} is still open").format(
                     box=record.box, open=open_box.box
                 )
-            if state.closed_boxes and record.box <= state.closed_boxes[-1]:
+            if is_correction(record):  # goes back to the server's time: its own rule
+                correction = correction_problem(record, state)
+                if correction is not None:
+                    return correction
+            elif state.closed_boxes and record.box <= state.closed_boxes[-1]:
                 return _("box {box} does not come after closed box {closed}").format(
                     box=record.box, closed=state.closed_boxes[-1]
                 )

@@ -52,13 +52,15 @@ class RecordWriter:
         *,
         boot: int | None = None,
         new_box: str | None = None,
+        open_moment: Stamp | None = None,
     ) -> Prepared:
         """The records of ``specs``, in order, each checked against the ones before it.
 
         Raises :class:`BallotBoxError` (nothing is changed) when a rule refuses one.
         ``boot``: the boot counter of a BOOT; ``new_box``: the box an OPEN opens (else the
-        month of ``moment``). A single record (a vote: the hot path) is checked against
-        the live state, which is not copied.
+        month of ``moment``); ``open_moment``: the OPEN's own moment (a clock correction's,
+        earlier than the CLOSE before it). A single record (a vote: the hot path) is
+        checked against the live state, which is not copied.
         """
         verifier = self.verifier
         saved = verifier.state
@@ -67,7 +69,8 @@ class RecordWriter:
         signed: list[tuple[Record, bytes]] = []
         try:
             for kind, spec_body in specs:
-                record = self._build(kind, spec_body, moment, boot, new_box)
+                at = open_moment if open_moment is not None and kind is Kind.OPEN else moment
+                record = self._build(kind, spec_body, at, boot, new_box)
                 broken = verifier.check_rule(record)
                 if broken is not None:
                     raise BallotBoxError(f"refusing to write a {kind.value} record: {broken[1]}")
@@ -111,7 +114,7 @@ class RecordWriter:
             last = state.last_record
             previous_close = last.hash if last and last.kind is Kind.CLOSE else None
             box = new_box or box_of(moment.wall_ms)
-            body = {"votes": 0, "refused": 0, "previous_close": previous_close}
+            body = {**body, "votes": 0, "refused": 0, "previous_close": previous_close}
         fields = {
             "v": FORMAT_VERSION,
             "device": self.key.device_id,

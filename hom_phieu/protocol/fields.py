@@ -22,6 +22,9 @@ from hom_phieu.i18n import _
 E = TypeVar("E", bound=StrEnum)
 JsonObject = dict[str, Any]  # a document as json.loads gives it and json.dumps takes it
 HEX_64 = re.compile(r"[0-9a-f]{64}")
+# What no database or UTF-8 output can hold: NUL (PostgreSQL refuses it in text) and a lone
+# UTF-16 surrogate (JSON's "\ud800" decodes to one; it has no UTF-8 encoding).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 NAME_LIMIT = 1000  # names, labels, titles, ids and codes in the server's answers
 URL_LIMIT = 2000
 SIG_LIMIT = 200  # base64 of a 64-byte signature is 88 characters
@@ -60,12 +63,27 @@ def items(value: Any, name: str) -> list[Any]:
 
 
 def text(value: Any, name: str, *, limit: int, required: bool = True) -> str:
-    """A string of at most ``limit`` characters; ``required``: not empty either."""
+    """A string of at most ``limit`` characters, every one storable; ``required``: not
+    empty either."""
     if not isinstance(value, str) or (required and not value) or len(value) > limit:
         raise ProtocolError(
             _("{name} must be a text of at most {limit} characters").format(name=name, limit=limit)
         )
+    found = unstorable(value)
+    if found is not None:
+        raise ProtocolError(
+            _("{name} contains a character that cannot be stored ({character})").format(
+                name=name, character=found
+            )
+        )
     return value
+
+
+def unstorable(value: str) -> str | None:
+    """The first character of ``value`` that cannot be stored or sent (see UNSTORABLE), as
+    ``U+0000``; None when every one can. The one rule for protocol texts and form fields."""
+    found = UNSTORABLE.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def optional_text(value: Any, name: str, *, limit: int) -> str | None:
@@ -126,6 +144,10 @@ def choice(value: Any, name: str, kind: type[E]) -> E:
             )
         )
     return kind(value)
+
+
+def optional_choice(value: Any, name: str, kind: type[E]) -> E | None:
+    return None if value is None else choice(value, name, kind)
 
 
 def month(value: Any, name: str) -> str:

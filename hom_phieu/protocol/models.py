@@ -34,7 +34,6 @@ from hom_phieu.protocol.fields import (
     NAME_LIMIT,
     URL_LIMIT,
     JsonObject,
-    ProtocolError,
     TooManyRecords,
 )
 
@@ -87,6 +86,7 @@ class ErrorCode(StrEnum):
     RECORD_REFUSED = "record-refused"
     THROTTLED = "throttled"
     BUSY = "busy"
+    UNAVAILABLE = "unavailable"
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -312,19 +312,13 @@ class HealthReport:
     @classmethod
     def from_json(cls, value: Any) -> HealthReport:
         doc = f.document(value)
-        unsynced = f.optional_whole(doc.get("unsynced"), "unsynced")
-        quality = doc.get("time_quality")
-        if quality is not None and (
-            not isinstance(quality, str) or quality not in TimeQuality._value2member_map_
-        ):
-            raise ProtocolError(_("time_quality must be synced, anchored or unsynced"))
 
         def text(name: str) -> str | None:
             return f.optional_text(doc.get(name), name, limit=HEALTH_TEXT_LIMIT)
 
         return cls(
-            unsynced=unsynced,
-            time_quality=None if quality is None else TimeQuality(quality),
+            unsynced=f.optional_whole(doc.get("unsynced"), "unsynced"),
+            time_quality=f.optional_choice(doc.get("time_quality"), "time_quality", TimeQuality),
             printer=text("printer"),
             screen=text("screen"),
             software=text("software"),

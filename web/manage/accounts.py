@@ -14,8 +14,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 
 from hom_phieu.i18n import LANGUAGES, _
-from web import db
-from web.auth import MIN_PASSWORD, audit, create_user, hash_password, roles_required, units_in_scope
+from web import committee_codes, db, passwords, user_sessions
+from web.auth import audit, create_user, roles_required, set_password, units_in_scope
 from web.manage.common import (
     LANGUAGE_LABELS,
     ROLE_LABELS,
@@ -33,11 +33,11 @@ from web.models import User
 WHOLE_TREE = 0
 
 
-def _check_password(field) -> None:
-    if len(field.data or "") < MIN_PASSWORD:
-        raise ValidationError(
-            _("a password needs at least {count} characters").format(count=MIN_PASSWORD)
-        )
+def _check_password(field, of: passwords.Owner) -> None:
+    """The rules of ``web.passwords``, shown next to the field."""
+    reason = passwords.refusal(field.data or "", of)
+    if reason is not None:
+        raise ValidationError(reason)
 
 
 class UserForm(Form):
@@ -63,15 +63,21 @@ class UserForm(Form):
             raise ValidationError(_("the account {name} exists already").format(name=field.data))
 
     def validate_password(self, field) -> None:
-        _check_password(field)
+        of = passwords.owner(self.username.data or "", self.display_name.data or "",
+                               self.unit.data or None)  # fmt: skip
+        _check_password(field, of)
 
 
 class PasswordForm(Form):
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(validators=[DataRequired(), Length(max=200)])
 
+    def __init__(self, user: User, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.of = passwords.owner(user.username, user.display_name, user.unit_id)
+
     def validate_password(self, field) -> None:
-        _check_password(field)
+        _check_password(field, self.of)
 
     def validate_confirm(self, field) -> None:
         if field.data != self.password.data:
@@ -149,6 +155,8 @@ def _set_active(user: User, active: bool):
     """Accounts are deactivated, never deleted: the audit log names them."""
     if user.active != active:
         user.active = active
+        if not active:
+            user_sessions.revoke_all(db.session(), user.id)  # logged out everywhere at once
         audit("user_reactivated" if active else "user_deactivated", f"user {user.username}")
         db.session().commit()
     return redirect(url_for("manage.users"))
@@ -158,12 +166,13 @@ def _set_active(user: User, active: bool):
 @roles_required()
 def user_password(user_id: int):
     user = user_or_404(user_id)
-    form = PasswordForm()
+    form = PasswordForm(user)
     if not form.is_submitted():
         return render_template("manage/user_password.html", form=form, user=user)
     if not form.validate():
         return render_template("manage/user_password.html", form=form, user=user), 400
-    user.password_hash = hash_password(form.password.data)
+    set_password(user, passwords.hash_password(form.password.data, form.of))  # ends its sessions
     audit("password_reset", f"user {user.username}")  # never the password itself
+    committee_codes.void_on_reset(user)  # its confirmation codes are suspended
     db.session().commit()
     return redirect(url_for("manage.users"))

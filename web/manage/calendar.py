@@ -1,20 +1,30 @@
 """The working calendar (public holidays, weekend days) and the list of procedure fields:
-settings that decide when a box falls due and how clerks are grouped."""
+settings that decide when a box falls due and how clerks are grouped.
+
+A calendar belongs to a unit and reaches only the offices under it (``web.unit_calendar``):
+an administrator edits those of the units in his scope; the national defaults only an
+administrator over the whole tree. Every change is audited with its unit, and listed in the
+checklist and the minutes of the boxes it may move (``web.month_changes``).
+"""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, url_for
+from datetime import date
+
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
-from wtforms import DateField, SelectMultipleField, StringField, ValidationError
+from wtforms import BooleanField, DateField, SelectMultipleField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from hom_phieu.i18n import N_, _
+from hom_phieu.i18n import _
 from web import db
-from web.auth import audit, roles_required
-from web.manage.common import Form, bp, commit, strip
-from web.models import Holiday, ProcedureField, Setting
-from web.opening import WEEKEND_SETTING, weekend_days
+from web.auth import audit, roles_required, units_in_scope
+from web.ceremony_calendar import WEEKDAY_NAMES
+from web.manage.common import Form, bp, commit, strip, unit_or_404, unit_tree
+from web.models import Holiday, ProcedureField, Setting, Unit
+from web.month_changes import ChangeKind
+from web.unit_calendar import WEEKEND_SETTING, calendar_of, unit_chain
 
 
 class FieldForm(Form):
@@ -48,69 +58,144 @@ class HolidayForm(Form):
     day = DateField(validators=[DataRequired()])
     name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
 
+    def __init__(self, *args, unit: Unit | None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unit = unit
 
-WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
-            N_("Saturday"), N_("Sunday"))  # fmt: skip
+    def validate_day(self, field) -> None:
+        if field.data is not None and _holiday(self.unit, field.data) is not None:
+            raise ValidationError(_("this day is a holiday already"))
+
+
+def _holiday(unit: Unit | None, day: date) -> Holiday | None:
+    where = Holiday.unit_id.is_(None) if unit is None else Holiday.unit_id == unit.id
+    return db.session().scalar(select(Holiday).where(where, Holiday.day == day))
 
 
 class WeekendForm(Form):
     days = SelectMultipleField(
         coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
     )
+    inherit = BooleanField()  # a unit's only: use the weekend days of the unit above
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.days.choices = [(number, _(name)) for number, name in enumerate(WEEKDAYS)]
+        self.days.choices = [(number, _(name)) for number, name in enumerate(WEEKDAY_NAMES)]
 
     def validate_days(self, field) -> None:
-        if len(field.data or []) >= len(WEEKDAYS):
+        if not self.inherit.data and len(set(field.data or [])) >= len(WEEKDAY_NAMES):
             raise ValidationError(_("at least one day of the week must be a working day"))
 
 
-def _calendar_page(holiday_form: HolidayForm, weekend_form: WeekendForm, status: int = 200):
-    found = db.session().scalars(select(Holiday).order_by(Holiday.day.desc()))
-    return render_template("manage/holidays.html", form=holiday_form, weekend_form=weekend_form,
-                           holidays=list(found)), status  # fmt: skip
+def _unit_in_scope(unit_id: int | None) -> Unit | None:
+    """The unit whose calendar is asked for (None: the national defaults, which only an
+    administrator over the whole tree may set); 404 for a unit outside the scope."""
+    if unit_id is None:
+        if units_in_scope() is not None:
+            abort(403)
+        return None
+    return unit_or_404(unit_id)
 
 
-@bp.route("/holidays", methods=["GET", "POST"])
+def _target(unit: Unit | None) -> str:
+    return f"unit {unit.code}" if unit is not None else "national"
+
+
+def _page(unit: Unit | None, holiday_form: HolidayForm | None = None,
+          weekend_form: WeekendForm | None = None, status: int = 200):  # fmt: skip
+    """The calendar of ``unit`` (or the national one): what applies there and where it
+    comes from, what the unit sets itself, and the units below to go to."""
+    session = db.session()
+    unit_id = unit.id if unit is not None else None
+    calendar = calendar_of(session, unit_id)
+    chain = unit_chain(session, unit_id)
+    found = session.scalars(
+        select(Holiday)
+        .where(Holiday.unit_id.is_(None) | Holiday.unit_id.in_([u.id for u in chain]))
+        .order_by(Holiday.day.desc())
+    )
+    holidays = list(found)
+    own = [h for h in holidays if h.unit_id == unit_id]
+    inherited = [h for h in holidays if h.unit_id != unit_id]
+    names = {u.id: u.name for u in chain}
+    weekend = weekend_form or WeekendForm(
+        formdata=None,
+        days=sorted(calendar.weekend),
+        inherit=unit is not None and unit.weekend is None,
+    )
+    return render_template(
+        "manage/holidays.html",
+        unit=unit,
+        form=holiday_form or HolidayForm(formdata=None, unit=unit),
+        weekend_form=weekend,
+        weekend_unit=calendar.weekend_unit,
+        own=own,
+        inherited=inherited,
+        source=lambda holiday: names.get(holiday.unit_id) if holiday.unit_id else None,
+        tree=unit_tree(),
+    ), status
+
+
+@bp.route("/holidays", methods=["GET", "POST"], defaults={"unit_id": None})
+@bp.route("/units/<int:unit_id>/holidays", methods=["GET", "POST"])
 @roles_required()
-def holidays():
+def holidays(unit_id: int | None):
     """Public holidays: a box falls due on its month's last working day; the weekend days
     (Saturday and Sunday unless changed) and these days are not working days."""
-    form = HolidayForm()
-    weekend = WeekendForm(formdata=None, days=sorted(weekend_days(db.session())))
-    if form.is_submitted():
-        if form.validate():
-            db.session().add(Holiday(day=form.day.data, name=form.name.data))
-            audit("holiday_added", form.day.data.isoformat(), name=form.name.data)
-            if commit(form.day, _("this day is a holiday already")):
-                return redirect(url_for("manage.holidays"))
-        return _calendar_page(form, weekend, 400)
-    return _calendar_page(form, weekend)
-
-
-@bp.post("/weekend")
-@roles_required()
-def weekend():
-    form = WeekendForm()
+    scope = units_in_scope()
+    if unit_id is None and scope is not None and request.method == "GET":
+        return redirect(url_for("manage.holidays", unit_id=scope[0]))  # their own unit's
+    unit = _unit_in_scope(unit_id)
+    form = HolidayForm(unit=unit)
+    if not form.is_submitted():
+        return _page(unit)
     if not form.validate():
-        return _calendar_page(HolidayForm(formdata=None), form, 400)
+        return _page(unit, holiday_form=form, status=400)
+    db.session().add(Holiday(unit_id=unit.id if unit else None, day=form.day.data,
+                             name=form.name.data))  # fmt: skip
+    audit(ChangeKind.HOLIDAY_ADDED, _target(unit), unit_id=unit.id if unit else None,
+          day=form.day.data.isoformat(), name=form.name.data)  # fmt: skip
+    if not commit(form.day, _("this day is a holiday already")):
+        return _page(unit, holiday_form=form, status=400)
+    return redirect(url_for("manage.holidays", unit_id=unit_id))
+
+
+@bp.post("/weekend", defaults={"unit_id": None})
+@bp.post("/units/<int:unit_id>/weekend")
+@roles_required()
+def weekend(unit_id: int | None):
+    unit = _unit_in_scope(unit_id)
+    form = WeekendForm()
+    if unit is None:
+        form.inherit.data = False  # the national defaults inherit from nothing
+    if not form.validate():
+        return _page(unit, weekend_form=form, status=400)
     session = db.session()
-    setting = session.get(Setting, WEEKEND_SETTING) or Setting(key=WEEKEND_SETTING)
-    before = sorted(weekend_days(session))
-    setting.value = {"days": sorted(set(form.days.data))}
-    session.add(setting)
-    audit("weekend_changed", WEEKEND_SETTING, before=before, after=setting.value["days"])
-    session.commit()
-    return redirect(url_for("manage.holidays"))
+    days = None if form.inherit.data else sorted(set(form.days.data))
+    before = sorted(calendar_of(session, unit_id).weekend)
+    if unit is None:
+        setting = session.get(Setting, WEEKEND_SETTING) or Setting(key=WEEKEND_SETTING)
+        changed = setting.value != {"days": days}
+        setting.value = {"days": days}
+        session.add(setting)
+    else:
+        changed, unit.weekend = unit.weekend != days, days
+    if changed:
+        after = sorted(calendar_of(session, unit_id).weekend)
+        audit(ChangeKind.WEEKEND_CHANGED, _target(unit), unit_id=unit_id, before=before,
+              after=after, own=days)  # fmt: skip
+        session.commit()
+    return redirect(url_for("manage.holidays", unit_id=unit_id))
 
 
 @bp.post("/holidays/<int:holiday_id>/remove")
 @roles_required()
 def holiday_remove(holiday_id: int):
     holiday = db.session().get(Holiday, holiday_id) or abort(404)
-    audit("holiday_removed", holiday.day.isoformat(), name=holiday.name)
+    unit_id = holiday.unit_id
+    unit = _unit_in_scope(unit_id)
+    audit(ChangeKind.HOLIDAY_REMOVED, _target(unit), unit_id=unit_id,
+          day=holiday.day.isoformat(), name=holiday.name)  # fmt: skip
     db.session().delete(holiday)
     db.session().commit()
-    return redirect(url_for("manage.holidays"))
+    return redirect(url_for("manage.holidays", unit_id=unit_id))

@@ -19,12 +19,14 @@ from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.records import Level
 from web import db
 from web.auth import require_unit, units_in_scope
+from web.form_input import StorableInputMeta
 from web.models import Role, Unit
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
-# Who may read the management pages, and who may change offices, counters, clerks and the
-# scale (administrators always may: roles_required lets them through).
+# Who may read the management pages, and who may change offices, counters and clerks
+# (administrators always may: roles_required lets them through; the scale only they change:
+# web.manage.scale).
 READERS = (Role.TECHNICIAN, Role.VIEWER, Role.COMMITTEE)
 EDITORS = (Role.TECHNICIAN,)
 
@@ -58,13 +60,14 @@ class _Translations:
         return _(singular if n == 1 else plural)
 
 
-class _Meta:
+class _Meta(StorableInputMeta):
     def get_translations(self, form: PlainForm) -> _Translations:
         return _Translations()
 
 
 class Form(FlaskForm):
-    """A CSRF-protected form whose messages are in the request's language."""
+    """A CSRF-protected form whose messages are in the request's language, and whose
+    fields refuse what no database can hold (``web.form_input``)."""
 
     Meta = _Meta
 
@@ -152,7 +155,7 @@ def commit(field: Field | None = None, message: str = "") -> bool:
 
 
 def can_edit() -> bool:
-    """May the current user change offices, counters, clerks and scales?"""
+    """May the current user change offices, counters and clerks?"""
     return current_user.role in (Role.ADMIN, *EDITORS)
 
 

@@ -1,4 +1,8 @@
-"""An office's page (counters, clerks, scale, committee) and its counters and committee."""
+"""An office's page (counters, clerks, scale, committee) and its counters and committee.
+
+The committee (its members, their roles, the quorum) cannot change while one of the
+office's ceremonies is under way, nor so that the quorum could no longer be reached; every
+change is recorded (``web.committee_changes``) for the checklist and the minutes."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField, Valid
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from hom_phieu.i18n import _
-from web import db
+from web import committee_codes, db
 from web.auth import audit, roles_required, units_in_scope
+from web.committee_changes import change_refusal, lock_office, record, under_way_refusal
 from web.labels import COMMITTEE_ROLE_LABELS
 from web.manage.common import (
     EDITORS,
@@ -24,7 +29,9 @@ from web.manage.common import (
     strip,
 )
 from web.models import Clerk, CommitteeMember, Counter, Office, ProcedureField, Role, User
+from web.models_committee import ChangeKind
 from web.pages import office_or_404
+from web.quorum import MAX_QUORUM, MIN_QUORUM
 from web.survey_criteria import criteria_of
 
 
@@ -88,7 +95,15 @@ def criteria_lines(text: str | None) -> list[str]:
 
 
 class QuorumForm(Form):
-    quorum = IntegerField(validators=[DataRequired(), NumberRange(min=2, max=50)])
+    quorum = IntegerField(validators=[DataRequired(), NumberRange(min=MIN_QUORUM, max=MAX_QUORUM)])
+
+
+class RoleForm(Form):
+    committee_role = SelectField(validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.committee_role.choices = choices(COMMITTEE_ROLE_LABELS)
 
 
 def committee_candidates(office: Office) -> list[User]:
@@ -110,8 +125,10 @@ def render_office(
     quorum_form: QuorumForm | None = None,
     criteria_form: CriteriaForm | None = None,
     status: int = 200,
+    committee_error: str | None = None,
 ):
-    """The office page; a form that failed comes back with its errors (and a 400)."""
+    """The office page; a form that failed comes back with its errors (and a 400), a
+    refused change of the committee with its reason."""
     session = db.session()
     clerks = session.scalars(
         select(Clerk).where(Clerk.office_id == office.id).order_by(Clerk.active.desc(), Clerk.name)
@@ -127,6 +144,8 @@ def render_office(
         counter_names={counter.id: counter.name for counter in counters},
         clerks=list(clerks),
         members=list(members),
+        code_states=committee_codes.states(session, office.id),
+        committee_error=committee_error,
         fields=fields,
         editable=can_edit(),
         counter_form=counter_form or (CounterForm(office=office) if can_edit() else None),
@@ -188,13 +207,21 @@ def member_new(office_id: int):
     form = MemberForm(office=office)
     if not form.validate():
         return render_office(office, member_form=form, status=400)
-    user = db.session().get(User, form.user.data)
+    session = db.session()
+    lock_office(session, office.id)
+    refusal = under_way_refusal(session, office.id)
+    if refusal is not None:
+        form.user.errors = [*form.user.errors, refusal]
+        return render_office(office, member_form=form, status=409)
+    user = session.get(User, form.user.data)
     member = CommitteeMember(
         office_id=office.id, user_id=user.id, committee_role=form.committee_role.data
     )
-    db.session().add(member)
+    session.add(member)
     audit("committee_member_added", f"office {office.code}", user=user.username,
           committee_role=member.committee_role)  # fmt: skip
+    record(session, office.id, ChangeKind.MEMBER_ADDED, member_id=user.id,
+           committee_role=member.committee_role)  # fmt: skip
     if not commit(form.user, _("this account is on the committee already")):
         return render_office(office, member_form=form, status=400)
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
@@ -203,12 +230,44 @@ def member_new(office_id: int):
 @bp.post("/committee/<int:member_id>/remove")
 @roles_required()
 def member_remove(member_id: int):
-    member = db.session().get(CommitteeMember, member_id) or abort(404)
+    session = db.session()
+    member = session.get(CommitteeMember, member_id) or abort(404)
     office = office_or_404(member.office_id)
+    refusal = change_refusal(session, office, removing=member.id)
+    if refusal is not None:
+        return render_office(office, status=409, committee_error=refusal)
     audit("committee_member_removed", f"office {office.code}", user=member.user.username,
           committee_role=member.committee_role)  # fmt: skip
-    db.session().delete(member)
-    db.session().commit()
+    record(session, office.id, ChangeKind.MEMBER_REMOVED, member_id=member.user_id,
+           committee_role=member.committee_role)  # fmt: skip
+    committee_codes.suspend(session, office.id, member.user_id)
+    session.delete(member)
+    session.commit()
+    return redirect(url_for("manage.office", office_id=office.id) + "#committee")
+
+
+@bp.post("/committee/<int:member_id>/role")
+@roles_required()
+def member_role(member_id: int):
+    """A member's new role on the committee (the member keeps their confirmation code)."""
+    session = db.session()
+    member = session.get(CommitteeMember, member_id) or abort(404)
+    office = office_or_404(member.office_id)
+    form = RoleForm()
+    if not form.validate():
+        return render_office(office, status=400, committee_error=_("choose a committee role"))
+    before, after = member.committee_role, form.committee_role.data
+    if after == before:
+        return redirect(url_for("manage.office", office_id=office.id) + "#committee")
+    refusal = change_refusal(session, office, new_role=(member.id, after))
+    if refusal is not None:
+        return render_office(office, status=409, committee_error=refusal)
+    member.committee_role = after
+    audit("committee_role_changed", f"office {office.code}", user=member.user.username,
+          before=before, after=after)  # fmt: skip
+    record(session, office.id, ChangeKind.ROLE_CHANGED, member_id=member.user_id,
+           committee_role=after, before=before, after=after)  # fmt: skip
+    session.commit()
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 
@@ -220,9 +279,18 @@ def quorum(office_id: int):
     form = QuorumForm()
     if not form.validate():
         return render_office(office, quorum_form=form, status=400)
+    session = db.session()
+    refusal = change_refusal(session, office, quorum=form.quorum.data)
+    if refusal is not None:
+        form.quorum.errors = [*form.quorum.errors, refusal]
+        return render_office(office, quorum_form=form, status=409)
     before, office.quorum = office.quorum, form.quorum.data
-    audit("committee_quorum_changed", f"office {office.code}", before=before, after=office.quorum)
-    db.session().commit()
+    if before != office.quorum:
+        audit("committee_quorum_changed", f"office {office.code}", before=before,
+              after=office.quorum)  # fmt: skip
+        record(session, office.id, ChangeKind.QUORUM_CHANGED, before=str(before),
+               after=str(office.quorum))  # fmt: skip
+    session.commit()
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 

@@ -1,9 +1,18 @@
 """An office's rating scale: 2–5 ordered buttons, each mapped to one of the statutory
-three levels. Kiosks store the button pressed; reports map it to its level."""
+three levels. Kiosks record each vote with the level its button had then.
+
+Only an administrator (within his scope) changes a scale, and a button whose label or name
+names a level (``web.scale_labels``) counts as that level. Every change is in the audit log
+with the office (listed in the checklist and the minutes of the box's month:
+``web.month_changes``), and it changes the office's device configuration, whose version is
+the digest of its scale among the rest: each kiosk fetches it and records an EVENT
+``config_change``.
+"""
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from flask import abort, redirect, render_template, url_for
+from flask_login import current_user
 from sqlalchemy import delete
 from wtforms import FieldList, FormField, SelectField, StringField, ValidationError
 from wtforms.validators import Length
@@ -11,7 +20,7 @@ from wtforms.validators import Length
 from hom_phieu.i18n import _
 from web import db
 from web.auth import audit, roles_required
-from web.labels import LEVEL_LABELS
+from web.labels import LEVEL_LABELS, label
 from web.manage.common import (
     EDITORS,
     IDENTIFIER,
@@ -22,8 +31,10 @@ from web.manage.common import (
     choices,
     strip,
 )
-from web.models import Office, ScaleButton
+from web.models import Office, Role, ScaleButton
+from web.month_changes import ChangeKind
 from web.pages import office_or_404
+from web.scale_labels import level_named
 
 MIN_BUTTONS, MAX_BUTTONS = 2, 5
 
@@ -50,8 +61,23 @@ class ButtonForm(SubForm):
             raise ValidationError(_("give the button a label"))
 
     def validate_level(self, field) -> None:
-        if not self.blank and field.data not in LEVELS:
+        if self.blank:
+            return
+        if field.data not in LEVELS:
             raise ValidationError(_("choose one of the three levels"))
+        # A citizen reads the label (and the kiosk's buttons are wired by name): one that
+        # names a level counts as that level, never as another.
+        for words, message in (
+            (self.label.data, _("the label names the level {named}: it cannot count as {level}")),
+            (self.name.data, _("the name names the level {named}: it cannot count as {level}")),
+        ):
+            named = level_named(words or "")
+            if named is not None and named != field.data:
+                raise ValidationError(
+                    message.format(
+                        named=label(LEVEL_LABELS, named), level=label(LEVEL_LABELS, field.data)
+                    )
+                )
 
 
 class ScaleForm(Form):
@@ -82,10 +108,22 @@ class ScaleForm(Form):
             raise ValidationError(_("each button needs its own name"))
 
 
+def can_edit_scale() -> bool:
+    """Only administrators change scales: a technician sets kiosks up, not what votes mean."""
+    return bool(current_user.is_authenticated and current_user.role == Role.ADMIN)
+
+
+@bp.app_context_processor
+def scale_rights() -> dict:
+    return {"can_edit_scale": can_edit_scale}
+
+
 @bp.route("/offices/<int:office_id>/scale", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def scale(office_id: int):
-    office = office_or_404(office_id)
+    office = office_or_404(office_id)  # first: another commune's office stays a 404
+    if not can_edit_scale():
+        abort(403)
     form = ScaleForm(office=office)
     if not form.is_submitted():
         return render_template("manage/scale.html", form=form, office=office)
@@ -101,6 +139,10 @@ def scale(office_id: int):
         session.add(ScaleButton(office_id=office.id, position=position, name=row[0],
                                 label=row[1], level=row[2]))  # fmt: skip
         after.append(row)
-    audit("scale_changed", f"office {office.code}", before=before, after=after)
-    session.commit()
+    if after == before:
+        session.rollback()  # saved unchanged: nothing to record, nothing to list
+    else:
+        audit(ChangeKind.SCALE_CHANGED, f"office {office.code}", office_id=office.id,
+              before=before, after=after)  # fmt: skip
+        session.commit()
     return redirect(url_for("manage.office", office_id=office.id) + "#scale")
