@@ -161,6 +161,21 @@ def october_kiosk(app, client, tmp_path) -> Kiosk:
     return kiosk
 
 
+def add_scale(session, office_id: int) -> None:
+    """The demo's three-button scale for the office (in the caller's transaction)."""
+    for position, (name, label, level) in enumerate(SCALE):
+        session.add(ScaleButton(office_id=office_id, position=position, name=name,
+                                label=label, level=level))  # fmt: skip
+
+
+def with_scale(app):
+    """``app`` (the ceremony's) with the demo's scale for its office."""
+    with app.app_context():
+        add_scale(web_db.session(), app.config["OFFICE_ID"])
+        web_db.session().commit()
+    return app
+
+
 def seed_kiosk_office(app) -> tuple[int, str]:
     """Xã Đông Thanh's office, counter, clerks, scale and committee (``hom_phieu.demo``'s
     clerks and scale; the members hold CODE); a device registered for Quầy 1 and its
@@ -171,9 +186,7 @@ def seed_kiosk_office(app) -> tuple[int, str]:
         session = web_db.session()
         for code, name, title in CLERKS:
             session.add(Clerk(office_id=office_id, code=code, name=name, title=title))
-        for position, (name, label, level) in enumerate(SCALE):
-            session.add(ScaleButton(office_id=office_id, position=position, name=name,
-                                    label=label, level=level))  # fmt: skip
+        add_scale(session, office_id)
         for username, name, role in MEMBERS:
             user = create_account(username, name, "committee", unit_id)
             session.add(CommitteeMember(office_id=office_id, user_id=user.id, committee_role=role))

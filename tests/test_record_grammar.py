@@ -325,7 +325,15 @@ def test_the_server_refuses_it_at_push_time_and_stores_nothing_from_it(ceremony_
     assert held_seqs(app, kiosk.key.device_id) == list(range(1, target))
 
 
-OPENING_CASES = [case for case in CASES if case.fault == MALFORMED and case.target != "last"]
+# At the opening every malformed record takes the same path: one case per kind of record
+# (the ingest test above takes them all).
+OPENING_CASES = list(
+    {
+        case.target: case
+        for case in reversed(CASES)
+        if case.fault == MALFORMED and case.target != "last"
+    }.values()
+)
 
 
 @pytest.mark.parametrize("case", OPENING_CASES, ids=[case.name for case in OPENING_CASES])

@@ -20,28 +20,18 @@ from tests.ceremony_helpers import (
     enrolled_kiosk,
     minutes_of,
     post_form,
+    with_scale,
 )
 from tests.web_helpers import csrf_token, login
 from web import db as web_db
-from web.models import Device, LedgerRecord, Office, ScaleButton
+from web.models import Device, LedgerRecord
 from web.survey import RATE_LIMIT
 from web.survey_criteria import DEFAULT_CRITERIA
-
-SCALE = [("rat_hai_long", "Rất hài lòng", "very_satisfied"),
-         ("hai_long", "Hài lòng", "satisfied"),
-         ("khong_hai_long", "Không hài lòng", "not_satisfied")]  # fmt: skip
 
 
 @pytest.fixture
 def app(ceremony_app):
-    with ceremony_app.app_context():
-        session = web_db.session()
-        office = session.get(Office, ceremony_app.config["OFFICE_ID"])
-        for position, (name, text, level) in enumerate(SCALE):
-            session.add(ScaleButton(office_id=office.id, position=position, name=name,
-                                    label=text, level=level))  # fmt: skip
-        session.commit()
-    return ceremony_app
+    return with_scale(ceremony_app)
 
 
 @pytest.fixture

@@ -18,30 +18,21 @@ from tests.ceremony_helpers import (
     enrolled_kiosk,
     minutes_of,
     post_form,
+    with_scale,
 )
 from tests.web_helpers import csrf_token
 from web import db as web_db
-from web.models import Device, LedgerRecord, Office, ScaleButton
+from web.models import Device, LedgerRecord, Office
 from web.services import services
 from web.survey import RATE_LIMIT
 from web.survey_box import cast
 from web.survey_criteria import DEFAULT_CRITERIA
 from web.survey_flood import REFUSED_PER_MINUTE
 
-SCALE = [("rat_hai_long", "Rất hài lòng", "very_satisfied"),
-         ("hai_long", "Hài lòng", "satisfied"),
-         ("khong_hai_long", "Không hài lòng", "not_satisfied")]  # fmt: skip
-
 
 @pytest.fixture
 def app(ceremony_app):
-    with ceremony_app.app_context():
-        session = web_db.session()
-        for position, (name, text, level) in enumerate(SCALE):
-            session.add(ScaleButton(office_id=ceremony_app.config["OFFICE_ID"], position=position,
-                                    name=name, label=text, level=level))  # fmt: skip
-        session.commit()
-    return ceremony_app
+    return with_scale(ceremony_app)
 
 
 @pytest.fixture
