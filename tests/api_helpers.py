@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.device_key import DeviceKey
@@ -138,3 +142,17 @@ def stored_rows(app, device_id: str) -> list[Row]:
             .order_by(LedgerRecord.seq)
         ).all()
         return [Row(seq, bytes(data), bytes(sig)) for seq, data, sig in found]
+
+
+@contextmanager
+def serving(app, port: int) -> Iterator[str]:
+    """The admin server on a thread, for as long as the block lasts."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

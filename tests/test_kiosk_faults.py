@@ -15,14 +15,10 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from hardware import escpos_cache
 from hom_phieu import paths
@@ -35,7 +31,7 @@ from kiosk.ledger_report import inspect_ledger
 from kiosk.loop_events import Accepted, Refused
 from kiosk.provision import provision
 from kiosk.sync_client import SyncClient
-from tests.api_helpers import CODE, enroll, make_app, push, register, seed
+from tests.api_helpers import CODE, enroll, make_app, push, register, seed, serving
 from tests.daemon_helpers import DaemonRig
 from tests.polling import wait_for
 from tests.web_process import free_port
@@ -167,19 +163,6 @@ def test_a_refused_push_raises_an_alert_naming_the_device(
     (alert,) = [a for a in alerts if a.kind == "records_refused"]
     assert key.device_id in alert.message and "record 11" in alert.message
     assert alert.device_pk is not None and alert.office_id is not None
-
-
-@contextmanager
-def serving(app, port: int) -> Iterator[str]:
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_the_sync_client_reports_a_refusal_at_once(

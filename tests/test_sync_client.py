@@ -13,13 +13,10 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from hom_phieu import paths
 from hom_phieu.clock import FakeClock
@@ -31,7 +28,7 @@ from hom_phieu.protocol.signing import UntrustedAnswer, verified_config
 from kiosk.backoff import backoff_s
 from kiosk.provision import ProvisionError, load_link, provision, remember_config, server_file
 from kiosk.sync_client import SyncClient
-from tests.api_helpers import CODE, make_app, register, seed, stored_rows
+from tests.api_helpers import CODE, make_app, register, seed, serving, stored_rows
 from tests.polling import wait_for
 from tests.web_process import free_port
 from web import db as web_db
@@ -45,20 +42,6 @@ def app(sqlite_database: Path, server_clock):
     seed(app)
     register(app)
     return app
-
-
-@contextmanager
-def serving(app, port: int) -> Iterator[str]:
-    """The admin server on a thread, for as long as the block lasts."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def vote(box: BallotBox, clock: FakeClock, n: int) -> None:

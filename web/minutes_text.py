@@ -105,13 +105,17 @@ def row_name(table: CountTable, row: ClerkRow | ClerkChannelRow | CountRow) -> s
     if table.key == "by_channel":
         return label(CHANNEL_LABELS, row.key)
     if isinstance(row, ClerkChannelRow):
-        clerk = ClerkRow(row.key, row.name, "", row.by_level, row.votes)
-        return f"{row_name(CLERKS, clerk)} · {label(CHANNEL_LABELS, row.channel)}"
+        return f"{clerk_name(row.key, row.name)} · {label(CHANNEL_LABELS, row.channel)}"
     if table.key == "by_clerk":
-        if not row.name:  # a code not (or no longer) in the office's list of clerks
-            return _("{code} (not in the list)").format(code=row.key)
-        return f"{row.name} ({row.key})"
+        return clerk_name(row.key, row.name)
     return row.name or row.key
+
+
+def clerk_name(code: str, name: str) -> str:
+    """``Nguyễn Thị Lan (lan)``; a code not (or no longer) in the office's list says so."""
+    if not name:
+        return _("{code} (not in the list)").format(code=code)
+    return f"{name} ({code})"
 
 
 def ratio(part: int, whole: int) -> float:

@@ -48,14 +48,11 @@ def admit(session: Session, office_id: int, reason: RefusalReason, clerk: str,
           now: datetime) -> list[Spec]:  # fmt: skip
     """What to write for one more refusal: the sums of a minute that is over, then this
     refusal's own record, or nothing (it is added to the minute's sum)."""
-    window = session.get(SurveyFloodWindow, office_id)
+    specs = due_sums(session, office_id, now)
+    window = session.get(SurveyFloodWindow, office_id)  # (from the session: no query)
     if window is None:
         window = SurveyFloodWindow(office_id=office_id, started_at=now, logged=0, summed={})
         session.add(window)
-    specs: list[Spec] = []
-    if _over(window, now):
-        specs = _sums(window)
-        window.summed, window.logged, window.started_at = {}, 0, now
     if window.logged < REFUSED_PER_MINUTE:
         window.logged += 1
         return [*specs, (Kind.REFUSED, refusal_body(reason, clerk))]
