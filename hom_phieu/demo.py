@@ -64,6 +64,8 @@ def run_demo(
     accounts = ", ".join(username for username, _name, _role in COMMITTEE)
     echo(_("Opening committee (same password): {accounts}; the secretary runs the ceremony "
            "on the box's page.").format(accounts=accounts))  # fmt: skip
+    echo(_("At the first opening each member first sets a confirmation code of their own on "
+           "the secretary's screen; confirming needs it."))  # fmt: skip
     try:
         if load_link() is None:
             with app.app_context():
