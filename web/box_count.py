@@ -48,6 +48,7 @@ class DeviceRef:
     last_seen_at: datetime | None
     evidence: int = 0  # equivocation evidence held against it
     survey: bool = False  # the server's ledger of phone answers, filed just before counting
+    counter_id: int | None = None  # the counter it is registered to (reports group by it)
 
 
 @dataclass(slots=True)
@@ -62,6 +63,10 @@ class Tally:
     by_channel: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     # (clerk, channel) -> levels: each clerk's ballots channel by channel
     by_clerk_channel: defaultdict[tuple[str, str], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+    # (clerk, device, channel) -> levels: the cells the reports read (web.result_cells)
+    by_cell: defaultdict[tuple[str, int, str], Counter[str]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
 
@@ -89,6 +94,7 @@ class Tally:
         self.by_device[device_pk][level] += 1
         self.by_channel[channel.value][level] += 1
         self.by_clerk_channel[body["clerk"], channel.value][level] += 1
+        self.by_cell[body["clerk"], device_pk, channel.value][level] += 1
         criteria = body.get("criteria")
         if isinstance(criteria, dict):
             for criterion, answer in criteria.items():

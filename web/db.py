@@ -56,9 +56,14 @@ def _close_session(_exc: BaseException | None) -> None:
         db_session.close()
 
 
-def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (idempotent)."""
+def alembic_config(url: str) -> AlembicConfig:
+    """The migrations' configuration for the database at ``url``."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Bring the database at ``url`` to the newest schema (idempotent)."""
+    command.upgrade(alembic_config(url), "head")

@@ -169,6 +169,8 @@ class Clerk(Base):
     contact: Mapped[str] = mapped_column(String(200), default="")
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The clerk's own account, which may read the clerk's opened results (and nothing else).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     office: Mapped[Office] = relationship(back_populates="clerks")
 
 
@@ -382,4 +384,4 @@ class EnrollFailure(Base):
 
 # Tables kept in modules of their own, registered on Base.metadata with these (the
 # migrations and their test compare the whole of it).
-from web import models_accounts, models_committee  # noqa: E402, F401
+from web import models_accounts, models_committee, models_results, models_survey  # noqa: E402, F401

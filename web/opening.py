@@ -42,6 +42,7 @@ from web.models import (
 )
 from web.month_changes import minutes_changes, settings_checks
 from web.quorum import Quorum
+from web.result_cells import write_cells
 from web.ticket_lookup import ticket_lookup
 from web.unit_calendar import calendar_of
 
@@ -116,11 +117,11 @@ def count_box(session: Session, office: Office, box: str) -> BoxCount:
     )
     count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)))
     following = next_box(box)
-    for device in _devices(session, office.id):
+    for device in devices_of(session, office.id):
         count_device(
             count,
             device,
-            _rows(session, device.pk),
+            rows_of(session, device.pk),
             office_id=office.id,
             next_box=following,
             opened_boxes=opened,
@@ -130,7 +131,7 @@ def count_box(session: Session, office: Office, box: str) -> BoxCount:
     return count
 
 
-def _devices(session: Session, office_id: int) -> list[DeviceRef]:
+def devices_of(session: Session, office_id: int) -> list[DeviceRef]:
     """Enrolled devices of the office and any device that filed records under it."""
     with_records = select(LedgerRecord.device_pk).where(LedgerRecord.office_id == office_id)
     registered = select(Device.id).where(
@@ -153,12 +154,13 @@ def _devices(session: Session, office_id: int) -> list[DeviceRef]:
             last_seen_at=d.last_seen_at,
             evidence=evidence.get(d.id, 0),
             survey=d.kind == "survey",
+            counter_id=d.counter_id,
         )
         for d in devices
     ]
 
 
-def _rows(session: Session, device_pk: int) -> Iterator[HeldRow]:
+def rows_of(session: Session, device_pk: int) -> Iterator[HeldRow]:
     """A device's records in sequence order, streamed from the database."""
     result = session.execute(
         select(
@@ -241,6 +243,7 @@ def open_box(
     opening.warnings_reason = warnings_reason.strip()
     opening.dossiers_returned = dossiers_returned
     content = minutes_content(session, opening, count, checks)
+    write_cells(session, opening, count, clerk_infos(session, opening.office_id))
     # One UPDATE sets the status and the minutes: after it the row is frozen.
     opening.minutes = canonical_bytes(content.to_json())
     opening.minutes_hash = record_hash(opening.minutes)
@@ -290,7 +293,7 @@ def minutes_content(
         ),
         changes=_changes(session, opening, opening.opened_at),
     )
-    return build_minutes(ceremony, count, checks, _clerks(session, office.id))
+    return build_minutes(ceremony, count, checks, clerk_infos(session, office.id))
 
 
 def _changes(session: Session, opening: Opening, until: datetime) -> tuple[ChangeEntry, ...] | None:
@@ -304,7 +307,7 @@ def _changes(session: Session, opening: Opening, until: datetime) -> tuple[Chang
     return tuple(sorted(found, key=lambda change: change.at)) or None
 
 
-def _clerks(session: Session, office_id: int) -> dict[str, ClerkInfo]:
+def clerk_infos(session: Session, office_id: int) -> dict[str, ClerkInfo]:
     fields = dict(session.execute(select(ProcedureField.id, ProcedureField.name)).all())
     return {
         clerk.code: ClerkInfo(clerk.name, clerk.title, fields.get(clerk.field_id, NO_FIELD))

@@ -1,0 +1,318 @@
+"""Reports over opened results: sums of the cells frozen at each opening
+(:mod:`web.models_results`), never of sealed records.
+
+A :class:`ReportQuery` names a unit (and everything below it), optionally one office or one
+clerk, a period, the channels and a procedure field, and how to break the figures down (by
+the unit's sub-units, office, counter, clerk, month, channel or field). :func:`run_report`
+answers it with one :class:`ReportRow` per group and the total, each with its ballots per
+level, the satisfaction rate, and the dossiers returned and participation where they are
+known (per office-month, from the opening).
+
+Whether the reader may see the unit is the caller's to check (``web.auth.require_unit``);
+this module only ever reads below the unit it is given. The rows are ordered by name (by
+month for a breakdown by month).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hom_phieu.i18n import _
+from web.ballot_channels import BallotChannel
+from web.ceremony_calendar import box_label
+from web.labels import CHANNEL_LABELS, label
+from web.minutes_count import LevelCounts
+from web.models import Clerk, Counter, Office, Opening, Unit
+from web.models_results import ResultCell
+from web.report_period import Period
+from web.report_stats import Rate
+from web.result_cells import MIXED
+
+LEVEL_COLUMNS = (ResultCell.very_satisfied, ResultCell.satisfied, ResultCell.not_satisfied)
+
+
+class Breakdown(StrEnum):
+    """How a report's figures are grouped into rows."""
+
+    UNIT = "unit"  # the unit's sub-units (communes of a province), each with all below it
+    OFFICE = "office"
+    COUNTER = "counter"
+    CLERK = "clerk"
+    MONTH = "month"
+    CHANNEL = "channel"
+    FIELD = "field"
+
+
+class Channels(StrEnum):
+    """Which ballots a report counts: the official result (buttons and phone answers with a
+    ticket: :mod:`web.ballot_channels`) by default, or one channel alone."""
+
+    OFFICIAL = "official"
+    BUTTON = "button"
+    PHONE_TICKET = "phone_ticket"
+    PHONE_SCREEN = "phone_screen"
+
+    def values(self) -> tuple[str, ...]:
+        if self is Channels.OFFICIAL:
+            return (BallotChannel.BUTTON.value, BallotChannel.PHONE_TICKET.value, MIXED)
+        return (self.value,)
+
+    @property
+    def official(self) -> bool:
+        return self is not Channels.PHONE_SCREEN
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    unit_id: int  # the unit reported on, with everything below it
+    period: Period
+    by: Breakdown = Breakdown.OFFICE
+    channels: Channels = Channels.OFFICIAL
+    field_name: str | None = None  # one procedure field only
+    office_id: int | None = None  # one office only (it must be below the unit)
+    clerk_id: int | None = None  # one clerk only (a clerk reading their own results)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    key: str  # stable: an id, a month (YYYY-MM), a channel code, a field's name
+    name: str  # as shown
+    levels: LevelCounts
+    votes: int
+    dossiers: int | None = None  # dossiers returned, summed over the office-months that say
+    dossier_votes: int = 0  # the ballots of those office-months (participation's numerator)
+    office: str = ""  # the office, for a counter's or a clerk's row
+
+    @property
+    def rate(self) -> Rate:
+        """The satisfaction rate: satisfied or very satisfied, of all ballots."""
+        return Rate(self.levels.very_satisfied + self.levels.satisfied, self.votes)
+
+    @property
+    def participation(self) -> Rate | None:
+        """Ballots per dossier returned, where the office-months said how many."""
+        return None if self.dossiers is None else Rate(self.dossier_votes, self.dossiers)
+
+    def share(self, level: str) -> Rate:
+        return Rate(self.levels[level], self.votes)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    query: ReportQuery
+    unit: str  # the unit's name
+    rows: tuple[ReportRow, ...]
+    total: ReportRow
+    months: tuple[str, ...] = field(default=())  # months with opened results in the period
+
+
+def subtree(session: Session, unit_id: int) -> list[int]:
+    """The unit and every unit below it."""
+    found, frontier = [unit_id], [unit_id]
+    while frontier:
+        frontier = list(session.scalars(select(Unit.id).where(Unit.parent_id.in_(frontier))))
+        found += frontier
+    return found
+
+
+def run_report(session: Session, query: ReportQuery) -> Report:
+    unit = session.get(Unit, query.unit_id)
+    if unit is None:
+        raise LookupError(f"no unit {query.unit_id}")
+    units = subtree(session, query.unit_id)
+    keys = _group_columns(query.by)
+    statement = (
+        select(*keys, *(func.sum(column) for column in LEVEL_COLUMNS))
+        .where(*_filters(query, units))
+        .group_by(*keys)
+    )
+    sums: dict[tuple, list[int]] = {}
+    for row in session.execute(statement):
+        sums[tuple(row[: len(keys)])] = [int(value or 0) for value in row[len(keys) :]]
+    names = _Names(session, query, unit)
+    grouped: dict[str, tuple[str, str, list[int]]] = {}
+    for key, levels in sums.items():
+        row_key, row_name, office = names.of(query.by, key)
+        summed = grouped.setdefault(row_key, (row_name, office, [0, 0, 0]))[2]
+        for i, value in enumerate(levels):
+            summed[i] += value
+    dossiers = _dossiers(session, query, units, names) if _has_dossiers(query) else {}
+    rows = [
+        _row(key, name, levels, dossiers.get(key), office=office)
+        for key, (name, office, levels) in grouped.items()
+    ]
+    rows.sort(key=(lambda r: r.key) if query.by is Breakdown.MONTH else (lambda r: (r.name, r.key)))
+    totals = [sum(r.levels[level] for r in rows) for level in ("very_satisfied", "satisfied",
+                                                                "not_satisfied")]  # fmt: skip
+    total_dossiers = _sum_dossiers(dossiers.values()) if _has_dossiers(query) else None
+    total = _row("total", _("Total"), totals, total_dossiers)
+    months = tuple(
+        session.scalars(
+            select(ResultCell.box)
+            .where(*_filters(query, units))
+            .distinct()
+            .order_by(ResultCell.box)
+        )
+    )
+    return Report(query, unit.name, tuple(rows), total, months)
+
+
+def _row(
+    key: str, name: str, levels: list[int], dossiers: tuple[int, int] | None, *, office: str = ""
+) -> ReportRow:
+    counts = LevelCounts(*levels)
+    returned, ballots = dossiers if dossiers is not None else (None, 0)
+    return ReportRow(key, name, counts, sum(levels), returned, ballots, office)
+
+
+def _filters(query: ReportQuery, units: list[int]) -> list:
+    found = [
+        ResultCell.unit_id.in_(units),
+        ResultCell.box >= query.period.first,
+        ResultCell.box <= query.period.last,
+        ResultCell.channel.in_(query.channels.values()),
+    ]
+    if query.field_name is not None:
+        found.append(ResultCell.field_name == query.field_name)
+    if query.office_id is not None:
+        found.append(ResultCell.office_id == query.office_id)
+    if query.clerk_id is not None:
+        found.append(ResultCell.clerk_id == query.clerk_id)
+    return found
+
+
+def _group_columns(by: Breakdown) -> list:
+    return {
+        Breakdown.UNIT: [ResultCell.unit_id],
+        Breakdown.OFFICE: [ResultCell.office_id],
+        Breakdown.COUNTER: [ResultCell.office_id, ResultCell.counter_id, ResultCell.counter_name],
+        Breakdown.CLERK: [ResultCell.office_id, ResultCell.clerk_id, ResultCell.clerk_code],
+        Breakdown.MONTH: [ResultCell.box],
+        Breakdown.CHANNEL: [ResultCell.channel],
+        Breakdown.FIELD: [ResultCell.field_name],
+    }[by]
+
+
+class _Names:
+    """Names for the groups' keys, read once per report."""
+
+    def __init__(self, session: Session, query: ReportQuery, unit: Unit) -> None:
+        self.session = session
+        self.unit = unit
+        self._child: dict[int, Unit] | None = None
+        self._offices: dict[int, Office] | None = None
+        self._clerks: dict[int, str] | None = None
+        self._counters: dict[int, str] | None = None
+
+    def child_of(self, unit_id: int) -> Unit:
+        """The sub-unit of the report's unit that ``unit_id`` is in (or the unit itself)."""
+        if self._child is None:
+            self._child = {}
+            parents = dict(self.session.execute(select(Unit.id, Unit.parent_id)).all())
+            units = {u.id: u for u in self.session.scalars(select(Unit))}
+            for start in parents:
+                node = start
+                while node is not None and self.unit.id not in (node, parents.get(node)):
+                    node = parents.get(node)
+                if node is not None:
+                    self._child[start] = units[node]
+        return self._child.get(unit_id, self.unit)
+
+    def office(self, office_id: int) -> Office:
+        if self._offices is None:
+            self._offices = {o.id: o for o in self.session.scalars(select(Office))}
+        return self._offices[office_id]
+
+    def clerk(self, clerk_id: int) -> str:
+        if self._clerks is None:
+            self._clerks = dict(self.session.execute(select(Clerk.id, Clerk.name)).all())
+        return self._clerks.get(clerk_id, "")
+
+    def counter(self, counter_id: int) -> str:
+        if self._counters is None:
+            self._counters = dict(self.session.execute(select(Counter.id, Counter.name)).all())
+        return self._counters.get(counter_id, "")
+
+    def of(self, by: Breakdown, key: tuple) -> tuple[str, str, str]:
+        """(row key, row name, office name) of a group's key."""
+        if by is Breakdown.UNIT:
+            child = self.child_of(key[0])
+            return str(child.id), child.name, ""
+        if by is Breakdown.OFFICE:
+            return str(key[0]), self.office(key[0]).name, ""
+        if by is Breakdown.COUNTER:
+            office_id, counter_id, name = key
+            office = self.office(office_id).name
+            if counter_id is None:
+                return f"{office_id}:{name}", name, office
+            return f"c{counter_id}", self.counter(counter_id) or name, office
+        if by is Breakdown.CLERK:
+            office_id, clerk_id, code = key
+            office = self.office(office_id).name
+            if clerk_id is None:  # a code not in the office's list
+                return f"{office_id}:{code}", code, office
+            return f"k{clerk_id}", self.clerk(clerk_id) or code, office
+        if by is Breakdown.MONTH:
+            return key[0], box_label(key[0]), ""
+        if by is Breakdown.CHANNEL:
+            return key[0], label(CHANNEL_LABELS, key[0]), ""
+        return key[0], key[0], ""
+
+
+def _has_dossiers(query: ReportQuery) -> bool:
+    """Dossiers are known per office-month: rows of offices or above, of the official
+    result, of every field."""
+    return (
+        query.by in (Breakdown.UNIT, Breakdown.OFFICE, Breakdown.MONTH)
+        and query.channels is Channels.OFFICIAL
+        and query.field_name is None
+        and query.clerk_id is None
+    )
+
+
+def _dossiers(
+    session: Session, query: ReportQuery, units: list[int], names: _Names
+) -> dict[str, tuple[int, int]]:
+    """Per row key: (dossiers returned, the ballots of those office-months)."""
+    returned = {
+        (office_id, box): dossiers
+        for office_id, box, dossiers in session.execute(
+            select(Opening.office_id, Opening.box, Opening.dossiers_returned).where(
+                Opening.status == Opening.OPENED,
+                Opening.dossiers_returned.is_not(None),
+                Opening.box >= query.period.first,
+                Opening.box <= query.period.last,
+            )
+        )
+    }
+    votes = session.execute(
+        select(ResultCell.office_id, ResultCell.unit_id, ResultCell.box, func.sum(ResultCell.votes))
+        .where(*_filters(query, units))
+        .group_by(ResultCell.office_id, ResultCell.unit_id, ResultCell.box)
+    )
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for office_id, unit_id, box, ballots in votes:
+        if (office_id, box) not in returned:
+            continue
+        if query.by is Breakdown.UNIT:
+            key = str(names.child_of(unit_id).id)
+        elif query.by is Breakdown.OFFICE:
+            key = str(office_id)
+        else:
+            key = box
+        found[key][0] += returned[office_id, box]
+        found[key][1] += int(ballots or 0)
+    return {key: (pair[0], pair[1]) for key, pair in found.items()}
+
+
+def _sum_dossiers(values: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
+    pairs = list(values)
+    if not pairs:
+        return None
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
