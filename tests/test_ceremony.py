@@ -259,7 +259,9 @@ def test_a_citizen_follows_a_receipt_from_sealed_to_counted(app, tmp_path):
         client, kiosk.receipts[-1]
     )
     results = client.get("/public/results?lang=en").text
-    assert "2 (100,00%)" in results and "Nguyễn Thị Lan" not in results  # totals, no clerk
+    # Totals, no clerk; 2 ballots are below the public threshold: no level figures.
+    assert "Ballots: <strong>2</strong>" in results and "Fewer than 10 ballots" in results
+    assert "Nguyễn Thị Lan" not in results
     bad = client.get("/public/receipt?code=OOOOO-IIIII&lang=en")
     assert "This is not a receipt code" in bad.text
 

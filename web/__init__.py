@@ -51,9 +51,24 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
     pages.init_app(app)
     manage.init_app(app)
     api_v1.init_app(app)
+    from web import api_results
+
+    api_results.init_app(app)
     ceremony.init_app(app)
     public.init_app(app)
     survey.init_app(app)
+    from web import reports
+
+    reports.init_app(app)
+    from web import my_results
+
+    my_results.init_app(app)
+    from web import ranking_pages
+
+    ranking_pages.init_app(app)
+    from web import report_trends
+
+    app.register_blueprint(report_trends.bp)
     return app
 
 

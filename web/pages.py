@@ -2,6 +2,14 @@
 
 Sealed means: until a box is opened by its committee nothing here shows counts by level
 or by clerk; only how many ballots arrived, from how many devices, and when.
+
+The front page also lists, for the reader's units, the boxes to open and the boxes newly
+opened (:func:`front_lists`). A month's box is **due** from its last working day
+(``web.opening.opening_due``) until it is opened, and **overdue** once more than
+``OVERDUE_DAYS`` calendar days have passed since the month ended (from the 6th of the next
+month). The months looked at are those whose box holds ballots, and the current and the
+previous month of an office that had a device by then (an empty month must be opened too).
+**Newly opened**: opened within the last ``NEW_DAYS`` days.
 """
 
 from __future__ import annotations
@@ -10,19 +18,23 @@ import base64
 import hashlib
 import io
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import qrcode
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from hom_phieu import formatting
 from hom_phieu.i18n import _
 from web import clock, db
 from web.auth import audit, require_unit, roles_required, units_in_scope
+from web.ceremony_calendar import month_end, today
 from web.form_input import StorableInputMeta
 from web.models import (
     Alert,
@@ -34,9 +46,13 @@ from web.models import (
     Opening,
     Role,
 )
+from web.opening import opening_due
 
 bp = Blueprint("pages", __name__)
 ENROLLMENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+OVERDUE_DAYS = 5  # a box not opened more than this many days after its month is overdue
+NEW_DAYS = 30  # a box opened within this many days is "newly opened"
+RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)  # (web.ceremony's: no cycle)
 
 
 def init_app(app: Flask) -> None:
@@ -107,7 +123,112 @@ def index():
                 .limit(50)
             )
         )
-    return render_template("index.html", offices=offices, boxes=boxes, alerts=alerts)
+    held = {(r.office_id, r.box) for r in rows}
+    due, opened = front_lists(db.session(), offices, held, clock.now())
+    return render_template(
+        "index.html", offices=offices, boxes=boxes, alerts=alerts, due=due, opened=opened,
+        results_reader=current_user.role in RESULT_READERS, reports_url=reports_url,
+        overdue_days=OVERDUE_DAYS, new_days=NEW_DAYS, one_day=timedelta(days=1),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DueBox:
+    """A box to open (its month's last working day is past); overdue from ``overdue_from``."""
+
+    office: Office
+    box: str
+    overdue_from: date
+    overdue: bool
+    started: bool  # its opening ceremony is under way
+
+
+@dataclass(frozen=True, slots=True)
+class NewlyOpened:
+    office: Office
+    box: str
+    opened_at: datetime
+
+
+def overdue_from(box: str) -> date:
+    """The first day ``box`` is overdue: more than OVERDUE_DAYS days after its month."""
+    return month_end(box).date() + timedelta(days=OVERDUE_DAYS)
+
+
+def previous_box(box: str) -> str:
+    year, month = int(box[:4]), int(box[5:])
+    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+
+
+def front_lists(
+    session: Session, offices: list[Office], held: set[tuple[int, str]], now: datetime
+) -> tuple[list[DueBox], list[NewlyOpened]]:
+    """The boxes due (overdue first, then the oldest) and those opened in the last
+    NEW_DAYS days (newest first), of ``offices``; ``held``: (office id, box) of the boxes
+    holding ballots. Nothing of a sealed box's content."""
+    if not offices:
+        return [], []
+    ids, day = [o.id for o in offices], today(now)
+    current = f"{day.year:04d}-{day.month:02d}"
+    candidates = set(held)
+    first_device = session.execute(
+        select(Device.office_id, func.min(Device.enrolled_at))
+        .where(Device.office_id.in_(ids), Device.enrolled_at.is_not(None))
+        .group_by(Device.office_id)
+    )
+    for office_id, enrolled in first_device:
+        for box in (previous_box(current), current):
+            if _aware(enrolled) < month_end(box):
+                candidates.add((office_id, box))
+    # (the columns only: an opened row holds its whole minutes)
+    columns = select(Opening.office_id, Opening.box, Opening.status, Opening.opened_at)
+    openings = {
+        (office_id, box): (status, opened_at)
+        for office_id, box, status, opened_at in session.execute(
+            columns.where(Opening.office_id.in_(ids))
+        )
+    }
+    by_id = {o.id: o for o in offices}
+    due = []
+    for office_id, box in candidates:
+        status = openings.get((office_id, box), (None, None))[0]
+        if box > current or status == Opening.OPENED:
+            continue
+        office = by_id[office_id]
+        if box == current and not _due_this_month(session, office, box, day):
+            continue  # (a past month is due whatever its calendar)
+        late = overdue_from(box)
+        due.append(DueBox(office, box, late, day >= late, status is not None))
+    due.sort(key=lambda d: (not d.overdue, d.box, d.office.name))
+    since = now - timedelta(days=NEW_DAYS)
+    recent = [
+        NewlyOpened(by_id[office_id], box, _aware(opened_at))
+        for (office_id, box), (status, opened_at) in openings.items()
+        if status == Opening.OPENED and opened_at is not None and _aware(opened_at) >= since
+    ]
+    recent.sort(key=lambda o: (o.opened_at, o.box), reverse=True)
+    return due, recent
+
+
+def _due_this_month(session: Session, office: Office, box: str, day: date) -> bool:
+    """Has the office's current month reached its last working day? (No month's last
+    working day comes before its 15th: the calendar is read only in the second half.)"""
+    return day.day >= 15 and day >= opening_due(session, box, office)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time (naive on SQLite: UTC) made aware."""
+    return formatting.aware(moment)
+
+
+REPORTS = "reports.index"  # the reports page (web.reports)
+
+
+def reports_url(office: Office, box: str) -> str | None:
+    """The reports page on the office (in its unit) for the month, when the server has one."""
+    if REPORTS not in current_app.view_functions:
+        return None
+    return url_for(REPORTS, unit=office.unit_id, office=office.id, period="month", month=box)
 
 
 @bp.get("/devices")

@@ -1,4 +1,6 @@
-"""Pages anyone may open, without an account: the receipt check and opened results.
+"""Pages anyone may open, without an account: the receipt check here; the opened results
+(:mod:`web.public_results`), the office's poster (:mod:`web.public_poster`) and the
+waiting room's screen (:mod:`web.public_tv`) on the same blueprint.
 
 A citizen types the receipt code from the ticket and learns whether the ballot has
 reached the server, in which office's box of which month, and whether that box has
@@ -17,13 +19,15 @@ from hom_phieu.i18n import _
 from hom_phieu.ledger.records import normalise_receipt_code
 from web import db
 from web.ceremony_calendar import box_label
-from web.minutes import Count, Minutes, OfficeHeader
 from web.models import CountedRange, LedgerRecord, Office, Opening
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
 
 def init_app(app: Flask) -> None:
+    # The other public pages add their routes to this blueprint.
+    from web import public_poster, public_results, public_tv  # noqa: F401
+
     app.register_blueprint(bp)
 
 
@@ -95,25 +99,3 @@ def _findings(code: str) -> list[Finding]:
             state = "late" if own is not None else "sealed"
         found.append(Finding(office.name, box, wall_ms, state, counting or own))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedBox:
-    """An opened box as the public results show it: the office and its totals."""
-
-    opening: Opening
-    office: OfficeHeader
-    count: Count  # (the template shows the totals only: no clerk, no device)
-
-
-@bp.get("/results")
-def results():
-    """Every opened box's totals per office (no clerk, no device)."""
-    openings = db.session().scalars(
-        select(Opening).where(Opening.status == Opening.OPENED).order_by(Opening.box.desc())
-    )
-    boxes = []
-    for opening in openings:
-        minutes = Minutes.from_bytes(opening.minutes or b"")
-        boxes.append(OpenedBox(opening, minutes.office, minutes.count))
-    return render_template("public/results.html", boxes=boxes, box_label=box_label)

@@ -146,6 +146,6 @@ def _year(year: int) -> None:
 
 def _number(args: Mapping[str, str], name: str) -> int:
     text = args.get(name, "").strip()
-    if not text.isdigit() or len(text) > 4:
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
         raise PeriodError(_("{name}: not a number: {text}").format(name=name, text=text[:20]))
     return int(text)

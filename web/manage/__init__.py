@@ -11,14 +11,24 @@ from __future__ import annotations
 from flask import Flask
 
 from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, label
-from web.manage import accounts, calendar, clerks, office, scale, units
+from web.manage import accounts, calendar, clerks, office, report_settings, scale, units
+from web.manage import tokens as tokens  # (its routes join the blueprint)
 from web.manage.common import (
     ROLE_LABELS,
     bp,
     can_edit,
 )
 
-__all__ = ["accounts", "calendar", "clerks", "init_app", "office", "scale", "units"]
+__all__ = [
+    "accounts",
+    "calendar",
+    "clerks",
+    "init_app",
+    "office",
+    "report_settings",
+    "scale",
+    "units",
+]
 
 
 @bp.app_context_processor

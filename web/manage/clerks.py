@@ -3,6 +3,10 @@
 A photo is accepted only as a JPEG or PNG of at most 500 KB that Pillow can decode, and is
 then re-encoded (turned upright, shrunk, metadata such as GPS dropped) before it is kept:
 the bytes served back are always ones we wrote.
+
+A clerk may be linked to their own account (role "clerk", active, of the office's unit or
+below, linked to no other clerk): that account reads the clerk's opened results
+(``web.my_results``) and nothing else of anyone's.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import db
 from web.auth import audit, roles_required
-from web.manage.common import EDITORS, READERS, Form, bp, check_code, strip
-from web.models import Clerk, Office, ProcedureField
+from web.manage.common import EDITORS, READERS, Form, bp, check_code, commit, strip
+from web.models import Clerk, Office, ProcedureField, Role, User
 from web.pages import office_or_404
+from web.report_query import subtree
 
 MAX_PHOTO_BYTES = 500 * 1024
 MAX_PHOTO_PIXELS = 16_000_000  # refuse before decoding: a small file can hide a huge image
@@ -38,6 +43,8 @@ class ClerkForm(Form):
     contact = StringField(filters=[strip], validators=[Length(max=200)])
     photo = FileField()
     remove_photo = BooleanField()
+    # Checked by validate_account (with a message saying why), not against the choices.
+    account = SelectField(coerce=int, validate_choice=False)
 
     def __init__(self, *args, office: Office, clerk: Clerk | None = None, **kwargs) -> None:
         super().__init__(*args, obj=clerk, **kwargs)
@@ -46,9 +53,30 @@ class ClerkForm(Form):
         self.procedure_field.choices = [(NONE, "—")] + [(f.id, f.name) for f in fields]
         counters = sorted(office.counters, key=lambda counter: counter.id)
         self.counter.choices = [(NONE, "—")] + [(c.id, c.name) for c in counters]
+        current = clerk.user_id if clerk is not None else None
+        self.account.choices = [(NONE, "—")] + [
+            (user.id, f"{user.display_name} ({user.username})")
+            for user in linkable_accounts(office, current)
+        ]
         if clerk is not None and not self.is_submitted():
             self.procedure_field.data = clerk.field_id or NONE
             self.counter.data = clerk.counter_id or NONE
+            self.account.data = clerk.user_id or NONE
+
+    def validate_account(self, field) -> None:
+        """The account to link (None: not sent, no change; NONE: unlink)."""
+        current = self.clerk.user_id if self.clerk is not None else None
+        if field.data in (None, NONE, current):
+            return
+        user = db.session().get(User, field.data)
+        if user is None or not user.active:
+            raise ValidationError(_("this account does not exist or is deactivated"))
+        if user.role != Role.CLERK:
+            raise ValidationError(_("only an account with the role clerk can be linked"))
+        if user.unit_id not in subtree(db.session(), self.office.unit_id):
+            raise ValidationError(_("this account belongs to another unit than the office"))
+        if db.session().scalar(select(Clerk.id).where(Clerk.user_id == user.id)) is not None:
+            raise ValidationError(_("this account is linked to another clerk already"))
 
     def validate_code(self, field) -> None:
         if self.clerk is not None:  # the code is in the kiosks' records: it never changes
@@ -66,6 +94,27 @@ class ClerkForm(Form):
         if upload is None or not getattr(upload, "filename", ""):
             return
         self.photo_bytes = reencode_photo(upload.read(MAX_PHOTO_BYTES + 1))
+
+
+def linkable_accounts(office: Office, current: int | None) -> list[User]:
+    """Active clerk accounts of the office's unit (or below) linked to no clerk, and the
+    account linked now (``current``), by name."""
+    session = db.session()
+    linked = select(Clerk.user_id).where(Clerk.user_id.is_not(None))
+    if current is not None:
+        linked = linked.where(Clerk.user_id != current)
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.role == Role.CLERK,
+                User.unit_id.in_(subtree(session, office.unit_id)),
+                User.id.not_in(linked),
+            )
+            .order_by(User.display_name, User.username)
+        )
+    )
 
 
 def reencode_photo(data: bytes) -> bytes:
@@ -106,6 +155,8 @@ def _apply(form: ClerkForm, clerk: Clerk) -> None:
     clerk.name, clerk.title, clerk.contact = form.name.data, form.title.data, form.contact.data
     clerk.field_id = form.procedure_field.data or None
     clerk.counter_id = form.counter.data or None
+    if form.account.data is not None:
+        clerk.user_id = form.account.data or None
     if form.photo_bytes is not None:
         clerk.photo = form.photo_bytes
     elif form.remove_photo.data:
@@ -113,10 +164,16 @@ def _apply(form: ClerkForm, clerk: Clerk) -> None:
 
 
 def _summary(clerk: Clerk) -> dict:
-    """What the audit log keeps of a clerk (the photo only as present or not)."""
+    """What the audit log keeps of a clerk (the photo only as present or not; the linked
+    account by its name)."""
+    account = db.session().get(User, clerk.user_id) if clerk.user_id is not None else None
     return {"name": clerk.name, "title": clerk.title, "field": clerk.field_id,
             "counter": clerk.counter_id, "contact": clerk.contact,
-            "photo": clerk.photo is not None}  # fmt: skip
+            "photo": clerk.photo is not None,
+            "account": account.username if account is not None else None}  # fmt: skip
+
+
+LINK_TAKEN = N_("this account is linked to another clerk already")
 
 
 @bp.route("/offices/<int:office_id>/clerks/new", methods=["GET", "POST"])
@@ -130,8 +187,10 @@ def clerk_new(office_id: int):
             _apply(form, clerk)
             db.session().add(clerk)
             audit("clerk_added", f"clerk {office.code}/{clerk.code}", **_summary(clerk))
-            db.session().commit()
-            return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
+            # A unique value taken meanwhile: the account if one is linked, else the code.
+            taken = (form.account, _(LINK_TAKEN)) if clerk.user_id else (form.code, "")
+            if commit(*taken):
+                return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
         return render_template("manage/clerk_form.html", form=form, office=office, clerk=None), 400
     return render_template("manage/clerk_form.html", form=form, office=office, clerk=None)
 
@@ -148,8 +207,8 @@ def clerk_edit(clerk_id: int):
             _apply(form, clerk)
             audit("clerk_changed", f"clerk {office.code}/{clerk.code}", before=before,
                   after=_summary(clerk))  # fmt: skip
-            db.session().commit()
-            return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
+            if commit(form.account, _(LINK_TAKEN)):
+                return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
         page = render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)
         return page, 400
     return render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)

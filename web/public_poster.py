@@ -1,0 +1,119 @@
+"""The poster of an opened office-month for the office's wall: an A4 page (HTML to print,
+and a PDF) in the administrative style, with the month's totals, level shares and rate, and
+a QR code to the public results page of that office and month.
+
+Public like the results page: no clerk, figures from :mod:`web.public_figures` with small
+cells hidden. A sealed or unknown box is a 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+from flask import Response, abort, render_template, request, url_for
+from sqlalchemy import select
+
+from hom_phieu.i18n import _
+from hom_phieu.render.qr import qr_image
+from web import db
+from web.ceremony_calendar import box_label, parse_box
+from web.labels import place_and_date
+from web.minutes import Minutes, OfficeHeader
+from web.minutes_pdf import MOTTO, NATION
+from web.models import Office, Opening
+from web.public import bp
+from web.public_figures import PublicRow, late_ballots, office_month, shown
+from web.public_poster_pdf import render_poster
+from web.report_period import Period
+from web.report_settings import public_minimum
+from web.report_stats import Rate
+
+QR_BOX_PX = 8  # pixels per module in the page's image (printed at 40 mm: crisp either way)
+
+
+@dataclass(frozen=True, slots=True)
+class Poster:
+    office: OfficeHeader  # as the opening's minutes name it
+    box: str
+    period: str  # "Tháng 11/2026"
+    place_and_date: str  # the opening's place and day
+    row: PublicRow
+    minimum: int
+    late: int  # ballots of the month counted by later openings (included in ``row``)
+    url: str  # the public results page of this office and month
+    office_id: int = 0
+
+    @property
+    def month(self) -> str:
+        return box_label(self.box)
+
+    @property
+    def total_share(self) -> str:
+        return Rate(self.row.votes, self.row.votes).text()
+
+    def hidden_words(self) -> str:
+        if self.row.votes < self.minimum:
+            return _(
+                "Fewer than {n} ballots: hidden so that no citizen can be singled out."
+            ).format(n=self.minimum)
+        return _("Hidden too, so that smaller rows cannot be worked out from the total.")
+
+
+def poster_of(office_id: int, box: str) -> Poster:
+    """The poster's content, or a 404 for an unknown office or a box not opened."""
+    session = db.session()
+    try:
+        parse_box(box)
+    except ValueError:
+        abort(404)
+    office = session.get(Office, office_id)
+    opening = session.scalar(
+        select(Opening).where(
+            Opening.office_id == office_id, Opening.box == box, Opening.status == Opening.OPENED
+        )
+    )
+    if office is None or opening is None:
+        abort(404)
+    minutes = Minutes.from_bytes(opening.minutes or b"")
+    minimum = public_minimum(session)
+    period = Period.month(box)
+    url = request.url_root.rstrip("/") + url_for(
+        "public.results", office=office.id, **period.to_args()
+    )
+    return Poster(
+        office=minutes.office,
+        box=box,
+        period=period.label(),
+        place_and_date=place_and_date(minutes.place, minutes.opened_at.isoformat()),
+        row=shown(office_month(session, office, box), minimum),
+        minimum=minimum,
+        late=late_ballots(session, office.id, box),
+        url=url,
+        office_id=office.id,
+    )
+
+
+def qr_data_url(text: str) -> str:
+    """``text`` as a QR code in a PNG data URL (no request leaves the page)."""
+    buffer = io.BytesIO()
+    qr_image(text, box_size=QR_BOX_PX).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.get("/offices/<int:office_id>/boxes/<box>/poster")
+def poster(office_id: int, box: str):
+    made = poster_of(office_id, box)
+    return render_template(
+        "public/poster.html", poster=made, qr=qr_data_url(made.url), nation=NATION, motto=MOTTO
+    )
+
+
+@bp.get("/offices/<int:office_id>/boxes/<box>/poster.pdf")
+def poster_pdf(office_id: int, box: str) -> Response:
+    made = poster_of(office_id, box)
+    response = Response(render_poster(made), mimetype="application/pdf")
+    name = f"ket-qua-{made.office.code}-{box}.pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
