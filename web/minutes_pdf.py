@@ -26,9 +26,9 @@ from web.minutes_pdf_layout import (
     SMALL_SIZE,
     TABLE_SIZE,
     DocumentPDF,
-    fitting_size,
     heading,
     keep_space,
+    national_header,
     paragraph,
     rule,
     subheading,
@@ -53,33 +53,12 @@ from web.minutes_text import (
 )
 
 # The national header is always Vietnamese, whatever the language of the labels.
-NATION = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-MOTTO = "Độc lập – Tự do – Hạnh phúc"
 
 
 def _header(pdf: FPDF, minutes: Minutes) -> None:
     """The issuing body on the left, the national header on the right, each with its rule."""
     office = minutes.office
-    top = pdf.get_y()
-    left_width = 70.0
-    right_width = pdf.epw - left_width
-    left = pdf.l_margin
-    right = left + left_width
-
-    pdf.set_font(FONT, "B", fitting_size(pdf, office.unit.upper(), "B", 12, left_width))
-    pdf.multi_cell(left_width, 5.5, office.unit.upper(), align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "", 12)
-    pdf.multi_cell(left_width, 5.5, office.name, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, left + left_width / 2, 25)
-    left_bottom = pdf.get_y()
-
-    pdf.set_xy(right, top)
-    pdf.set_font(FONT, "B", fitting_size(pdf, NATION, "B", 12, right_width))
-    pdf.cell(right_width, 5.5, NATION, align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "B", fitting_size(pdf, MOTTO, "B", 13, right_width))
-    pdf.cell(right_width, 6, MOTTO, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, right + right_width / 2, pdf.get_string_width(MOTTO))
-    pdf.set_y(max(left_bottom, pdf.get_y()) + 5)
+    national_header(pdf, [(office.unit.upper(), "B"), (office.name, "")], 70.0)
 
     pdf.set_font(FONT, "I", BODY_SIZE)
     pdf.cell(0, LINE, place_and_date(minutes.place, minutes.opened_at.isoformat()), align="R")

@@ -76,6 +76,34 @@ def fitting_size(pdf: FPDF, text: str, style: str, size: float, width: float) ->
     return size
 
 
+NATION = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+MOTTO = "Độc lập – Tự do – Hạnh phúc"
+
+
+def national_header(
+    pdf: FPDF, body: Sequence[tuple[str, str]], left_width: float, gap: float = 5
+) -> None:
+    """The header of Decree 30/2020: the issuing body on the left (``body``: its lines and
+    their styles, e.g. the unit in capitals and bold), the national name and motto on the
+    right, each with its rule; then ``gap`` mm below the lower of the two."""
+    top, left = pdf.get_y(), pdf.l_margin
+    right_width = pdf.epw - left_width
+    for text, style in body:
+        pdf.set_font(FONT, style, fitting_size(pdf, text, style, 12, left_width))
+        pdf.multi_cell(left_width, 5.5, text, align="C", new_x="LEFT", new_y="NEXT")
+    rule(pdf, left + left_width / 2, 25)
+    left_bottom = pdf.get_y()
+    right = left + left_width
+    pdf.set_xy(right, top)
+    pdf.set_font(FONT, "B", fitting_size(pdf, NATION, "B", 12, right_width))
+    pdf.cell(right_width, 5.5, NATION, align="C", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(FONT, "B", fitting_size(pdf, MOTTO, "B", 13, right_width))
+    pdf.cell(right_width, 6, MOTTO, align="C", new_x="LEFT", new_y="NEXT")
+    rule(pdf, right + right_width / 2, pdf.get_string_width(MOTTO))
+    pdf.set_y(max(left_bottom, pdf.get_y()) + gap)
+    pdf.set_x(pdf.l_margin)
+
+
 def keep_space(pdf: FPDF, height: float) -> None:
     """Start a new page unless ``height`` mm are left (no heading alone at a page's foot)."""
     if pdf.get_y() + height > pdf.page_break_trigger:

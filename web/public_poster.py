@@ -21,7 +21,7 @@ from web import db
 from web.ceremony_calendar import box_label, parse_box
 from web.labels import place_and_date
 from web.minutes import Minutes, OfficeHeader
-from web.minutes_pdf import MOTTO, NATION
+from web.minutes_pdf_layout import MOTTO, NATION
 from web.models import Office, Opening
 from web.public import bp
 from web.public_figures import PublicRow, late_ballots, office_month, shown

@@ -15,13 +15,13 @@ from fpdf import FPDF
 from hom_phieu.i18n import _, current_language
 from hom_phieu.render.qr import qr_image
 from web.labels import LEVEL_LABELS
-from web.minutes_pdf import MOTTO, NATION
 from web.minutes_pdf_layout import (
     BODY_SIZE,
     FONT,
     LINE,
     DocumentPDF,
     fitting_size,
+    national_header,
     paragraph,
     rule,
     table,
@@ -53,22 +53,7 @@ def render_poster(poster: Poster) -> bytes:
 def _header(pdf: FPDF, poster: Poster) -> None:
     """The issuing body on the left, the national header on the right, each with its rule."""
     office = poster.office
-    top, left = pdf.get_y(), pdf.l_margin
-    right_width = pdf.epw - LEFT_WIDTH
-    unit = office.unit.upper()
-    pdf.set_font(FONT, "B", fitting_size(pdf, unit, "B", 12, LEFT_WIDTH))
-    pdf.multi_cell(LEFT_WIDTH, 5.5, unit, align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "", 12)
-    pdf.multi_cell(LEFT_WIDTH, 5.5, office.name, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, left + LEFT_WIDTH / 2, 25)
-    left_bottom = pdf.get_y()
-    pdf.set_xy(left + LEFT_WIDTH, top)
-    pdf.set_font(FONT, "B", fitting_size(pdf, NATION, "B", 12, right_width))
-    pdf.cell(right_width, 5.5, NATION, align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "B", fitting_size(pdf, MOTTO, "B", 13, right_width))
-    pdf.cell(right_width, 6, MOTTO, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, left + LEFT_WIDTH + right_width / 2, pdf.get_string_width(MOTTO))
-    pdf.set_y(max(left_bottom, pdf.get_y()) + 5)
+    national_header(pdf, [(office.unit.upper(), "B"), (office.name, "")], LEFT_WIDTH)
     pdf.set_font(FONT, "I", BODY_SIZE)
     pdf.cell(0, LINE, poster.place_and_date, align="R")
     pdf.ln(LINE * 2)

@@ -35,7 +35,7 @@ from web.minutes_pdf_layout import (
     LINE,
     TABLE_SIZE,
     DocumentPDF,
-    fitting_size,
+    national_header,
     paragraph,
     rule,
 )
@@ -189,29 +189,8 @@ def csv_text(table: ReportTable) -> str:
 def _issuing_body(pdf: FPDF, table: ReportTable) -> None:
     """The issuing body (the unit above, then the unit, in capitals) on the left, the
     national header on the right, each with its rule."""
-    top = pdf.get_y()
-    left_width = min(85.0, pdf.epw * 0.42)
-    right_width = pdf.epw - left_width
-    left = pdf.l_margin
-    if table.parent_unit:
-        upper = table.parent_unit.upper()
-        pdf.set_font(FONT, "", fitting_size(pdf, upper, "", 12, left_width))
-        pdf.multi_cell(left_width, 5.5, upper, align="C", new_x="LEFT", new_y="NEXT")
-    unit = table.unit.upper()
-    pdf.set_font(FONT, "B", fitting_size(pdf, unit, "B", 12, left_width))
-    pdf.multi_cell(left_width, 5.5, unit, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, left + left_width / 2, 25)
-    left_bottom = pdf.get_y()
-
-    right = left + left_width
-    pdf.set_xy(right, top)
-    pdf.set_font(FONT, "B", fitting_size(pdf, NATION, "B", 12, right_width))
-    pdf.cell(right_width, 5.5, NATION, align="C", new_x="LEFT", new_y="NEXT")
-    pdf.set_font(FONT, "B", fitting_size(pdf, MOTTO, "B", 13, right_width))
-    pdf.cell(right_width, 6, MOTTO, align="C", new_x="LEFT", new_y="NEXT")
-    rule(pdf, right + right_width / 2, pdf.get_string_width(MOTTO))
-    pdf.set_y(max(left_bottom, pdf.get_y()) + 8)
-    pdf.set_x(pdf.l_margin)
+    body = [(table.parent_unit.upper(), "")] if table.parent_unit else []
+    national_header(pdf, [*body, (table.unit.upper(), "B")], min(85.0, pdf.epw * 0.42), gap=8)
 
 
 def _title(pdf: FPDF, table: ReportTable) -> None:
