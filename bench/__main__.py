@@ -1,6 +1,6 @@
 """Run every benchmark in bench/ and print a Markdown table ready to paste into the README.
 
-Usage, from the repository root: ``python -m bench [--quick] [--dir PATH]``.
+Usage, from the repository root: ``python -m bench [--quick] [--dir PATH] [--only NAME]``.
 Progress goes to stderr; stdout is only the Markdown.
 """
 
@@ -44,7 +44,22 @@ def main(argv: list[str] | None = None) -> int:
         help="where to make the temporary databases, i.e. which disk is measured "
         "(default: a temporary directory under the current one; removed afterwards)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark, a module of bench/ (e.g. reports); may be repeated",
+    )
     args = parser.parse_args(argv)
+    chosen = benchmarks()
+    if args.only:
+        known = {module.__name__.removeprefix("bench.") for module in chosen}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            parser.error(
+                f"no benchmark {', '.join(unknown)} (there are: {', '.join(sorted(known))})"
+            )
+        chosen = [m for m in chosen if m.__name__.removeprefix("bench.") in args.only]
     args.dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=".bench-", dir=args.dir))
     started = time.perf_counter()
@@ -52,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         facts = machine_facts(workdir)
-        for module in benchmarks():
+        for module in chosen:
             name = module.__name__.removeprefix("bench.")
             log(f"{name} …")
             rows += module.run(Settings(quick=args.quick, workdir=workdir / name))
@@ -61,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     quick = " (a smoke test: too few samples to quote)" if args.quick else ""
     command = "python -m bench" + (" --quick" if args.quick else "")
+    command += "".join(f" --only {name}" for name in args.only or [])
     intro = f"Measured {when:%Y-%m-%d %H:%M %Z} by `{command}`{quick}, run time {elapsed:.0f} s."
     print(markdown("Ballot box benchmarks", intro, facts, rows))
     return 0
