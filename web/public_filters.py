@@ -106,9 +106,8 @@ def read_filters(
     """The filters of the query; ``units`` must not be empty."""
     office = read_office(session, args)
     unit = read_unit(session, args, units, office)
-    default = latest_year(session, unit.id, office)
     try:
-        period = Period.parse(args, default)
+        period = Period.parse(args, lambda: latest_year(session, unit.id, office))
     except PeriodError as error:
         raise FilterError(str(error)) from None
     return PublicFilters(unit, office, period)

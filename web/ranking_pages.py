@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, abort, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
@@ -24,10 +24,10 @@ from web.auth import require_unit, roles_required, units_in_scope
 from web.ceremony import RESULT_READERS
 from web.labels import LEVEL_LABELS, label
 from web.models import Unit
-from web.models_results import ResultCell
 from web.report_export import cell_text, generated_text, interval_cell, send_table
+from web.report_page import default_period
 from web.report_period import Period, PeriodError, PeriodKind
-from web.report_query import Breakdown, ReportQuery, run_report, subtree
+from web.report_query import Breakdown, ReportQuery, run_report
 from web.report_ranking import Placed, Ranking, rank
 from web.report_settings import ranking_minimum
 from web.report_table import Cell, ReportTable
@@ -73,21 +73,12 @@ def read_request(session: Session, args: Mapping[str, str]) -> RankingRequest:
     who = args.get("who", "clerk")
     if who not in WHO:
         raise QueryError(_("who: rank either clerks (clerk) or offices (office)."))
-    return RankingRequest(unit, who, Period.parse(args, _latest_year(session, unit.id)))
+    return RankingRequest(unit, who, Period.parse(args, lambda: default_period(session, unit.id)))
 
 
 def _root(session: Session) -> int | None:
     """The top of the unit tree (a reader without a unit sees it all)."""
     return session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)).order_by(Unit.name))
-
-
-def _latest_year(session: Session, unit_id: int) -> Period:
-    """The year of the latest opened results below the unit (this year when none)."""
-    latest = session.scalar(
-        select(func.max(ResultCell.box)).where(ResultCell.unit_id.in_(subtree(session, unit_id)))
-    )
-    year = int(latest[:4]) if latest else clock.now().year
-    return Period.year(year)
 
 
 def ranking_of(session: Session, wanted: RankingRequest) -> Ranking:

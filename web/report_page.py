@@ -22,7 +22,8 @@ from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.records import LEVEL_LABELS
 from web import clock
 from web.auth import require_unit
-from web.models import Office, Unit
+from web.minutes_build import NO_FIELD
+from web.models import Office, ProcedureField, Unit
 from web.models_results import ResultCell
 from web.report_export import interval_cell
 from web.report_period import Period, PeriodError
@@ -133,7 +134,7 @@ def parse_args(session: Session, args: Mapping[str, str], fallback: Unit) -> Rep
     if field_name is not None and len(field_name) > MAX_FIELD:
         raise BadQuery(_("The procedure field's name is too long."))
     try:
-        period = Period.parse(args, default_period(session, unit.id))
+        period = Period.parse(args, lambda: default_period(session, unit.id))
     except PeriodError as error:
         raise BadQuery(str(error)) from None
     return ReportArgs(unit, office, period, by, channels, field_name)
@@ -189,15 +190,10 @@ def unit_choices(session: Session, scope: list[int] | None) -> list[tuple[int, s
 
 
 def field_choices(session: Session, unit_id: int) -> list[str]:
-    """The procedure fields with opened results below the unit."""
-    return list(
-        session.scalars(
-            select(ResultCell.field_name)
-            .where(ResultCell.unit_id.in_(subtree(session, unit_id)))
-            .distinct()
-            .order_by(ResultCell.field_name)
-        )
-    )
+    """The procedure fields a report may choose: every field the server knows, and "—"
+    (clerks without one). (Not read from the cells: that would scan them on every page.)"""
+    names = set(session.scalars(select(ProcedureField.name)))
+    return sorted(names | {NO_FIELD})
 
 
 def _row_name(by: Breakdown, row: ReportRow) -> str:
@@ -283,10 +279,18 @@ def report_table(report: Report, args: ReportArgs, generated_at: datetime) -> Re
     )
 
 
-def drill_args(session: Session, args: ReportArgs, row: ReportRow) -> dict[str, str] | None:
-    """The query string of the report one level down from a unit's or an office's row."""
+def parents(session: Session) -> set[int]:
+    """The units that have units below them (read once per page, not once per row)."""
+    return set(
+        session.scalars(select(Unit.parent_id).where(Unit.parent_id.is_not(None)).distinct())
+    )
+
+
+def drill_args(args: ReportArgs, row: ReportRow, parents: set[int]) -> dict[str, str] | None:
+    """The query string of the report one level down from a unit's or an office's row
+    (``parents``: the units with units below them)."""
     if args.by is Breakdown.UNIT and row.key.isdigit() and int(row.key) != args.unit.id:
-        below = session.scalar(select(func.count()).where(Unit.parent_id == int(row.key)))
+        below = int(row.key) in parents
         return args.to_args(unit=row.key, by="unit" if below else "office")
     if args.by is Breakdown.OFFICE and row.key.isdigit() and args.office is None:
         return args.to_args(office=row.key, by="clerk")

@@ -8,7 +8,7 @@ Vietnamese words (:meth:`Period.label`: "Tháng 03/2026", "Quý I/2026", "Năm 2
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -69,13 +69,14 @@ class Period:
         return made
 
     @classmethod
-    def parse(cls, args: Mapping[str, str], default: Period) -> Period:
+    def parse(cls, args: Mapping[str, str], default: Period | Callable[[], Period]) -> Period:
         """The period a query string names (``period=month&month=2026-03``,
         ``period=quarter&year=2026&quarter=1``, ``period=year&year=2026``,
-        ``period=range&from=2026-01&to=2026-06``); ``default`` when it names none."""
+        ``period=range&from=2026-01&to=2026-06``); ``default`` when it names none (a
+        function: called only then, as finding the default may cost a query)."""
         kind = args.get("period", "")
         if not kind:
-            return default
+            return default() if callable(default) else default
         if kind == PeriodKind.MONTH:
             box = args.get("month", "")
             try:

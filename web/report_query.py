@@ -126,40 +126,40 @@ def run_report(session: Session, query: ReportQuery) -> Report:
     if unit is None:
         raise LookupError(f"no unit {query.unit_id}")
     units = subtree(session, query.unit_id)
-    keys = _group_columns(query.by)
+    names = _Names(session, query, unit)
+    with_dossiers = _has_dossiers(query)
+    returned = _returned(session, query) if with_dossiers else {}
+    grouped: dict[str, tuple[str, str, list[int]]] = {}
+    dossiers: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    # One pass over the cells: grouped by what the rows need (and, for the breakdowns that
+    # show dossiers, by office and month too, so that the same pass gives participation).
+    folded = query.by in (Breakdown.UNIT, Breakdown.OFFICE, Breakdown.MONTH)
+    keys = _FOLDED if folded else _group_columns(query.by)
     statement = (
         select(*keys, *(func.sum(column) for column in LEVEL_COLUMNS))
         .where(*_filters(query, units))
         .group_by(*keys)
     )
-    sums: dict[tuple, list[int]] = {}
-    for row in session.execute(statement):
-        sums[tuple(row[: len(keys)])] = [int(value or 0) for value in row[len(keys) :]]
-    names = _Names(session, query, unit)
-    grouped: dict[str, tuple[str, str, list[int]]] = {}
-    for key, levels in sums.items():
-        row_key, row_name, office = names.of(query.by, key)
+    for found in session.execute(statement):
+        key = tuple(found[: len(keys)])
+        levels = [int(value or 0) for value in found[len(keys) :]]
+        row_key, row_name, office = names.of(query.by, _row_key(query.by, key) if folded else key)
         summed = grouped.setdefault(row_key, (row_name, office, [0, 0, 0]))[2]
         for i, value in enumerate(levels):
             summed[i] += value
-    dossiers = _dossiers(session, query, units, names) if _has_dossiers(query) else {}
+        if folded and (key[1], key[2]) in returned:
+            dossiers[row_key][0] += returned[key[1], key[2]]
+            dossiers[row_key][1] += sum(levels)
     rows = [
-        _row(key, name, levels, dossiers.get(key), office=office)
+        _row(key, name, levels, _pair(dossiers.get(key)), office=office)
         for key, (name, office, levels) in grouped.items()
     ]
     rows.sort(key=(lambda r: r.key) if query.by is Breakdown.MONTH else (lambda r: (r.name, r.key)))
     totals = [sum(r.levels[level] for r in rows) for level in ("very_satisfied", "satisfied",
                                                                 "not_satisfied")]  # fmt: skip
-    total_dossiers = _sum_dossiers(dossiers.values()) if _has_dossiers(query) else None
+    total_dossiers = _sum_dossiers(_pair(p) for p in dossiers.values()) if with_dossiers else None
     total = _row("total", _("Total"), totals, total_dossiers)
-    months = tuple(
-        session.scalars(
-            select(ResultCell.box)
-            .where(*_filters(query, units))
-            .distinct()
-            .order_by(ResultCell.box)
-        )
-    )
+    months = _opened_months(session, query, units)
     return Report(query, unit.name, tuple(rows), total, months)
 
 
@@ -276,11 +276,22 @@ def _has_dossiers(query: ReportQuery) -> bool:
     )
 
 
-def _dossiers(
-    session: Session, query: ReportQuery, units: list[int], names: _Names
-) -> dict[str, tuple[int, int]]:
-    """Per row key: (dossiers returned, the ballots of those office-months)."""
-    returned = {
+_FOLDED = [ResultCell.unit_id, ResultCell.office_id, ResultCell.box]
+
+
+def _row_key(by: Breakdown, key: tuple) -> tuple:
+    """A (unit, office, month) group's key in the breakdown's terms."""
+    unit_id, office_id, box = key
+    return {Breakdown.UNIT: (unit_id,), Breakdown.OFFICE: (office_id,)}.get(by, (box,))
+
+
+def _pair(pair: list[int] | None) -> tuple[int, int] | None:
+    return None if pair is None else (pair[0], pair[1])
+
+
+def _returned(session: Session, query: ReportQuery) -> dict[tuple[int, str], int]:
+    """The dossiers returned per (office, month), where the opening said."""
+    return {
         (office_id, box): dossiers
         for office_id, box, dossiers in session.execute(
             select(Opening.office_id, Opening.box, Opening.dossiers_returned).where(
@@ -291,28 +302,29 @@ def _dossiers(
             )
         )
     }
-    votes = session.execute(
-        select(ResultCell.office_id, ResultCell.unit_id, ResultCell.box, func.sum(ResultCell.votes))
-        .where(*_filters(query, units))
-        .group_by(ResultCell.office_id, ResultCell.unit_id, ResultCell.box)
+
+
+def _opened_months(session: Session, query: ReportQuery, units: list[int]) -> tuple[str, ...]:
+    """The months of the period whose boxes were opened below the unit."""
+    statement = (
+        select(Opening.box)
+        .join(Office, Opening.office_id == Office.id)
+        .where(
+            Office.unit_id.in_(units),
+            Opening.status == Opening.OPENED,
+            Opening.box >= query.period.first,
+            Opening.box <= query.period.last,
+        )
+        .distinct()
+        .order_by(Opening.box)
     )
-    found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for office_id, unit_id, box, ballots in votes:
-        if (office_id, box) not in returned:
-            continue
-        if query.by is Breakdown.UNIT:
-            key = str(names.child_of(unit_id).id)
-        elif query.by is Breakdown.OFFICE:
-            key = str(office_id)
-        else:
-            key = box
-        found[key][0] += returned[office_id, box]
-        found[key][1] += int(ballots or 0)
-    return {key: (pair[0], pair[1]) for key, pair in found.items()}
+    if query.office_id is not None:
+        statement = statement.where(Opening.office_id == query.office_id)
+    return tuple(session.scalars(statement))
 
 
-def _sum_dossiers(values: Iterable[tuple[int, int]]) -> tuple[int, int] | None:
-    pairs = list(values)
+def _sum_dossiers(values: Iterable[tuple[int, int] | None]) -> tuple[int, int] | None:
+    pairs = [pair for pair in values if pair is not None]
     if not pairs:
         return None
     return sum(p[0] for p in pairs), sum(p[1] for p in pairs)

@@ -267,10 +267,13 @@ def unit_of(session: Session, args: Mapping[str, str]) -> Unit:
 def period_of(session: Session, args: Mapping[str, str], *where) -> Period:
     """The period the query names; by default the year of the latest opened results
     (of ``where``'s cells), or this year when there are none."""
-    latest = session.scalar(select(func.max(ResultCell.box)).where(*where))
-    year = int(latest[:4]) if latest else clock.now().year
+
+    def latest() -> Period:
+        found = session.scalar(select(func.max(ResultCell.box)).where(*where))
+        return Period.year(int(found[:4]) if found else clock.now().year)
+
     try:
-        return Period.parse(args, Period.year(year))
+        return Period.parse(args, latest)
     except PeriodError as error:
         raise BadQuery(str(error)) from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import N_, _
 from web import db
@@ -28,6 +27,7 @@ from web.report_page import (
     field_choices,
     filename_stem,
     now_local,
+    parents,
     parse_args,
     report_table,
     unit_choices,
@@ -83,7 +83,8 @@ def index():
         return render_template("reports/index.html", **page), 400
     report = run_report(session, args.query())
     table = report_table(report, args, now_local())
-    links = [_row_link(session, args, row) for row in report.rows]
+    above = parents(session) if args.by is Breakdown.UNIT else set()
+    links = [_row_link(args, row, above) for row in report.rows]
     period = args.period.to_args()
     see_also = {
         "compare": url_for("report_trends.compare", unit=args.unit.id, **period),
@@ -139,9 +140,9 @@ def _form_values(args: ReportArgs | None) -> dict[str, str]:
     }
 
 
-def _row_link(session: Session, args: ReportArgs, row: ReportRow) -> str | None:
+def _row_link(args: ReportArgs, row: ReportRow, above: set[int]) -> str | None:
     """A row's link: one level down for a unit or an office, a clerk's months for a clerk."""
-    drill = drill_args(session, args, row)
+    drill = drill_args(args, row, above)
     if drill is not None:
         return url_for("reports.index", **drill)
     if args.by is Breakdown.CLERK and row.key.startswith("k") and row.key[1:].isdigit():
