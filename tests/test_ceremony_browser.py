@@ -52,7 +52,7 @@ def test_the_secretary_runs_the_ceremony_in_a_browser(server: WebProcess) -> Non
         page.get_by_label("Tên tài khoản").fill("thu-ky")
         page.get_by_label("Mật khẩu").fill(PASSWORD)
         page.get_by_role("button", name="Đăng nhập").click()
-        page.get_by_role("heading", name="Hòm phiếu").wait_for()
+        page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
         page.goto(f"{server.url}offices/{server.office_id}/boxes/2026-10")
         assert page.get_by_role("heading", name="Hòm phiếu tháng 10/2026").is_visible()
         page.get_by_role("button", name="Bắt đầu mở hòm phiếu").click()

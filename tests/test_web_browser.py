@@ -40,7 +40,7 @@ def test_login_register_a_device_and_see_it_listed(running_server: WebProcess) -
         page.get_by_label("Tên tài khoản").fill("kt-dong")
         page.get_by_label("Mật khẩu").fill(PASSWORD)
         page.get_by_role("button", name="Đăng nhập").click()
-        page.get_by_role("heading", name="Hòm phiếu").wait_for()
+        page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
         page.get_by_role("link", name="Thiết bị").click()
         page.get_by_role("link", name="Đăng ký thiết bị").click()
         page.get_by_label("Ghi chú (vị trí đặt máy)").fill("Cạnh quầy 1")
@@ -76,7 +76,7 @@ def test_the_device_health_page_shows_a_real_syncing_kiosk(isolated_home: Path) 
             page.get_by_label("Tên tài khoản").fill(account)
             page.get_by_label("Mật khẩu").fill(password)
             page.get_by_role("button", name="Đăng nhập").click()
-            page.get_by_role("heading", name="Hòm phiếu").wait_for()
+            page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
             deadline = time.monotonic() + 20
             while True:  # the kiosk syncs its records, then reports its health
                 page.goto(url + "devices")
