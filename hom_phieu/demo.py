@@ -66,6 +66,9 @@ def run_demo(
            "on the box's page.").format(accounts=accounts))  # fmt: skip
     echo(_("At the first opening each member first sets a confirmation code of their own on "
            "the secretary's screen; confirming needs it."))  # fmt: skip
+    echo(_("Once a box is opened: reports, trends and the emulation ranking at {reports}; "
+           "the public results at {public}.").format(reports=url + "reports",
+                                                     public=url + "public/results"))  # fmt: skip
     try:
         if load_link() is None:
             with app.app_context():
