@@ -7,6 +7,7 @@ bad (a damaged ledger), 2 the command could not run (bad config, missing file).
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -325,6 +326,11 @@ def serve(host: str, port: int, threads: int, start_ms: int | None) -> None:
         # come back. Anywhere else the cookie stays Secure and TLS is required.
         app.config.update(SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
     _echo(_("Admin server: http://{host}:{port}/").format(host=host, port=port))
+    # What start-up made (modules, templates, the app) lives as long as the process: kept
+    # out of the collector's full passes, which otherwise stall a page listing hundreds of
+    # rows (bench/reports.py measures the pages the same way).
+    gc.collect()
+    gc.freeze()
     waitress.serve(app, host=host, port=port, threads=threads, ident="hom-phieu")
 
 

@@ -9,6 +9,7 @@ few ballots a rate says little (3 of 3 is "100 %" but could well be 44 %), and t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -34,14 +35,7 @@ class Rate:
 
     def wilson(self, z: float = Z_95) -> tuple[float, float] | None:
         """The Wilson score interval (low, high), in 0..1; None of nothing."""
-        n = self.whole
-        if not n:
-            return None
-        p = self.part / n
-        centre = p + z * z / (2 * n)
-        spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        divisor = 1 + z * z / n
-        return max(0.0, (centre - spread) / divisor), min(1.0, (centre + spread) / divisor)
+        return _wilson(self.part, self.whole, z)
 
     def interval_text(self) -> str:
         """``58,10% – 68,27%`` (the 95 % interval), ``—`` of nothing."""
@@ -49,6 +43,17 @@ class Rate:
         if bounds is None:
             return "—"
         return " – ".join(_percent_of(bound) for bound in bounds)
+
+
+@functools.lru_cache(maxsize=4096)  # a ranking compares each row's interval with its neighbours'
+def _wilson(part: int, whole: int, z: float) -> tuple[float, float] | None:
+    if not whole:
+        return None
+    p = part / whole
+    centre = p + z * z / (2 * whole)
+    spread = z * math.sqrt(p * (1 - p) / whole + z * z / (4 * whole * whole))
+    divisor = 1 + z * z / whole
+    return max(0.0, (centre - spread) / divisor), min(1.0, (centre + spread) / divisor)
 
 
 def _percent_of(value: float) -> str:
