@@ -41,9 +41,10 @@ from bench.report_seed import COMMUNE_DECADE, PASSWORD, PROVINCE_YEAR, Scale, Se
 from web import create_app, db
 from web.models_results import ResultCell
 from web.report_period import Period
-from web.report_query import Breakdown, Channels, ReportQuery, run_report, subtree
+from web.report_query import Breakdown, Channels, ReportQuery, run_report
 from web.report_settings import ranking_minimum
 from web.services import close_app
+from web.unit_tree import subtree
 
 ORDER = 9
 RUNS, RUNS_QUICK = 50, 10

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from hom_phieu.formatting import aware
 from web import clock
 from web.models_results import ReadToken
-from web.report_query import subtree
+from web.unit_tree import subtree
 
 PREFIX = "hpr_"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,200}")  # what a token may look like before lookup

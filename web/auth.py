@@ -37,8 +37,9 @@ from wtforms.validators import DataRequired, Length
 from hom_phieu.i18n import _
 from web import credentials, db, passwords, trusted_browsers, user_sessions
 from web.form_input import StorableInputMeta
-from web.models import AuditEntry, Role, Unit, User
+from web.models import AuditEntry, Role, User
 from web.redirects import local_target
+from web.unit_tree import subtree
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
@@ -170,12 +171,7 @@ def units_in_scope() -> list[int] | None:
     None: everything (an account without a unit, i.e. the whole tree)."""
     if current_user.unit_id is None:
         return None
-    session = db.session()
-    found, frontier = [current_user.unit_id], [current_user.unit_id]
-    while frontier:
-        frontier = list(session.scalars(select(Unit.id).where(Unit.parent_id.in_(frontier))))
-        found += frontier
-    return found
+    return subtree(db.session(), current_user.unit_id)
 
 
 def require_unit(unit_id: int) -> None:

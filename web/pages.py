@@ -14,14 +14,11 @@ previous month of an office that had a device by then (an empty month must be op
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import qrcode
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -32,6 +29,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
+from hom_phieu.render.qr import qr_data_url
 from web import clock, db
 from web.auth import audit, require_unit, roles_required, units_in_scope
 from web.ceremony_calendar import month_end, today
@@ -272,7 +270,7 @@ def device_new():
         audit("device_registered", f"device {device.id}", office=office.code)
         db.session().commit()
         return render_template(
-            "enrollment.html", device=device, code=code, qr=_qr_data_url(code),
+            "enrollment.html", device=device, code=code, qr=qr_data_url(code, box_size=6),
             hours=current_app.config["ENROLLMENT_HOURS"],
         )  # fmt: skip
     return render_template("device_new.html", form=form)
@@ -310,10 +308,3 @@ def new_enrollment(device: Device, created_by: int | None) -> str:
 def enrollment_hash(code: str) -> str:
     compact = "".join(ch for ch in code.upper() if ch.isalnum())
     return hashlib.sha256(b"hom-phieu enrollment\0" + compact.encode()).hexdigest()
-
-
-def _qr_data_url(text: str) -> str:
-    image = qrcode.make(text, border=4, box_size=6)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -18,7 +18,8 @@ from web.models import Office
 from web.models_results import ResultCell
 from web.public_figures import UnitChoice, opened_boxes, root_of
 from web.report_period import Period, PeriodError
-from web.report_query import Channels, subtree
+from web.report_query import Channels
+from web.unit_tree import subtree
 
 MAX_ID_DIGITS = 9
 

@@ -8,15 +8,13 @@ cells hidden. A sealed or unknown box is a 404, as if it did not exist.
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 
 from flask import Response, abort, render_template, request, url_for
 from sqlalchemy import select
 
 from hom_phieu.i18n import _
-from hom_phieu.render.qr import qr_image
+from hom_phieu.render.qr import qr_data_url
 from web import db
 from web.ceremony_calendar import box_label, parse_box
 from web.labels import place_and_date
@@ -95,18 +93,15 @@ def poster_of(office_id: int, box: str) -> Poster:
     )
 
 
-def qr_data_url(text: str) -> str:
-    """``text`` as a QR code in a PNG data URL (no request leaves the page)."""
-    buffer = io.BytesIO()
-    qr_image(text, box_size=QR_BOX_PX).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 @bp.get("/offices/<int:office_id>/boxes/<box>/poster")
 def poster(office_id: int, box: str):
     made = poster_of(office_id, box)
     return render_template(
-        "public/poster.html", poster=made, qr=qr_data_url(made.url), nation=NATION, motto=MOTTO
+        "public/poster.html",
+        poster=made,
+        qr=qr_data_url(made.url, box_size=QR_BOX_PX),
+        nation=NATION,
+        motto=MOTTO,
     )
 
 

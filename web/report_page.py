@@ -27,9 +27,10 @@ from web.models import Office, ProcedureField, Unit
 from web.models_results import ResultCell
 from web.report_export import interval_cell
 from web.report_period import Period, PeriodError
-from web.report_query import Breakdown, Channels, Report, ReportQuery, ReportRow, subtree
+from web.report_query import Breakdown, Channels, Report, ReportQuery, ReportRow
 from web.report_table import Cell, ReportTable
 from web.result_cells import MIXED
+from web.unit_tree import subtree
 
 LEVELS = tuple(LEVEL_LABELS)
 MAX_FIELD = 200

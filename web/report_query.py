@@ -33,6 +33,7 @@ from web.models_results import ResultCell
 from web.report_period import Period
 from web.report_stats import Rate
 from web.result_cells import MIXED
+from web.unit_tree import subtree
 
 LEVEL_COLUMNS = (ResultCell.very_satisfied, ResultCell.satisfied, ResultCell.not_satisfied)
 
@@ -110,15 +111,6 @@ class Report:
     rows: tuple[ReportRow, ...]
     total: ReportRow
     months: tuple[str, ...] = field(default=())  # months with opened results in the period
-
-
-def subtree(session: Session, unit_id: int) -> list[int]:
-    """The unit and every unit below it."""
-    found, frontier = [unit_id], [unit_id]
-    while frontier:
-        frontier = list(session.scalars(select(Unit.id).where(Unit.parent_id.in_(frontier))))
-        found += frontier
-    return found
 
 
 def run_report(session: Session, query: ReportQuery) -> Report:

@@ -30,9 +30,10 @@ from web.models_results import ResultCell
 from web.report_charts import CompareBar, MonthPoint, compare_chart, month_chart
 from web.report_export import FORMATS, cell_text, generated_text, send_table
 from web.report_period import Period, PeriodError
-from web.report_query import Breakdown, Report, ReportQuery, ReportRow, run_report, subtree
+from web.report_query import Breakdown, Report, ReportQuery, ReportRow, run_report
 from web.report_stats import Rate
 from web.report_table import Cell, ReportTable
+from web.unit_tree import subtree
 
 bp = Blueprint("report_trends", __name__, url_prefix="/reports")
 CHART_MONTHS = 36  # a longer period's chart shows only the months with results

@@ -7,6 +7,8 @@ Error correction M: a smudged screen or a faded ticket still reads.
 
 from __future__ import annotations
 
+import base64
+import io
 from functools import lru_cache
 
 import qrcode
@@ -45,6 +47,13 @@ def qr_image(data: str, *, box_size: int, border: int = QUIET_ZONE) -> Image.Ima
     if box_size == 1:
         return image
     return image.resize((side * box_size, side * box_size), Image.Resampling.NEAREST)
+
+
+def qr_data_url(data: str, *, box_size: int) -> str:
+    """``data`` as a QR code in a PNG data URL, for a page that loads nothing from elsewhere."""
+    buffer = io.BytesIO()
+    qr_image(data, box_size=box_size).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def qr_fit(data: str, max_px: int, *, border: int = QUIET_ZONE) -> Image.Image:

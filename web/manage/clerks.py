@@ -26,7 +26,7 @@ from web.auth import audit, roles_required
 from web.manage.common import EDITORS, READERS, Form, bp, check_code, commit, strip
 from web.models import Clerk, Office, ProcedureField, Role, User
 from web.pages import office_or_404
-from web.report_query import subtree
+from web.unit_tree import subtree
 
 MAX_PHOTO_BYTES = 500 * 1024
 MAX_PHOTO_PIXELS = 16_000_000  # refuse before decoding: a small file can hide a huge image
