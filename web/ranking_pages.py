@@ -145,18 +145,18 @@ def ranking():
         return _bad_request(str(error))
     table, placed = ranking_table(session, wanted)
     ranked_count = len(placed.ranked)
+    texts = [[cell_text(cell) for cell in row] for row in table.rows]  # (520 rows: not in Jinja)
     links = {fmt: url_for("ranking.export", fmt=fmt, **wanted.args())
              for fmt in ("xlsx", "pdf", "csv")}  # fmt: skip
     return render_template(
         "reports/ranking.html",
         table=table,
-        ranked_rows=table.rows[:ranked_count],
-        unranked_rows=table.rows[ranked_count:],
+        ranked_rows=texts[:ranked_count],
+        unranked_rows=texts[ranked_count:],
         minimum=placed.minimum,
         wanted=wanted,
         units=_units(session),
         kinds=[kind.value for kind in PeriodKind],
-        cell_text=cell_text,
         generated=generated_text(table),
         links=links,
     )

@@ -198,7 +198,7 @@ class _Names:
         self.session = session
         self.unit = unit
         self._child: dict[int, Unit] | None = None
-        self._offices: dict[int, Office] | None = None
+        self._offices: dict[int, str] | None = None
         self._clerks: dict[int, str] | None = None
         self._counters: dict[int, str] | None = None
 
@@ -216,9 +216,10 @@ class _Names:
                     self._child[start] = units[node]
         return self._child.get(unit_id, self.unit)
 
-    def office(self, office_id: int) -> Office:
+    def office(self, office_id: int) -> str:
+        """The office's name (names only: no ORM objects for every office)."""
         if self._offices is None:
-            self._offices = {o.id: o for o in self.session.scalars(select(Office))}
+            self._offices = dict(self.session.execute(select(Office.id, Office.name)).all())
         return self._offices[office_id]
 
     def clerk(self, clerk_id: int) -> str:
@@ -237,16 +238,16 @@ class _Names:
             child = self.child_of(key[0])
             return str(child.id), child.name, ""
         if by is Breakdown.OFFICE:
-            return str(key[0]), self.office(key[0]).name, ""
+            return str(key[0]), self.office(key[0]), ""
         if by is Breakdown.COUNTER:
             office_id, counter_id, name = key
-            office = self.office(office_id).name
+            office = self.office(office_id)
             if counter_id is None:
                 return f"{office_id}:{name}", name, office
             return f"c{counter_id}", self.counter(counter_id) or name, office
         if by is Breakdown.CLERK:
             office_id, clerk_id, code = key
-            office = self.office(office_id).name
+            office = self.office(office_id)
             if clerk_id is None:  # a code not in the office's list
                 return f"{office_id}:{code}", code, office
             return f"k{clerk_id}", self.clerk(clerk_id) or code, office
