@@ -72,3 +72,11 @@ def test_a_province_official_downloads_the_year_report(year_server: WebProcess) 
         assert total_row[1] == ballots
         head = {row[0]: row[1] for row in rows[:7]}
         assert len(head["Mã kiểm tra nội dung (SHA-256)"]) == 64  # (made a moment later)
+
+        # Each page the official opens fits a 390 px phone (wide tables scroll in a box).
+        page.set_viewport_size({"width": 390, "height": 800})
+        for path in ("", "reports?period=year&year=2026&by=clerk",
+                     "reports/ranking?period=year&year=2026", "reports/compare"):  # fmt: skip
+            page.goto(year_server.url + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"/{path} is {width} px wide"
