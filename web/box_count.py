@@ -13,11 +13,14 @@ earlier boxes nobody has opened, and the next box's OPEN zero report.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.faults import Problem
+from hom_phieu.ledger.opinion import SEALED, OpinionError, opened_body
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
 from hom_phieu.ledger.verify import LedgerWalk, Row, Verifier
 from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
@@ -77,16 +80,16 @@ class Tally:
     comments: list[tuple[str, str]] = field(default_factory=list)
     unverified: Tally | None = None
 
-    def add(self, device_pk: int, record: Record, channel: BallotChannel) -> None:
+    def add(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
+        """Count a ballot whose body is in clear (format 1, or opened with the box key)."""
         if channel not in OFFICIAL:
             if self.unverified is None:
                 self.unverified = Tally()
-            self.unverified.add_ballot(device_pk, record, channel)
+            self.unverified.add_ballot(device_pk, body, channel)
         else:
-            self.add_ballot(device_pk, record, channel)
+            self.add_ballot(device_pk, body, channel)
 
-    def add_ballot(self, device_pk: int, record: Record, channel: BallotChannel) -> None:
-        body = record.body
+    def add_ballot(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
         level = body["level"]
         self.votes += 1
         self.by_level[level] += 1
@@ -129,9 +132,25 @@ class DeviceCheck:
     ahead_votes: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A verified VOTE whose sealed opinion could not be read (so not counted): sealed to
+    a key not given for this opening (a substituted key), or altered."""
+
+    device_pk: int
+    seq: int
+    box: str
+    key: str  # the fingerprint the record names
+    message: str
+
+
 @dataclass(slots=True)
 class BoxCount:
-    """The whole count: the main box, its supplements and each device's check."""
+    """The whole count: the main box, its supplements and each device's check.
+
+    ``keys``: the box keys rebuilt for this opening, by fingerprint. None before the
+    opening (the ceremony's preview): sealed ballots are then only numbered, in
+    ``sealed``, never read."""
 
     box: str
     main: Tally = field(default_factory=Tally)
@@ -140,11 +159,28 @@ class BoxCount:
     tickets: TicketRule = field(default_factory=lambda: TicketRule(no_tickets))
     # phone answers' times per clerk (wall_ms), official or not: the checklist's bursts
     answer_times: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    keys: Mapping[str, BoxPrivateKey] | None = None
+    sealed: int = 0  # sealed ballots not read (no keys given: before the opening)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    keys_used: Counter[str] = field(default_factory=Counter)  # fingerprint -> ballots opened
 
     def add_vote(self, tally: Tally, device_pk: int, record: Record) -> None:
         """Count a verified VOTE into ``tally`` (the main count's or a supplement's)."""
-        channel = self.tickets.channel(record.body, record.wall_ms)
-        tally.add(device_pk, record, channel)
+        body = record.body
+        if SEALED in body:
+            if self.keys is None:
+                self.sealed += 1
+                return
+            try:
+                body = opened_body(record, self.keys)
+            except OpinionError as error:
+                self.unreadable.append(
+                    Unreadable(device_pk, record.seq, record.box, error.key, str(error))
+                )
+                return
+            self.keys_used[body_key(record)] += 1
+        channel = self.tickets.channel(body, record.wall_ms)
+        tally.add(device_pk, body, channel)
         if channel is not BallotChannel.BUTTON:
             self.answer_times[record.body["clerk"]].append(record.wall_ms)
 
@@ -277,3 +313,9 @@ def _refusals(body: dict) -> int:
         if type(number) is int and number > 0:
             return number
     return 1
+
+
+def body_key(record: Record) -> str:
+    """The fingerprint of the key a sealed record names ("" for one in clear)."""
+    sealed = record.body.get(SEALED)
+    return sealed["key"] if isinstance(sealed, dict) else ""

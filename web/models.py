@@ -384,4 +384,10 @@ class EnrollFailure(Base):
 
 # Tables kept in modules of their own, registered on Base.metadata with these (the
 # migrations and their test compare the whole of it).
-from web import models_accounts, models_committee, models_results, models_survey  # noqa: E402, F401
+from web import (  # noqa: E402, F401
+    models_accounts,
+    models_committee,
+    models_results,
+    models_seal,
+    models_survey,
+)

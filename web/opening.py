@@ -9,7 +9,7 @@ benchmark all open boxes the same way. The minutes are a :class:`web.minutes.Min
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, language
+from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.records import canonical_bytes, record_hash
 from web import clock
 from web.ballot_channels import TicketRule
@@ -97,9 +98,15 @@ def quorum_of(session: Session, opening: Opening) -> Quorum:
 # --- verifying and counting ---------------------------------------------------------------
 
 
-def count_box(session: Session, office: Office, box: str) -> BoxCount:
+def count_box(
+    session: Session,
+    office: Office,
+    box: str,
+    keys: Mapping[str, BoxPrivateKey] | None = None,
+) -> BoxCount:
     """Verify every device that holds records of ``office`` and count ``box`` (and the
-    late ballots of boxes opened before)."""
+    late ballots of boxes opened before). ``keys``: the box keys rebuilt for the opening,
+    by fingerprint (None: sealed ballots are numbered, not read)."""
     opened = frozenset(
         session.scalars(
             select(Opening.box).where(
@@ -115,7 +122,7 @@ def count_box(session: Session, office: Office, box: str) -> BoxCount:
             .group_by(LedgerRecord.device_pk)
         ).all()
     )
-    count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)))
+    count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)), keys=keys)
     following = next_box(box)
     for device in devices_of(session, office.id):
         count_device(
@@ -200,11 +207,14 @@ class OpeningRefused(Exception):
 
 
 def verification(
-    session: Session, opening: Opening, now: datetime | None = None
+    session: Session,
+    opening: Opening,
+    now: datetime | None = None,
+    keys: Mapping[str, BoxPrivateKey] | None = None,
 ) -> tuple[BoxCount, list[Check]]:
     """The box counted and its checklist: every device's checks, then the office's (the
     changes of its committee and of its settings listed with the box, up to ``now``)."""
-    count = count_box(session, opening.office, opening.box)
+    count = count_box(session, opening.office, opening.box, keys)
     checks = checklist(count, month_end(opening.box))
     until = now or clock.now()
     office_checks = committee_checks(session, opening, until) + settings_checks(
@@ -221,6 +231,7 @@ def open_box(
     warnings_reason: str = "",
     dossiers_returned: int | None = None,
     now: datetime | None = None,
+    keys: Mapping[str, BoxPrivateKey] | None = None,
 ) -> tuple[BoxCount, list[Check]]:
     """Verify, count, write the minutes and freeze the box, in the caller's transaction.
 
@@ -234,7 +245,7 @@ def open_box(
         raise OpeningRefused("; ".join(quorum.missing()))
     now = now or clock.now()
     with language("vi"):  # the minutes are an official document in Vietnamese
-        count, checks = verification(session, opening, now)  # (its fault messages too)
+        count, checks = verification(session, opening, now, keys)  # (its fault messages too)
     if any(check.severity != "ok" for check in checks) and not warnings_reason.strip():
         raise OpeningRefused(
             _("the checklist has warnings or faults: give the reason for opening anyway")

@@ -24,6 +24,7 @@ from hom_phieu.ledger.clock_events import clock_specs
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
 from hom_phieu.ledger.events import EventType, RefusalReason
+from hom_phieu.ledger.opinion import Sealer, SealingKey
 from hom_phieu.ledger.records import (
     FORMAT_VERSION,
     Channel,
@@ -66,13 +67,18 @@ class BallotBox:
     """Open one with :meth:`open`; close it with :meth:`close` (or use ``with``)."""
 
     def __init__(
-        self, store: LedgerStore, key: DeviceKey, clock: Clock, verifier: Verifier
+        self,
+        store: LedgerStore,
+        key: DeviceKey,
+        clock: Clock,
+        verifier: Verifier,
+        sealer: Sealer | None = None,
     ) -> None:
         self._store = store
         self._key = key
         self._clock = clock
         self._verifier = verifier
-        self._writer = RecordWriter(key, verifier)
+        self._writer = RecordWriter(key, verifier, sealer)
         self._time = TimeState(last_wall_ms=verifier.state.last_wall_ms)
         self.started_at_seq = verifier.state.head_seq  # the ledger's head before this run
 
@@ -86,17 +92,20 @@ class BallotBox:
         *,
         kernel_boot_id: str | None = None,
         config_digest: str | None = None,
+        sealer: Sealer | None = None,
     ) -> BallotBox:
         """Open (or create) the ledger, verify all of it, and record this start (BOOT).
 
         ``config_digest`` (a hash of the device configuration) goes into the BOOT record;
         when it differs from the previous start's, a ``config_change`` EVENT follows.
+        ``sealer``: the box keys the opinions are sealed to (``hom_phieu.ledger.opinion``);
+        None until the device has any, when records stay in clear (format 1).
         """
         clock = clock or SystemClock()
         store = LedgerStore(ledger_path)
         try:
             verifier = _verified(store, key)
-            box = cls(store, key, clock, verifier)
+            box = cls(store, key, clock, verifier, sealer)
             box._boot(kernel_boot_id or _kernel_boot_id(), config_digest)
         except BaseException:
             store.close()
@@ -192,6 +201,16 @@ class BallotBox:
         if checkpoint:
             self._store.checkpoint()
         return self.records_after(before)
+
+    def use_keys(self, sealer: Sealer | None) -> None:
+        """The box keys to seal to from now on (a new signed configuration brought them)."""
+        self._writer.sealer = sealer
+
+    @property
+    def sealing_key(self) -> SealingKey | None:
+        """The key the open box's opinions are sealed to now (None: not sealed: no key)."""
+        sealer, box = self._writer.sealer, self._verifier.state.open_box
+        return sealer.key_for(box.box) if sealer is not None and box is not None else None
 
     # --- what others may read ----------------------------------------------------------
     @property

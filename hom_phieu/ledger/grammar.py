@@ -24,6 +24,7 @@ from typing import Any
 from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.events import EventType
 from hom_phieu.ledger.records import (
+    FORMAT_VERSION,
     RECEIPT_ALPHABET,
     RECEIPT_LENGTH,
     Channel,
@@ -290,7 +291,7 @@ RECEIPT = Text(RECEIPT_LENGTH + 1, pattern=_pattern(f"{_RECEIPT_HALF}-{_RECEIPT_
 
 HEADER = Shape(
     {
-        "v": Int(1, 1),
+        "v": Int(1, FORMAT_VERSION),
         "device": Text(MAX_CODE, pattern=_pattern(r"hp-[A-Z2-7]{16}"), form=N_("a device id")),
         "seq": Int(1, INT64),
         "prev": HEX64,
@@ -353,6 +354,43 @@ BODIES: dict[Kind, Shape] = {
     ),
 }
 
+# Format 2 (``hom_phieu.ledger.opinion``): the opinion sealed; a CLOSE seals counts
+# without levels or buttons (the device no longer knows them once a vote is stored).
+FINGERPRINT = Text(24, pattern=_pattern(r"[0-9A-F]{4}(?:-[0-9A-F]{4}){4}"),
+                   form=N_("a key fingerprint"))  # fmt: skip
+BASE64 = Text(MAX_RECORD_BYTES, min_len=1, pattern=_pattern(r"[A-Za-z0-9+/]+={0,2}"),
+              form=N_("base64"))  # fmt: skip
+SEALED_PART = Shape({"key": FINGERPRINT, "ct": BASE64})
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed(Spec):
+    def problem(self, path: str, value: object) -> str | None:
+        if type(value) is not dict:
+            return _wrong_type(path, value, N_("an object"))
+        return SEALED_PART.problem(path + ".", value, "sealed")
+
+
+_VOTE = BODIES[Kind.VOTE]
+_REFUSED = BODIES[Kind.REFUSED]
+_CLOSE = BODIES[Kind.CLOSE]
+SEALED_BODIES: dict[Kind, Shape] = {
+    **BODIES,
+    Kind.VOTE: Shape(
+        {
+            **{k: v for k, v in _VOTE.required.items() if k not in ("button", "level")},
+            "sealed": Sealed(),
+        },
+        {k: v for k, v in _VOTE.optional.items() if k not in ("criteria", "comment")},
+    ),
+    Kind.REFUSED: Shape(
+        {**{k: v for k, v in _REFUSED.required.items() if k != "button"}, "sealed": Sealed()},
+        extra=Plain(),
+    ),
+    Kind.CLOSE: Shape({k: v for k, v in _CLOSE.required.items() if k not in ("counts", "buttons")}),
+}
+BODIES_BY_VERSION = {1: BODIES, 2: SEALED_BODIES}
+
 # EVENT types whose fields the verifier reads (its state keeps them): those must be there.
 EVENT_FIELDS: dict[EventType, Shape] = {
     EventType.CLERK_ON_DUTY: Shape({"clerk": CODE}, extra=Plain()),
@@ -375,7 +413,13 @@ def record_problem(record: Record) -> str | None:
         if reason is not None:
             return reason
     body = record.body
-    reason = BODIES[kind].problem("body.", body, kind.value)
+    reason = BODIES_BY_VERSION[record.fields["v"]][kind].problem("body.", body, kind.value)
     if reason is None and kind is Kind.EVENT and body["type"] in EVENT_FIELDS:
         reason = EVENT_FIELDS[body["type"]].problem("body.", body, kind.value)
     return reason
+
+
+def clear_body_problem(kind: Kind, body: Mapping[str, Any]) -> str | None:
+    """Why an opinion's body in clear (a format-1 body, or a sealed one opened) breaks the
+    grammar, or None: what a writer checks before sealing and an opening after."""
+    return BODIES[kind].problem("body.", body, kind.value)

@@ -20,7 +20,8 @@ from typing import Any, cast
 
 from hom_phieu.i18n import N_
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the opinion sealed (``hom_phieu.ledger.opinion``); 1: in clear
+FORMAT_VERSIONS = (1, 2)  # what is read: a wave-1 ledger stays verifiable and countable
 GENESIS_PREV = "0" * 64
 
 
@@ -199,7 +200,7 @@ def decode(data: bytes) -> Record:
         raise RecordFormatError(f"not valid JSON: {str(exc)[:200]}") from None  # deep nesting
     if not isinstance(fields, dict):
         raise RecordFormatError("not a JSON object")
-    if fields.get("v") != FORMAT_VERSION:
+    if type(fields.get("v")) is not int or fields["v"] not in FORMAT_VERSIONS:
         raise RecordFormatError(f"unknown format version {fields.get('v')!r}")
     missing = [name for name in (*HEADER_FIELDS, "body") if name not in fields]
     if missing:

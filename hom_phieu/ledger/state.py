@@ -39,11 +39,15 @@ class BoxTally:
     def add_vote(self, record: Record) -> None:
         body = record.body
         self.votes += 1
-        self.counts.setdefault(body["clerk"], Counter())[body["level"]] += 1
-        self.buttons[body["button"]] += 1
+        if "level" in body:  # format 1: the opinion in clear (a sealed one is nobody's yet)
+            self.counts.setdefault(body["clerk"], Counter())[body["level"]] += 1
+            self.buttons[body["button"]] += 1
 
-    def seal(self) -> dict[str, Any]:
-        """The counts a CLOSE record carries for this box, in canonical shape."""
+    def seal(self, version: int = 1) -> dict[str, Any]:
+        """The counts a CLOSE record of format ``version`` carries for this box, in
+        canonical shape: from format 2 on, no levels and no buttons."""
+        if version >= 2:
+            return {"votes": self.votes, "refused": self.refused}
         return {
             "votes": self.votes,
             "refused": self.refused,

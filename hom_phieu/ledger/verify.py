@@ -12,6 +12,7 @@ the same checks. What is checked, in ledger order:
   words, sizes), so nothing after this reads a list where a word belongs;
 * wall time never goes backwards (but at a clock correction: ``hom_phieu.ledger.correction``);
   boot counters step by one;
+* the format never goes back from 2 (opinions sealed) to 1 (in clear);
 * the box grammar: BOOT first; OPEN only when no box is open, with a zero report;
   VOTE/REFUSED only into the open box, ballot counters stepping by one; CLOSE seals
   exactly the counts recomputed from the box's records and the hash of the record
@@ -96,6 +97,11 @@ class Verifier:
                 boot=record.boot, current=state.boot
             )
         last = state.last_record
+        if last is not None and record.fields["v"] < last.fields["v"]:
+            return _(
+                "a record in clear (format {version}) after sealed records: a ledger never "
+                "goes back to storing opinions in clear"
+            ).format(version=record.fields["v"])
         if last is not None and last.kind is Kind.CLOSE and kind is not Kind.OPEN:
             return _("a CLOSE must be followed by the OPEN of the next box")
         open_box = state.open_box
@@ -137,8 +143,8 @@ class Verifier:
                 return _("the CLOSE does not seal the hash of the record before it")
             if body.get("open_seq") != open_box.open_seq:
                 return _("the CLOSE names the wrong OPEN")
-            sealed = {name: body.get(name) for name in ("votes", "refused", "counts", "buttons")}
-            if sealed != open_box.seal():
+            expected = open_box.seal(record.fields["v"])
+            if {name: body.get(name) for name in expected} != expected:
                 return _("the CLOSE counts differ from the records of its box")
         return None
 

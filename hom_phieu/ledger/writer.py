@@ -18,6 +18,8 @@ from typing import Any
 from hom_phieu.clock import box_of
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError
+from hom_phieu.ledger.grammar import clear_body_problem
+from hom_phieu.ledger.opinion import OPINION_FIELDS, Sealer, seal_body
 from hom_phieu.ledger.records import FORMAT_VERSION, Kind, Record, canonical_bytes
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.timing import Stamp
@@ -41,9 +43,10 @@ class Prepared:
 class RecordWriter:
     """Builds, checks and signs records for ``key``'s device against ``verifier``'s state."""
 
-    def __init__(self, key: DeviceKey, verifier: Verifier) -> None:
+    def __init__(self, key: DeviceKey, verifier: Verifier, sealer: Sealer | None = None) -> None:
         self.key = key
         self.verifier = verifier
+        self.sealer = sealer  # None: no key is known (yet), records stay in format 1
 
     def prepare(
         self,
@@ -106,7 +109,7 @@ class RecordWriter:
             if state.open_box is None:
                 raise BallotBoxError("refusing to write a CLOSE record: no box is open")
             body = {
-                **state.open_box.seal(),
+                **state.open_box.seal(self._version(box)),
                 "open_seq": state.open_box.open_seq,
                 "last_hash": state.head_hash,
             }
@@ -115,10 +118,12 @@ class RecordWriter:
             previous_close = last.hash if last and last.kind is Kind.CLOSE else None
             box = new_box or box_of(moment.wall_ms)
             body = {**body, "votes": 0, "refused": 0, "previous_close": previous_close}
+        seq = state.head_seq + 1
+        version, body = self._sealed(kind, body, box, seq)
         fields = {
-            "v": FORMAT_VERSION,
+            "v": version,
             "device": self.key.device_id,
-            "seq": state.head_seq + 1,
+            "seq": seq,
             "prev": state.head_hash,
             "kind": kind.value,
             "box": box,
@@ -129,3 +134,29 @@ class RecordWriter:
             "body": body,
         }
         return Record.of(canonical_bytes(fields), fields)
+
+    def _version(self, box: str) -> int:
+        """Format 2 once a key is known for ``box`` (or the escrow's), and for ever after
+        the ledger's first sealed record; format 1 before (a ledger that never had a key)."""
+        last = self.verifier.state.last_record
+        if last is not None and last.fields["v"] >= 2:
+            return FORMAT_VERSION
+        sealer = self.sealer
+        return FORMAT_VERSION if sealer is not None and sealer.key_for(box) else 1
+
+    def _sealed(
+        self, kind: Kind, body: dict[str, Any], box: str, seq: int
+    ) -> tuple[int, dict[str, Any]]:
+        version = self._version(box)
+        if version < 2 or kind not in OPINION_FIELDS:
+            return version, body
+        problem = clear_body_problem(kind, body)  # checked in clear: sealed, it is opaque
+        if problem is not None:
+            raise BallotBoxError(f"refusing to write a {kind.value} record: {problem}")
+        key = self.sealer.key_for(box) if self.sealer is not None else None
+        if key is None:
+            raise BallotBoxError(
+                f"no key to seal the opinion of box {box} to (neither the box's nor the "
+                "province's escrow key): the ledger seals opinions and never goes back"
+            )
+        return version, seal_body(kind, body, key.public, self.key.device_id, seq)
