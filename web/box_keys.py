@@ -258,3 +258,12 @@ def read_back(key: BoxKey, typed: str) -> KeyShare:
     if row.read_back_at is None:
         row.read_back_at = clock.now()
     return row
+
+
+def publish(key: BoxKey, master: bytes) -> None:
+    """The box is opened: its master secret is published (once; the database refuses a
+    second write), so anyone with the recount bundle can open its ballots again."""
+    if BoxPrivateKey.from_master(master).public.raw != key.public_key:
+        raise ShareError(_("that secret is not the master of key {key}").format(
+            key=key.fingerprint))  # fmt: skip
+    key.published_master = master
