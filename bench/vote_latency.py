@@ -27,6 +27,7 @@ from bench.report import Row, Settings, log, ms, percentile, ratio
 from hom_phieu.clock import Clock, FakeClock, SystemClock
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
+from hom_phieu.ledger.opinion import KeyRing
 from hom_phieu.ledger.records import Level
 
 ORDER = 1  # the headline: first in the table
@@ -46,8 +47,15 @@ Outcome = int | BaseException  # a latency in ns, or what stopped the loop
 class KioskLoop:
     """The kiosk's press → vote path in miniature: buttons, a queue, a main-loop thread."""
 
-    def __init__(self, ledger: Path, key: DeviceKey, clock: Clock, gpios: Sequence[int]) -> None:
-        self._ledger, self._key, self._clock = ledger, key, clock
+    def __init__(
+        self,
+        ledger: Path,
+        key: DeviceKey,
+        clock: Clock,
+        gpios: Sequence[int],
+        sealer: KeyRing | None = None,
+    ) -> None:
+        self._ledger, self._key, self._clock, self._sealer = ledger, key, clock, sealer
         self._presses: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._pins: dict[str, MockPin] = {}
@@ -72,7 +80,7 @@ class KioskLoop:
     def _main_loop(self) -> None:
         # The box is opened here: its SQLite connection belongs to the thread using it.
         try:
-            box = BallotBox.open(self._ledger, self._key, self._clock)
+            box = BallotBox.open(self._ledger, self._key, self._clock, sealer=self._sealer)
         except BaseException as exc:
             self._done.put(exc)
             return

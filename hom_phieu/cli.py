@@ -153,12 +153,28 @@ def status(
     """Counts, unsynced records, chain head and last boot (never the sealed results)."""
     report = _report(config_path, ledger_path, key_path)
     data = report.status()
+    data["sealing"] = _sealing(data["open_box"])
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         click.echo(format_status(data))
     if not report.intact:
         sys.exit(1)
+
+
+def _sealing(open_box: dict | None) -> dict | None:
+    """The key the open box seals to, from the configuration the server last sent."""
+    from kiosk.presenter import sealing_status
+    from kiosk.provision import ProvisionError, load_link
+
+    if open_box is None:
+        return None
+    try:
+        link = load_link()
+    except ProvisionError:
+        link = None
+    ring = link.config.keyring() if link is not None else None
+    return sealing_status(ring.key_for(open_box["box"]) if ring is not None else None)
 
 
 def format_status(data: dict) -> str:
@@ -178,6 +194,10 @@ def format_status(data: dict) -> str:
                 box=box["box"], ballots=box["ballots"], refused=box["refused_presses"]
             )
         )
+    sealing = data.get("sealing")
+    if sealing:
+        lines.append(_("Sealing: {how}").format(how=sealing["notice"] or _(
+            "ballots sealed to the box key {fingerprint}").format(**sealing)))  # fmt: skip
     if data["head"]:
         lines.append(_("Chain head: {seq} {hash}").format(**data["head"]))
     lines.append(_("Not yet synced: {count} records").format(count=data["unsynced_records"]))
@@ -351,6 +371,28 @@ def create_admin(username: str, display_name: str | None, password: str) -> None
         auth.audit("admin_created", username)
         db.session().commit()
     _echo(_("Administrator {name} created.").format(name=username))
+
+
+@main.group()
+def box() -> None:
+    """An opened box: recount its bundle offline, on any machine."""
+
+
+@box.command("verify")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path, dir_okay=False))
+def box_verify(bundle_path: Path) -> None:
+    """Recount a box bundle to the minutes' figures; exit 1 naming each difference, 2 for
+    a file that is not a bundle."""
+    from web.bundle_format import Bundle, BundleError
+    from web.bundle_verify import recount, report
+
+    try:
+        with Bundle(str(bundle_path)) as bundle:
+            result = recount(bundle)
+    except (BundleError, OSError) as exc:
+        _fail(str(exc))
+    click.echo("\n".join(report(result)))
+    sys.exit(0 if result.matches else 1)
 
 
 @main.command()

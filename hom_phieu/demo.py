@@ -26,6 +26,7 @@ COMMITTEE = (("thu-ky", "Đỗ Thị Thư", "secretary"),
              ("mttq", "Trần Thị Hằng", "mttq_chair"),
              ("cong-doan", "Lê Văn Dũng", "union_rep"),
              ("mot-cua", "Phạm Thị Ngọc", "one_stop_clerk"))  # fmt: skip
+KEY_THRESHOLD = 3  # of the 5 members: any 3 open a box, 2 cards may be lost
 SCALE = (("rat_hai_long", "Rất hài lòng", "very_satisfied"),
          ("hai_long", "Hài lòng", "satisfied"),
          ("khong_hai_long", "Không hài lòng", "not_satisfied"))  # fmt: skip
@@ -55,6 +56,7 @@ def run_demo(
     with app.app_context():
         password = _demo_admin(paths.home() / "demo-admin.txt")
         counter = _demo_office(password)
+        cards = _demo_keys(counter, paths.home() / "demo-share-cards.txt")
     server = waitress.create_server(app, host="127.0.0.1", port=web_port, threads=8)
     url = f"http://127.0.0.1:{server.effective_port}/"
     thread = threading.Thread(target=server.run, name="admin-server", daemon=True)
@@ -64,6 +66,10 @@ def run_demo(
     accounts = ", ".join(username for username, _name, _role in COMMITTEE)
     echo(_("Opening committee (same password): {accounts}; the secretary runs the ceremony "
            "on the box's page.").format(accounts=accounts))  # fmt: skip
+    if cards is not None:
+        echo(_("The box keys of the next 12 months were dealt to the committee (any {k} of "
+               "{n} open a box); their share cards, printed once: {path}").format(
+            k=KEY_THRESHOLD, n=len(COMMITTEE), path=cards))  # fmt: skip
     echo(_("At the first opening each member first sets a confirmation code of their own on "
            "the secretary's screen; confirming needs it."))  # fmt: skip
     echo(_("Once a box is opened: reports, trends and the emulation ranking at {reports}; "
@@ -137,6 +143,56 @@ def _demo_office(password: str) -> int:
                                         committee_role=role))  # fmt: skip
         session.commit()
     return session.scalar(select(Counter.id).where(Counter.office_id == office.id))
+
+
+def _demo_keys(counter_id: int, cards_file: Path) -> Path | None:
+    """The committee's box keys for this month and the next 11, dealt once (when this
+    month has none): the cards go to ``cards_file`` (0600), the demo's stand-in for the
+    printed cards each member takes home. None when the keys were dealt before."""
+    from sqlalchemy import select
+
+    from hom_phieu.clock import box_of
+    from web import db
+    from web.box_keys import Holder, current_key, deal_box_keys
+    from web.ceremony_calendar import box_label, next_box
+    from web.clock import now_ms
+    from web.labels import COMMITTEE_ROLE_LABELS, label
+    from web.models import CommitteeMember, Counter, Office, User
+
+    session = db.session()
+    office = session.get(Office, session.get(Counter, counter_id).office_id)
+    box = box_of(now_ms())
+    if current_key(session, office.id, box) is not None:
+        return None
+    holders = [
+        Holder(user.id, user.display_name, member.committee_role)
+        for member, user in session.execute(
+            select(CommitteeMember, User)
+            .join(User, CommitteeMember.user_id == User.id)
+            .where(CommitteeMember.office_id == office.id)
+            .order_by(CommitteeMember.id)
+        )
+    ]
+    boxes = [box]
+    for _month in range(11):
+        boxes.append(next_box(boxes[-1]))
+    dealt = deal_box_keys(session, office, boxes, KEY_THRESHOLD, holders, None)
+    title = _("Share cards of the box keys of {office} (demo): keep each card private; any "
+              "{k} members open a box.")  # fmt: skip
+    lines = [title.format(office=office.name, k=KEY_THRESHOLD), ""]
+    for index, holder in enumerate(holders):
+        lines += ["=" * 72, f"{holder.name} — {label(COMMITTEE_ROLE_LABELS, holder.role)}", ""]
+        for key in dealt:
+            card = key.cards[index]
+            lines.append(_("Box {month} · key {fingerprint}").format(
+                month=box_label(key.key.box or ""), fingerprint=key.key.fingerprint))  # fmt: skip
+            lines.append(card.mnemonic)
+            lines.append("")
+    session.commit()
+    fd = os.open(cards_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines))
+    return cards_file
 
 
 def _register(counter_id: int) -> str:

@@ -85,8 +85,9 @@ class Kiosk:
         self.time_quality: str = box.state.last_record.tq.value if box.state.last_record else ""
         self.sync_waker: Callable[[], None] | None = None  # the sync client's wake()
         self.identity = Identity.from_config(config)
-        if server_config is not None:
+        if server_config is not None:  # enrolled: seal to the keys the server sent
             self.identity = self.identity.with_server(server_config)
+            box.use_keys(self.identity.keys)
         self.clerk_id = self.identity.clerk(
             box.state.clerk_on_duty or config.device.clerk_on_duty or ""
         ).id
@@ -291,6 +292,7 @@ class Kiosk:
 
         previous = self.identity.version
         self.identity = self.identity.with_server(config)
+        self.box.use_keys(self.identity.keys)  # kept for months: the kiosk may go offline
         self.clerk_id = self.identity.clerk(self.clerk_id).id
         self._record_event(EventType.CONFIG_CHANGE, source="server", previous=previous,
                            version=self.identity.version)  # fmt: skip
@@ -334,7 +336,15 @@ class Kiosk:
         moment = self.box.peek_time()
         return presenter.resting_frame(self._scene(moment), self.fault, self.printing.fault,
                                        clock_fault=moment.fault,
-                                       server_fault=self.server.fault)  # fmt: skip
+                                       server_fault=self.server.fault,
+                                       sealing=self.seal_notice())  # fmt: skip
+
+    def seal_notice(self) -> str:
+        """An enrolled kiosk's notice when its open box has no key of its own (a kiosk
+        that works alone has none to expect: ``kiosk status`` says it)."""
+        if self.identity.keys is None:
+            return ""
+        return presenter.seal_notice(self.box.sealing_key)
 
     def _refresh_idle(self) -> None:
         if self._screen_until_ms is None and self.current_frame.kind in (

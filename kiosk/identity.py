@@ -4,7 +4,8 @@ From the device configuration at first; once the kiosk is enrolled, from the adm
 server's signed configuration, which wins where it speaks: names, the roster, and each
 button's label and level (matched by button name; pins and colours stay the device's).
 The server's configuration also carries the office totals of its latest opened box
-(:class:`~hom_phieu.protocol.configuration.OfficeResults`), for the results slip.
+(:class:`~hom_phieu.protocol.configuration.OfficeResults`), for the results slip, and the
+public keys the boxes are sealed to (a :class:`~hom_phieu.ledger.opinion.KeyRing`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hom_phieu.ledger.opinion import KeyRing
 from hom_phieu.ledger.records import Level
 from hom_phieu.protocol.configuration import DeviceConfig, OfficeResults
 from hom_phieu.render.views import ButtonLegend, ClerkCard
@@ -27,6 +29,7 @@ class Identity:
     levels: Mapping[str, Level]
     version: str = "local"
     results: OfficeResults | None = None  # the latest opened box's, from the server
+    keys: KeyRing | None = None  # the box keys the server sent; None: never enrolled
 
     @classmethod
     def from_config(cls, config: KioskConfig) -> Identity:
@@ -60,6 +63,7 @@ class Identity:
             levels=levels,
             version=server.version,
             results=server.results,  # None when absent or not well formed (from_json)
+            keys=server.keyring(),
         )
 
     def clerk(self, clerk_id: str) -> ClerkCard:

@@ -17,6 +17,7 @@ from hom_phieu import formatting
 from hom_phieu.clock import ClockReading
 from hom_phieu.i18n import _
 from hom_phieu.ledger.ballot_box import Receipt
+from hom_phieu.ledger.opinion import SealingKey
 from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record, TimeQuality
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.timing import ClockFault, ClockFaultKind
@@ -62,18 +63,50 @@ def resting_frame(
     *,
     clock_fault: ClockFault | None = None,
     server_fault: str | None = None,
+    sealing: str = "",
 ) -> Frame:
     """The screen between citizens: out of service (the reason, for staff) while votes
     cannot be taken, else the idle screen with notices for staff (the server refuses the
-    records, the clock is in doubt, a printer fault)."""
+    records, the clock is in doubt, a printer fault, the box has no key of its own)."""
     if fault is not None:
         return frame(scene, FrameKind.OUT_OF_SERVICE, message=fault)
     notices = [
         _("Server: {fault}").format(fault=server_fault) if server_fault else "",
         _("Clock: {fault}").format(fault=clock_fault_text(clock_fault)) if clock_fault else "",
         _("Printer: {fault}").format(fault=printer_fault) if printer_fault else "",
+        sealing,
     ]
     return frame(scene, FrameKind.IDLE, message=" · ".join(n for n in notices if n))
+
+
+def seal_notice(key: SealingKey | None) -> str:
+    """What staff must know of the key the open box seals to: nothing when it is the box's
+    own key; else that it is the province's escrow key, or that nothing is sealed (an
+    installation whose server sends no keys)."""
+    if key is None:
+        return _("no box key: the ballots are not sealed")
+    if key.escrow:
+        return _("no box key for this month: ballots sealed with the province's escrow key")
+    return ""
+
+
+def sealing_status(key: SealingKey | None) -> dict[str, Any]:
+    """The same as plain data (the virtual panel's state, ``kiosk status``)."""
+    return {
+        "sealed": key is not None,
+        "escrow": key is not None and key.escrow,
+        "fingerprint": key.public.fingerprint if key is not None else None,
+        "notice": seal_notice(key),
+    }
+
+
+def seal_lines(key: SealingKey | None) -> tuple[tuple[str, str], ...]:
+    """The zero report's lines about the box's key: its fingerprint, which the opening
+    ceremony compares with the minutes' (a key substituted on the server shows here)."""
+    if key is None or key.escrow:
+        lines = ((_("Box key"), seal_notice(key)),)
+        return lines + (((_("Escrow key"), key.public.fingerprint),) if key else ())
+    return ((_("Box key"), key.public.fingerprint),)
 
 
 def clock_fault_text(fault: ClockFault) -> str:
@@ -158,7 +191,8 @@ def box_slips(identity: Identity, records: list[Record], device_id: str) -> list
 
 
 def box_slip(identity: Identity, record: Record, device_id: str) -> Slip:
-    """The month-change slip: totals and seal only, never counts by level or clerk."""
+    """The month-change slip: totals and seal only, never counts by level or clerk; the
+    zero report names the key the box's opinions are sealed to."""
     stamp = formatting.date_time(record.wall_ms)
     month = f"{record.box[5:]}/{record.box[:4]}"
     lines: tuple[tuple[str, str], ...]
@@ -172,7 +206,9 @@ def box_slip(identity: Identity, record: Record, device_id: str) -> Slip:
         )
     else:
         title = _("ZERO REPORT OF THE BALLOT BOX {month}").format(month=month)
+        keys = identity.keys
         lines = ((_("Ballots"), "0"), (_("Opening record"), str(record.seq)))
+        lines += seal_lines(keys.key_for(record.box) if keys is not None else None)
     lines += ((_("Device"), device_id),)
     return Slip(title, identity.office, identity.counter, lines, stamp[:10], stamp[11:16])
 
@@ -205,6 +241,9 @@ __all__ = [
     "frame",
     "resting_frame",
     "results_slip",
+    "seal_lines",
+    "seal_notice",
+    "sealing_status",
     "select_frame",
     "status_text",
     "ticket",

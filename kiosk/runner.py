@@ -100,10 +100,13 @@ class _Parts:
         if self.start_ms is not None and isinstance(clock, AdjustableClock):
             clock.set(self.start_ms, synced=True)
         display: Any = None
+        link = self._server_link()  # its configuration's box keys seal from the first record
+        sealer = link.config.keyring() if link else None
         while True:  # the ledger first: a second kiosk must not paint over the first's screen
             try:
                 key = DeviceKey.load_or_create(config.key_path)
-                box = BallotBox.open(config.ledger_path, key, clock, config_digest=digest)
+                box = BallotBox.open(config.ledger_path, key, clock, config_digest=digest,
+                                     sealer=sealer)  # fmt: skip
                 break
             except LedgerBusyError as exc:
                 echo(str(exc))
@@ -129,7 +132,6 @@ class _Parts:
             kiosk_ref[0].on_printed(job_id, ok, error)
 
         printer = self._printer(on_result, archive)
-        link = self._server_link()
         kiosk = Kiosk(
             config=config,
             box=box,

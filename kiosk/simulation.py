@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hom_phieu.clock import AdjustableClock, local_iso
-from kiosk.presenter import clock_fault_text
+from kiosk.presenter import clock_fault_text, sealing_status
 from kiosk.press_policy import SERVED
 
 
@@ -170,4 +170,5 @@ class Simulation:
                 "fault": kiosk.server.fault,
             },
             "device_id": kiosk.box.device_id,
+            "sealing": sealing_status(kiosk.box.sealing_key),
         }

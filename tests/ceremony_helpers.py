@@ -19,7 +19,7 @@ from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.records import Level
 from hom_phieu.ledger.verify import Row
 from tests.api_helpers import enroll, push, register
-from tests.web_helpers import PASSWORD, create_account, csrf_token, login
+from tests.web_helpers import FIXTURE_SCRYPT, PASSWORD, create_account, csrf_token, login
 from tests.web_helpers import seed as seed_web
 from web import db as web_db
 from web.models import Clerk, CommitteeMember, Device, Office, Opening, ScaleButton
@@ -45,7 +45,7 @@ MEMBERS = [  # username, name, committee role
 @functools.cache
 def code_hash() -> str:
     """CODE hashed once per test session (the server checks it with its real algorithm)."""
-    return generate_password_hash(CODE)
+    return generate_password_hash(CODE, method=FIXTURE_SCRYPT)
 
 
 def give_code(session, office_id: int, user_id: int) -> None:

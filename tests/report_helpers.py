@@ -9,14 +9,17 @@ Every figure a report shows must be the sum of these openings' minutes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
-from hom_phieu.clock import TIMEZONE
+from hom_phieu.clock import TIMEZONE, FakeClock
 from hom_phieu.ledger.records import Level
+from tests import db_snapshot
 from tests.ceremony_helpers import Kiosk, enrolled_kiosk, give_code
 from tests.web_helpers import create_account
 from web import db as web_db
@@ -41,9 +44,12 @@ class YearRig:
     clerks: dict[str, int]  # code -> clerk id (codes are unique across the two offices)
 
 
-def open_directly(app, office_id: int, box: str, *, dossiers: int | None = None) -> Opening:
+def open_directly(
+    app, office_id: int, box: str, *, dossiers: int | None = None, keys=None
+) -> Opening:
     """Open ``office_id``'s box of ``box`` as its committee would, on the day after the month
-    (every active member confirms; warnings are answered with a reason)."""
+    (every active member confirms; warnings are answered with a reason); ``keys``: the box
+    keys rebuilt from the members' shares (``web.opening.open_box``)."""
     now = datetime.fromisoformat(next_box(box) + "-01T09:00:00").replace(tzinfo=TIMEZONE)
     with app.app_context():
         session = web_db.session()
@@ -58,7 +64,7 @@ def open_directly(app, office_id: int, box: str, *, dossiers: int | None = None)
         session.flush()
         session.refresh(opening)
         open_box(session, opening, members[0].user_id, warnings_reason="Kiểm thử báo cáo",
-                 dossiers_returned=dossiers, now=now)  # fmt: skip
+                 dossiers_returned=dossiers, now=now, keys=keys)  # fmt: skip
         session.commit()
         return opening
 
@@ -112,7 +118,16 @@ def opened_year(app, client, tmp_path: Path) -> YearRig:
     A second Đông kiosk votes in March and syncs only in May: May's opening counts its
     March ballots as a supplement. Phone answers in November (the server's clock month).
     Đông's openings give the dossiers returned (20 + month), except in June; Hạc's never.
-    The server's clock follows the months: it is left at 01/01/2027 08:00."""
+    The server's clock follows the months: it is left at 01/01/2027 08:00.
+
+    Built for real once per test session, database kind and starting database (the rows
+    ``ceremony_app`` seeded): every later call on the same start gets a copy of that
+    database, the server key its phone answers were signed with and the clock it left
+    (``tests.db_snapshot``). ``client`` and ``tmp_path`` serve the build only."""
+    return db_snapshot.built_once(app, "year", lambda: _open_the_year(app, client, tmp_path))
+
+
+def _open_the_year(app, client, tmp_path: Path) -> YearRig:
     server_time(app, "2026-01-05T07:00:00")
     hac = _hac_office(app)
     dong_kiosk = enrolled_kiosk(app, client, tmp_path / "dong", "2026-01-05T08:00:00",
@@ -160,6 +175,28 @@ def opened_year(app, client, tmp_path: Path) -> YearRig:
         clerks = dict(session.execute(select(Clerk.code, Clerk.id)).all())
         return YearRig(dong.unit.parent_id, dong.unit_id, hac_office.unit_id, dong.id, hac,
                        clerks)  # fmt: skip
+
+
+@contextmanager
+def year_at_home(home: Path, sqlite_template: Path, tmp_path: Path) -> Iterator[tuple]:
+    """The opened year (:func:`opened_year`) in the server's own SQLite file under ``home``,
+    the one ``tests.web_process.WebProcess(home)`` serves: this app and the rig, the app
+    closed afterwards (before the real process starts)."""
+    from tests.ceremony_helpers import seed_ceremony
+    from tests.conftest import SERVER_TIME
+    from tests.server_db import copy_sqlite
+    from web import create_app
+    from web.services import close_app
+
+    target = home / "server" / "hom-phieu.sqlite3"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    app = create_app({"DATABASE_URL": copy_sqlite(sqlite_template, target), "TESTING": True,
+                      "SECRET_KEY": "test"}, clock=FakeClock.at(SERVER_TIME))  # fmt: skip
+    try:
+        seed_ceremony(app)  # what ``ceremony_app`` starts from: the year is copied, not built
+        yield app, opened_year(app, app.test_client(), tmp_path)
+    finally:
+        close_app(app)
 
 
 def minutes_by_box(app, office_id: int) -> dict[str, Minutes]:

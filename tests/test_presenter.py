@@ -128,7 +128,9 @@ def test_month_change_slips_show_totals_never_levels(identity: Identity) -> None
     assert seal.lines == (("Ballots", "15"), ("Refused presses", "2"), ("Seal record", "7"),
                           ("Last record hash", "ab" * 8), ("Device", "hp-DEVICE"))  # fmt: skip
     assert zero.title == "ZERO REPORT OF THE BALLOT BOX 11/2026"
-    assert zero.lines == (("Ballots", "0"), ("Opening record", "8"), ("Device", "hp-DEVICE"))
+    assert zero.lines == (("Ballots", "0"), ("Opening record", "8"),
+                          ("Box key", "no box key: the ballots are not sealed"),
+                          ("Device", "hp-DEVICE"))  # fmt: skip
     assert (zero.office, zero.counter, zero.date_text, zero.time_text) == (
         "UBND xã Đông Thanh",
         "Quầy 2",

@@ -17,7 +17,7 @@ import pypdf
 import pytest
 from sqlalchemy import select
 
-from tests.report_helpers import minutes_by_box, opened_year
+from tests.report_helpers import minutes_by_box, opened_year, year_at_home
 from tests.web_helpers import create_account, csrf_token, login
 from web import db as web_db
 from web.minutes_count import LevelCounts
@@ -322,22 +322,13 @@ from tests.browser import chromium_page, needs_chromium  # noqa: E402
 
 
 @pytest.fixture
-def year_server(isolated_home: Path, tmp_path: Path):
+def year_server(isolated_home: Path, sqlite_template: Path, tmp_path: Path):
     """The real server (its own process) over a year of openings, on 05/01/2027."""
-    from hom_phieu.clock import FakeClock
-    from tests.ceremony_helpers import seed_ceremony
     from tests.web_process import WebProcess
-    from web import create_app, db
-    from web.services import close_app
 
-    app = create_app(clock=FakeClock.at("2026-01-05T07:00:00+07:00"))
-    db.upgrade(app.config["DATABASE_URL"])
-    seed_ceremony(app)
-    rig = opened_year(app, app.test_client(), tmp_path)
-    with app.app_context():
+    with year_at_home(isolated_home, sqlite_template, tmp_path) as (app, rig), app.app_context():
         create_account("xem-tinh", "Người xem tỉnh", "viewer", rig.province)
-        db.session().commit()
-    close_app(app)
+        web_db.session().commit()
     server = WebProcess(isolated_home, clock="2027-01-05T09:00:00+07:00")
     yield server
     server.stop()

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser import chromium_page, needs_chromium
-from tests.report_helpers import minutes_by_box, opened_year
+from tests.report_helpers import minutes_by_box, opened_year, year_at_home
 from tests.web_helpers import PASSWORD, create_account, login
 from web import db as web_db
 from web.box_count import LEVELS
@@ -317,25 +317,15 @@ def test_the_files_say_what_the_page_says(app, tmp_path) -> None:
 
 
 @pytest.fixture
-def year_server(isolated_home: Path, tmp_path: Path):
+def year_server(isolated_home: Path, sqlite_template: Path, tmp_path: Path):
     """The opened year on the server's own SQLite, served by a real process."""
-    from hom_phieu.clock import FakeClock
-    from tests.ceremony_helpers import seed_ceremony
     from tests.web_process import WebProcess
-    from web import create_app, db
-    from web.services import close_app
 
-    app = create_app({"TESTING": True}, clock=FakeClock.at("2026-01-05T07:00:00+07:00"))
-    db.upgrade(app.config["DATABASE_URL"])
-    seed_ceremony(app)
-    client = app.test_client()
-    rig = opened_year(app, client, tmp_path)
-    with app.app_context():
+    with year_at_home(isolated_home, sqlite_template, tmp_path) as (app, rig), app.app_context():
         create_account("xem-tinh", "Người xem tỉnh", "viewer", rig.province)
         web_db.session().commit()
         dong_total = sum(total(monthly(app, rig.dong)))
         office_name = web_db.session().scalar(select(Unit.name).where(Unit.id == rig.dong_unit))
-    close_app(app)
     server = WebProcess(isolated_home, clock="2027-01-05T09:00:00+07:00")
     yield server, rig, dong_total, office_name
     server.stop()

@@ -15,26 +15,17 @@ from tests.web_process import WebProcess
 
 
 @pytest.fixture
-def year_server(isolated_home: Path, tmp_path: Path):
+def year_server(isolated_home: Path, sqlite_template: Path, tmp_path: Path):
     """A year of opened boxes (``tests.report_helpers.opened_year``) and a viewer of the
     province, served by a real process dated January 2027."""
-    from hom_phieu.clock import FakeClock
-    from tests.ceremony_helpers import seed_ceremony
-    from tests.report_helpers import opened_year
+    from tests.report_helpers import year_at_home
     from tests.web_helpers import create_account
-    from web import create_app, db
-    from web.services import close_app
+    from web import db
 
-    app = create_app({"TESTING": True}, clock=FakeClock.at("2026-01-05T09:00:00"))
-    db.upgrade(app.config["DATABASE_URL"])
-    seed_ceremony(app)
-    client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
-    rig = opened_year(app, client, tmp_path / "kiosks")
-    with app.app_context():
+    kiosks = tmp_path / "kiosks"
+    with year_at_home(isolated_home, sqlite_template, kiosks) as (app, rig), app.app_context():
         create_account("tinh-xem", "Lãnh đạo tỉnh", "viewer", rig.province)
         db.session().commit()
-    close_app(app)
     server = WebProcess(isolated_home, clock="2027-01-05T09:00:00+07:00")
     yield server
     server.stop()

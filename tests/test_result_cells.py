@@ -13,6 +13,7 @@ from tests.ceremony_helpers import (
     enrolled_kiosk,
     post_form,
 )
+from tests.db_snapshot import built_once
 from web import db as web_db
 from web.db import alembic_config
 from web.minutes import Minutes
@@ -44,8 +45,14 @@ def open_box(client, app, box: str, **reasons) -> None:
     assert opened.status_code == 302, opened.text
 
 
-def two_openings(app, client, tmp_path):
-    """October opened; two late October ballots; November opened with its supplement."""
+def two_openings(app, client, tmp_path) -> None:
+    """October opened; two late October ballots; November opened with its supplement.
+    Through the ceremony's pages once per test session and database kind; later tests get
+    a copy of that database (``tests.db_snapshot``)."""
+    built_once(app, "two_openings", lambda: _two_openings(app, client, tmp_path))
+
+
+def _two_openings(app, client, tmp_path) -> None:
     kiosk = enrolled_kiosk(app, client, tmp_path / "k1", "2026-10-20T08:00:00")
     kiosk.vote("lan", "rat_hai_long", 5)
     kiosk.vote("binh", "hai_long", 2)
@@ -59,7 +66,6 @@ def two_openings(app, client, tmp_path):
     kiosk.box.tick()
     kiosk.sync(client)
     open_box(client, app, "2026-11", early_reason="Chủ tịch đi công tác")
-    return kiosk
 
 
 def all_figures(app) -> tuple[dict, dict, list]:

@@ -49,7 +49,7 @@ def test_votes_are_sealed_on_the_card_and_the_box_key_counts_them(
     for word in SECRET_WORDS:  # plain sqlite3 (and the raw file) show no opinion
         assert word.encode() not in raw
     stored = rows(ledger_path)
-    problem, verifier = verify_rows(stored, key.public_raw, key.device_id)
+    problem, _verifier = verify_rows(stored, key.public_raw, key.device_id)
     assert problem is None
     votes = [decode(r.data) for r in stored if decode(r.data).kind is Kind.VOTE]
     cts = [v.body["sealed"]["ct"] for v in votes]

@@ -69,6 +69,12 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
     from web import report_trends
 
     app.register_blueprint(report_trends.bp)
+    from web import box_bundle_page
+
+    app.register_blueprint(box_bundle_page.bp)
+    from web import key_ceremony
+
+    key_ceremony.init_app(app)
     return app
 
 

@@ -1,5 +1,6 @@
 """``POST /api/v1/health`` and ``GET /api/v1/config``: what a device reports, and the
-signed configuration it runs with (office, counter, scale, roster, latest results).
+signed configuration it runs with (office, counter, scale, roster, latest results, and the
+public keys its boxes are sealed to, months ahead, with the province's escrow key).
 
 Nothing here carries counts of a sealed box: the configuration's ``results`` are the
 office totals of the latest box its committee has opened (for the results slip).
@@ -22,9 +23,11 @@ from hom_phieu.protocol.models import (
     OfficeResults,
     RosterClerk,
     ScaleButton,
+    SealKeyRef,
 )
 from web import clock, db
 from web.api_v1_requests import MAX_SMALL_BYTES, authenticated, body, read
+from web.box_keys import office_keyring
 from web.models import Clerk, Device, Opening
 from web.server_key import sign_ack
 from web.services import services
@@ -62,9 +65,11 @@ def config_version(device: Device) -> str:
 
 
 def device_config(device: Device) -> DeviceConfig:
-    """What a kiosk shows and records: its office, counter, scale and roster, and the
-    results of the office's latest opened box (for the results slip), versioned."""
+    """What a kiosk shows and records: its office, counter, scale and roster, the
+    results of the office's latest opened box (for the results slip) and the keys its
+    boxes are sealed to, versioned."""
     office = device.office
+    ring = office_keyring(db.session(), office)
     clerks = db.session().scalars(
         select(Clerk)
         .where(Clerk.office_id == office.id, Clerk.active.is_(True))
@@ -87,6 +92,8 @@ def device_config(device: Device) -> DeviceConfig:
             for c in clerks
         ),
         results=office_results(office.id),
+        seal_keys=tuple(SealKeyRef.of(box, key) for box, key in sorted(ring.boxes.items())),
+        escrow_key=None if ring.escrow is None else SealKeyRef.of(None, ring.escrow),
     )
 
 

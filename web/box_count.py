@@ -22,10 +22,11 @@ from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.faults import Problem
 from hom_phieu.ledger.opinion import SEALED, OpinionError, opened_body
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
-from hom_phieu.ledger.verify import LedgerWalk, Row, Verifier
+from hom_phieu.ledger.state import LedgerState
+from hom_phieu.ledger.verify import LedgerWalk, Row
 from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
 from web.clock_ahead import counted_box
-from web.parallel import parallel_signatures
+from web.parallel import AheadVerifier, Body, Opener
 
 LEVELS = tuple(level.value for level in Level)
 
@@ -37,6 +38,17 @@ class HeldRow(Row):
     box: str = ""
     office_id: int = 0
     received_ms: int | None = None  # when it reached the server (web.clock_ahead)
+    kind: str = ""  # the stored kind column ("": not known): which rows to open ahead
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A device's chain verified up to record ``seq`` (of hash ``hash``), and the
+    verifier's state after it (:meth:`hom_phieu.ledger.state.LedgerState.to_json`)."""
+
+    seq: int
+    hash: str
+    state: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +142,10 @@ class DeviceCheck:
     next_open: tuple[int, int] | None = None  # (seq, wall_ms) of the next box's OPEN
     # the box a wrong clock chose -> ballots counted here by their arrival (web.clock_ahead)
     ahead_votes: Counter[str] = field(default_factory=Counter)
+    resumed_from: int = 0  # the checkpoint's seq the walk started after (0: the genesis)
+    # where the next opening may start: every record of the office up to it is in a box
+    # opened before or counted now (web.chain_checkpoints)
+    checkpoint: Checkpoint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,15 +180,18 @@ class BoxCount:
     unreadable: list[Unreadable] = field(default_factory=list)
     keys_used: Counter[str] = field(default_factory=Counter)  # fingerprint -> ballots opened
 
-    def add_vote(self, tally: Tally, device_pk: int, record: Record) -> None:
-        """Count a verified VOTE into ``tally`` (the main count's or a supplement's)."""
+    def add_vote(
+        self, tally: Tally, device_pk: int, record: Record, opened: Body | None = None
+    ) -> None:
+        """Count a verified VOTE into ``tally`` (the main count's or a supplement's).
+        ``opened``: its body already opened ahead (web.parallel.Opener), if it was."""
         body = record.body
         if SEALED in body:
             if self.keys is None:
                 self.sealed += 1
                 return
             try:
-                body = opened_body(record, self.keys)
+                body = opened if opened is not None else opened_body(record, self.keys)
             except OpinionError as error:
                 self.unreadable.append(
                     Unreadable(device_pk, record.seq, record.box, error.key, str(error))
@@ -195,97 +214,134 @@ def count_device(
     opened_boxes: frozenset[str],
     already_counted: dict[str, int],
     held_in_box: int,
+    start: Checkpoint | None = None,
+    opener: Opener | None = None,
 ) -> DeviceCheck:
-    """Walk one device's whole chain and add what it holds for ``count.box`` (and late
-    ballots of ``opened_boxes``) to ``count``.
+    """Walk one device's chain and add what it holds for ``count.box`` (and late ballots
+    of ``opened_boxes``) to ``count``.
 
     ``already_counted``: box → last seq of this device that earlier openings counted.
     ``held_in_box``: how many of the device's stored rows (of this office) are filed
     under the box, so that records after a problem are reported as uncounted.
+    ``start``: a checkpoint of an earlier opening (``web.chain_checkpoints``): the walk
+    goes on from it, with its verifier state, over the rows after it (rows at or before
+    it are skipped). ``opener``: a pool opening the sealed ballots ahead, on all cores.
+    The walk leaves in ``check.checkpoint`` where the next opening may start.
     """
     check = DeviceCheck(device)
     box = count.box
-    offices: dict[int, int] = {}
-    arrivals: dict[int, int | None] = {}
-    verifier = AheadVerifier(device.public_key, device.device_id)
-    rows = verifier.checking_ahead(_remember_offices(rows, offices, arrivals))
-    walk = LedgerWalk(rows, device.public_key, device.device_id, complete=False,
-                      verifier=verifier)  # fmt: skip
+    ahead = _Ahead(office_id, box, opened_boxes, already_counted, start.seq if start else 0)
+    verifier = AheadVerifier(device.public_key, device.device_id, opener)
+    if start is not None:
+        verifier.state = LedgerState.from_json(start.state)
+        check.resumed_from = check.last_verified_seq = start.seq
+        check.checkpoint = start
+    walk = LedgerWalk(verifier.checking_ahead(ahead.rows(rows), ahead.wanted), device.public_key,
+                      device.device_id, complete=False, verifier=verifier,
+                      position=check.resumed_from)  # fmt: skip
+    settled = True  # every record of the office so far lies in a box opened or counted now
     for record in walk:
         check.last_verified_seq = record.seq
-        filed = counted_box(record, arrivals.pop(record.seq, None))  # its box, or its arrival's
-        if offices.pop(record.seq, None) != office_id:
-            continue  # the device served another office then
-        ahead = filed != record.box and record.kind is Kind.VOTE
-        if filed == box:
-            if ahead:
-                check.ahead_votes[record.box] += 1
-            _count_main(check, count, record)
-        elif filed < box:
-            if filed not in opened_boxes:
-                if record.kind is Kind.VOTE:
-                    check.unopened_votes[filed] += 1
-            elif record.seq > already_counted.get(filed, 0):
-                check.counted_through[filed] = record.seq
-                if ahead:
-                    check.ahead_votes[record.box] += 1
-                if record.kind is Kind.VOTE:
-                    check.supplement_votes[filed] += 1
-                    supplement = count.supplements.setdefault(filed, Tally())
-                    count.add_vote(supplement, device.pk, record)
-        elif record.box == next_box and record.kind is Kind.OPEN:
-            check.next_open = (record.seq, record.wall_ms)
+        filed = counted_box(record, ahead.arrivals.pop(record.seq, None))  # or its arrival's
+        opened = verifier.opened.pop(record.seq, None)
+        if ahead.offices.pop(record.seq, None) == office_id:
+            _count_record(check, count, record, filed, opened, ahead, next_box)
+            settled = settled and ahead.settled(record.box) and ahead.settled(filed)
+        if settled and (record.kind is Kind.CLOSE or record.seq + 1 in ahead.unsettled):
+            check.checkpoint = Checkpoint(record.seq, record.hash, verifier.state.to_json())
+        ahead.unsettled.discard(record.seq)
+    state = verifier.state
+    if settled and state.head_seq > check.resumed_from:
+        check.checkpoint = Checkpoint(state.head_seq, state.head_hash, state.to_json())
     check.problem = walk.problem
     check.uncounted = max(0, held_in_box - check.records)
     count.devices.append(check)
     return check
 
 
-class AheadVerifier(Verifier):
-    """A verifier whose signature checks were done ahead, on all cores, a chunk of rows at
-    a time (Ed25519 in ``cryptography`` releases the GIL). A signature not found good
-    ahead is checked again the usual way, so a bad one is still named by the walk."""
+def _count_record(
+    check: DeviceCheck,
+    count: BoxCount,
+    record: Record,
+    filed: str,
+    opened: Body | None,
+    ahead: _Ahead,
+    next_box: str,
+) -> None:
+    """Add one verified record of the office to the count: the main box, a supplement of
+    an earlier box opened before, a ballot of an earlier box nobody opened, or the next
+    box's OPEN."""
+    box = count.box
+    dated_ahead = filed != record.box and record.kind is Kind.VOTE
+    if filed == box:
+        if dated_ahead:
+            check.ahead_votes[record.box] += 1
+        _count_main(check, count, record, opened)
+    elif filed < box:
+        if filed not in ahead.opened_boxes:
+            if record.kind is Kind.VOTE:
+                check.unopened_votes[filed] += 1
+        elif record.seq > ahead.already_counted.get(filed, 0):
+            check.counted_through[filed] = record.seq
+            if dated_ahead:
+                check.ahead_votes[record.box] += 1
+            if record.kind is Kind.VOTE:
+                check.supplement_votes[filed] += 1
+                supplement = count.supplements.setdefault(filed, Tally())
+                count.add_vote(supplement, check.device.pk, record, opened)
+    elif record.box == next_box and record.kind is Kind.OPEN:
+        check.next_open = (record.seq, record.wall_ms)
 
-    CHUNK = 1024
 
-    def __init__(self, public_key_raw: bytes, device_id: str) -> None:
-        super().__init__(public_key_raw, device_id)
-        self._good: set[bytes] = set()
+class _Ahead:
+    """What the walk notes of the rows as they pass on to the verifier (it reads ahead of
+    the records it gives out; each entry is popped as its record comes out): the office
+    each row was filed under, when it arrived, and which rows of the office lie in a box
+    neither opened before nor counted now (a checkpoint stays before them)."""
 
-    def signature_ok(self, data: bytes, sig: bytes) -> bool:
-        if sig in self._good:
-            self._good.discard(sig)
-            return True
-        return super().signature_ok(data, sig)
+    def __init__(
+        self,
+        office_id: int,
+        box: str,
+        opened_boxes: frozenset[str],
+        already_counted: Mapping[str, int],
+        after_seq: int,
+    ) -> None:
+        self.office_id, self.box, self.after_seq = office_id, box, after_seq
+        self.opened_boxes, self.already_counted = opened_boxes, already_counted
+        self.offices: dict[int, int] = {}
+        self.arrivals: dict[int, int | None] = {}
+        self.unsettled: set[int] = set()
 
-    def checking_ahead(self, rows: Iterable[Row]) -> Iterator[Row]:
-        chunk: list[Row] = []
+    def settled(self, box: str) -> bool:
+        """Whether every record of ``box`` is counted once this opening is done ("": the
+        records outside any box, which count nowhere)."""
+        return box == "" or box == self.box or (box < self.box and box in self.opened_boxes)
+
+    def rows(self, rows: Iterable[HeldRow]) -> Iterator[HeldRow]:
         for row in rows:
-            chunk.append(row)
-            if len(chunk) == self.CHUNK:
-                yield from self._checked(chunk)
-                chunk = []
-        yield from self._checked(chunk)
+            if row.seq <= self.after_seq:
+                continue  # verified before, up to the checkpoint
+            self.offices[row.seq] = row.office_id
+            self.arrivals[row.seq] = row.received_ms
+            if row.office_id == self.office_id and not self.settled(row.box):
+                self.unsettled.add(row.seq)
+            yield row
 
-    def _checked(self, chunk: list[Row]) -> list[Row]:
-        oks = parallel_signatures(lambda row: Verifier.signature_ok(self, row.data, row.sig), chunk)
-        self._good.update(row.sig for row, ok in zip(chunk, oks, strict=True) if ok)
-        return chunk
-
-
-def _remember_offices(
-    rows: Iterable[HeldRow], offices: dict[int, int], arrivals: dict[int, int | None]
-) -> Iterator[Row]:
-    """Pass rows on to the verifier, noting the office each was filed under and when it
-    arrived (the walk reads a row ahead; the caller pops each entry as its record comes
-    out)."""
-    for row in rows:
-        offices[row.seq] = row.office_id
-        arrivals[row.seq] = row.received_ms
-        yield row
+    def wanted(self, row: HeldRow) -> bool:
+        """Whether a row is a ballot this opening may count (so worth opening ahead)."""
+        if row.kind != Kind.VOTE.value or row.office_id != self.office_id:
+            return False
+        if row.box == self.box:
+            return True
+        return (
+            row.box < self.box
+            and row.box in self.opened_boxes
+            and row.seq > self.already_counted.get(row.box, 0)
+        )
 
 
-def _count_main(check: DeviceCheck, count: BoxCount, record: Record) -> None:
+def _count_main(check: DeviceCheck, count: BoxCount, record: Record, opened: Body | None) -> None:
     check.records += 1
     if check.first_seq is None:
         check.first_seq = record.seq
@@ -294,7 +350,7 @@ def _count_main(check: DeviceCheck, count: BoxCount, record: Record) -> None:
     kind = record.kind
     if kind is Kind.VOTE:
         check.votes += 1
-        count.add_vote(count.main, check.device.pk, record)
+        count.add_vote(count.main, check.device.pk, record, opened)
         if record.fields["tq"] == TimeQuality.UNSYNCED:
             check.unsynced_votes += 1
     elif kind is Kind.REFUSED:

@@ -32,16 +32,26 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
+from hom_phieu.ledger.key_shares import ShareError
 from web import clock, committee_codes, credentials, db, minutes_render, minutes_text
 from web.auth import audit, roles_required
 from web.box_count import LEVELS
 from web.ceremony_calendar import box_label, parse_box, today
+from web.ceremony_seal import (
+    box_seal,
+    escrow_ballots,
+    named_keys,
+    opened_detail,
+    publish_opened,
+    unseal_typed,
+)
 from web.checklist import needs_reason
 from web.committee_changes import lock_office
 from web.committee_codes import MAX_CODE
 from web.labels import CHANNEL_LABELS, STATUS_LABELS, label, place_and_date
 from web.manage.common import Form
 from web.minutes import Minutes
+from web.minutes_seal import seal_lines
 from web.models import (
     CommitteeMember,
     CommitteeRole,
@@ -77,6 +87,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["minutes_time"] = minutes_time
     app.jinja_env.globals.update(
         levels=LEVELS,
+        seal_lines=seal_lines,
         severity_label=lambda key: label(STATUS_LABELS, key),
         channel_label=lambda key: label(CHANNEL_LABELS, key),
         minutes_place_and_date=minutes_place_and_date,
@@ -165,7 +176,13 @@ def _page(office_id: int, box: str):
 
 @bp.get("/offices/<int:office_id>/boxes/<box>")
 @roles_required(*READERS)
-def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 200):
+def box_page(
+    office_id: int,
+    box: str,
+    forms: dict | None = None,
+    status: int = 200,
+    share_error: str | None = None,
+):
     office = office_or_404(office_id)
     box = _box_or_404(box)
     session = db.session()
@@ -190,10 +207,14 @@ def box_page(office_id: int, box: str, forms: dict | None = None, status: int = 
         context["confirm_form"] = forms.get("confirm") or ConfirmForm(formdata=None)
         context["open_form"] = forms.get("open") or OpenForm(formdata=None)
         context["code_form"] = forms.get("code") or CodeForm(formdata=None)
+        context["seal"] = box_seal(session, office, box)
+        context["share_error"] = share_error
         # Verifying reads every record of the office: the secretary's screen asks for it.
         if context["secretary"] and (request.args.get("verify") or "open" in forms):
             checks = verification(session, opening)[1]
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
+            if context["seal"].keyed:  # each device's key, to compare with its zero report
+                context["named_keys"] = named_keys(session, office.id, box)
     else:
         context["start_form"] = forms.get("start") or StartForm(formdata=None)
         context["early"] = today(clock.now()) < context["due"]
@@ -327,20 +348,37 @@ def open_(office_id: int, box: str):
     form = OpenForm()
     if not form.validate():
         return box_page(office_id, box, forms={"open": form}, status=400)
+    # The shares typed on this screen: read from this request only, never stored or shown.
+    try:
+        unsealed = unseal_typed(session, office, box, request.form)
+    except ShareError as error:
+        session.rollback()
+        audit("box_open_refused", f"office {office.code} box {box}", reason="shares")
+        session.commit()  # (the message names the field, never the words typed)
+        return box_page(office_id, box, forms={"open": form}, status=400, share_error=str(error))
     close_survey_box(office)  # a month over: its phone answers' box is sealed now
     try:
-        open_box(
+        count = open_box(
             session,
             opening,
             current_user.id,
             warnings_reason=form.warnings_reason.data or "",
             dossiers_returned=form.dossiers_returned.data,
-        )
+            keys=unsealed.keys,
+            seal=unsealed.seal,
+        )[0]
+        escrow_needed = escrow_ballots(session, office, count, unsealed)
+        if escrow_needed:
+            raise OpeningRefused(escrow_needed)
     except OpeningRefused as refused:
         session.rollback()
         form.warnings_reason.errors.append(str(refused))
         return box_page(office_id, box, forms={"open": form}, status=400)
-    audit("box_opened", f"office {office.code} box {box}", minutes_hash=opening.minutes_hash)
+    target = f"office {office.code} box {box}"
+    audit("box_opened", target, minutes_hash=opening.minutes_hash, **opened_detail(unsealed))
+    if unsealed.escrow is not None:  # every use of the province's escrow key is audited
+        audit("escrow_key_used", target, **opened_detail(unsealed))
+    publish_opened(unsealed)  # the box key's master: the recount bundle opens it again
     session.commit()
     return _page(office.id, box)
 

@@ -8,14 +8,15 @@ minutes record; ``ok``: nothing to do.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _, ngettext
 from hom_phieu.ledger.events import BURST_REASONS, RefusalReason
-from web.box_count import BoxCount, DeviceCheck
+from web.box_count import BoxCount, DeviceCheck, Tally
 from web.ceremony_calendar import box_label
 from web.clock_ahead import ahead_warnings
 from web.labels import REFUSAL_LABELS, label
@@ -214,3 +215,133 @@ def _busiest_window(times: Sequence[int]) -> tuple[int, int, int] | None:
         if answers > BURST_ANSWERS and (best is None or answers > best[0]):
             best = (answers, times[start], at)
     return best
+
+
+# --- the seal: which keys the ballots were sealed to -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SealKeys:
+    """The keys a box's ballots may rightly be sealed to, and (before the opening) what the
+    records name."""
+
+    box: str | None  # the box key's fingerprint (None: the office had no key that month)
+    escrow: str | None = None  # the province escrow key's fingerprint
+    earlier: frozenset[str] = frozenset()  # keys of boxes opened before (their late ballots)
+    # device id -> fingerprint each of its VOTEs of the box names ("" in clear) -> ballots;
+    # given before the opening (the preview), when no ballot is read
+    named: Mapping[str, Counter[str]] | None = None
+    rightful: frozenset[str] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        keys = {self.box, self.escrow, *self.earlier} - {None}
+        object.__setattr__(self, "rightful", frozenset(str(key) for key in keys))
+
+
+def _tallied(tally: Tally) -> int:
+    return tally.votes + (tally.unverified.votes if tally.unverified is not None else 0)
+
+
+def seal_checks(count: BoxCount, keys: SealKeys) -> list[Check]:
+    """FAULT for ballots sealed to a key that is not this box's (a substituted key) or
+    altered, naming device, number and fingerprint; WARNING for ballots sealed to the
+    province escrow key (a kiosk without a box key) and, in a box that has a key, for
+    ballots in clear (older software); OK when every ballot is sealed to the box key."""
+    found: list[Check] = []
+    devices = {check.device.pk: check.device.device_id for check in count.devices}
+    opening = count.keys is not None
+    tallied = _tallied(count.main) + sum(_tallied(t) for t in count.supplements.values())
+    escrow_ballots: Counter[str] = Counter()  # device id ("" all) -> ballots
+    if opening:
+        unreadable: Counter[tuple[str, str]] = Counter(
+            (devices.get(u.device_pk, "?"), u.key) for u in count.unreadable
+        )
+        for (device_id, key), ballots in sorted(unreadable.items()):
+            found.append(_wrong_key(device_id, key, ballots, keys, opened=True))
+        if keys.escrow is not None and count.keys_used[keys.escrow]:
+            escrow_ballots[""] = count.keys_used[keys.escrow]
+        clear = tallied - sum(count.keys_used.values())
+    else:
+        for device_id, named in sorted((keys.named or {}).items()):
+            for key, ballots in sorted(named.items()):
+                if key and key not in keys.rightful:
+                    found.append(_wrong_key(device_id, key, ballots, keys, opened=False))
+                elif key and key == keys.escrow:
+                    escrow_ballots[device_id] += ballots
+        clear = tallied
+    for device_id, ballots in sorted(escrow_ballots.items()):
+        found.append(
+            Check(
+                "seal_escrow",
+                WARNING,
+                device_id,
+                ngettext(
+                    "{count} ballot sealed to the province escrow key {key}: the kiosk had no "
+                    "box key for the month",
+                    "{count} ballots sealed to the province escrow key {key}: the kiosk had no "
+                    "box key for the month",
+                    ballots,
+                ).format(count=ballots, key=keys.escrow),
+            )
+        )
+    if keys.box is None:
+        if found:
+            return found
+        found.append(Check("seal", OK, "", _(
+            "the office had no box key for this month: its ballots are in clear (format 1) and "
+            "the box opens without shares")))  # fmt: skip
+        return found
+    if clear > 0:
+        found.append(
+            Check(
+                "seal_clear",
+                WARNING,
+                "",
+                ngettext(
+                    "{count} ballot in clear, not sealed (format 1: a kiosk with older software)",
+                    "{count} ballots in clear, not sealed (format 1: a kiosk with older software)",
+                    clear,
+                ).format(count=clear),
+            )
+        )
+    if not found:
+        found.append(Check("seal", OK, "", _(
+            "every ballot sealed to the box key {key}").format(key=keys.box)))  # fmt: skip
+    return found
+
+
+def _wrong_key(device_id: str, key: str, ballots: int, keys: SealKeys, opened: bool) -> Check:
+    if key and key == keys.escrow:
+        message = ngettext(
+            "{count} ballot sealed to the province escrow key {key} could not be opened, and is "
+            "not counted: the escrow holders must type their shares",
+            "{count} ballots sealed to the province escrow key {key} could not be opened, and "
+            "are not counted: the escrow holders must type their shares",
+            ballots,
+        )
+    elif key in keys.rightful:
+        message = ngettext(
+            "{count} ballot sealed to key {key} does not open with it (altered), and is not "
+            "counted",
+            "{count} ballots sealed to key {key} do not open with it (altered), and are not "
+            "counted",
+            ballots,
+        )
+    elif opened:
+        message = ngettext(
+            "{count} ballot sealed to key {key}, which is not this box's key {box} (a "
+            "substituted key), could not be opened and is not counted",
+            "{count} ballots sealed to key {key}, which is not this box's key {box} (a "
+            "substituted key), could not be opened and are not counted",
+            ballots,
+        )
+    else:
+        message = ngettext(
+            "{count} ballot sealed to key {key}, which is not this box's key {box} (a "
+            "substituted key): it will not be counted",
+            "{count} ballots sealed to key {key}, which is not this box's key {box} (a "
+            "substituted key): they will not be counted",
+            ballots,
+        )
+    return Check("seal_key", FAULT, device_id, message.format(count=ballots, key=key,
+                                                              box=keys.box or "—"))  # fmt: skip

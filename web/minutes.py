@@ -32,6 +32,7 @@ from web.minutes_count import (
     Supplement,
 )
 from web.minutes_json import Json, MinutesFormatError, Reader, doc, iso, opt_iso
+from web.minutes_seal import Seal, ShareGiver
 
 MINUTES_FORMAT = 1
 COMMITTEE_ROLES = (  # web.models.CommitteeRole.ALL (the model stays free of the ORM)
@@ -340,6 +341,14 @@ class Minutes:
             "the opening, in order; absent when there were none"
         ),
     )
+    seal: Seal | None = field(
+        default=None,
+        metadata=doc(
+            "how the box was unsealed: the box key's fingerprint, who typed a share, the "
+            "escrow if used; absent for a box without a box key opened without it, and in "
+            "minutes written before boxes were sealed by keys"
+        ),
+    )
 
     def to_json(self) -> Json:
         """The JSON object of ``docs/minutes-format.md`` (hash its canonical bytes)."""
@@ -363,6 +372,8 @@ class Minutes:
         }
         if self.changes is not None:
             data["changes"] = [change.to_json() for change in self.changes]
+        if self.seal is not None:
+            data["seal"] = self.seal.to_json()
         return data
 
     @classmethod
@@ -387,6 +398,7 @@ class Minutes:
             supplements=r.items("supplements", Supplement.from_json),
             next_box=r.obj("next_box", NextBox.from_json),
             changes=r.opt_items("changes", ChangeEntry.from_json),
+            seal=r.absent_or_obj("seal", Seal.from_json),
         )
         r.done()
         if made.format != MINUTES_FORMAT:
@@ -426,6 +438,8 @@ PARTS: tuple[type, ...] = (
     NextBox,
     NextBoxDevice,
     ChangeEntry,
+    Seal,
+    ShareGiver,
 )
 
 __all__ = [
@@ -449,7 +463,9 @@ __all__ = [
     "NextBoxDevice",
     "OfficeHeader",
     "QuorumSize",
+    "Seal",
     "Severity",
+    "ShareGiver",
     "Supplement",
     "iso",
 ]

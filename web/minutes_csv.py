@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from web.csv_safe import spreadsheet_csv
 from web.minutes import ClerkChannelRow, Count, Minutes
+from web.minutes_seal import Seal
 from web.minutes_text import LEVELS, TABLES
 
 CSV_HEADER = ("section", "key", "name", *LEVELS, "votes")
@@ -38,4 +39,17 @@ def minutes_csv(minutes: Minutes) -> str:
     rows: list[list[str | int]] = [list(CSV_HEADER), *_csv_rows("", minutes.count)]
     for supplement in minutes.supplements:
         rows.extend(_csv_rows(f"supplement {supplement.box} ", supplement.count))
+    if minutes.seal is not None:  # how the box was unsealed: key, who typed a share, escrow
+        rows.extend(_seal_rows(minutes.seal))
     return spreadsheet_csv(rows)
+
+
+def _seal_rows(seal: Seal) -> Iterable[list[str | int]]:
+    blank = [""] * (len(LEVELS) + 1)
+    yield ["seal_key", seal.key or "", "", *blank]
+    for giver in seal.shares:
+        yield ["seal_share", giver.role, giver.name, *blank]
+    if seal.escrow:
+        yield ["seal_escrow_key", seal.escrow_key or "", "", *blank]
+        for giver in seal.escrow_shares:
+            yield ["seal_escrow_share", giver.role, giver.name, *blank]

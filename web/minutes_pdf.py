@@ -34,6 +34,7 @@ from web.minutes_pdf_layout import (
     subheading,
     table,
 )
+from web.minutes_seal import SEAL_TITLE, seal_lines
 from web.minutes_text import (
     CLERKS,
     LEVELS,
@@ -356,6 +357,11 @@ def _changes(pdf: FPDF, minutes: Minutes) -> None:
     table(pdf, [_(c) for c in CHANGE_COLUMNS], rows, (24, 28, 37, 38, 38), align="L")
 
 
+def _seal(pdf: FPDF, minutes: Minutes) -> None:
+    for line in seal_lines(minutes.seal) if minutes.seal is not None else ():
+        paragraph(pdf, line)
+
+
 Section = Callable[[FPDF, Minutes], None]
 
 
@@ -375,6 +381,10 @@ def minutes_pdf(minutes: Minutes, content_hash: str) -> bytes:
 
     sections: list[tuple[str, Section]] = [
         (_("Attendees"), _attendees),
+    ]
+    if minutes.seal is not None:  # the box key, who typed a share, the escrow (web.minutes_seal)
+        sections.append((_(SEAL_TITLE), _seal))
+    sections += [
         (_("Verification of the devices and their records"), _verification),
     ]
     if minutes.changes:

@@ -21,6 +21,7 @@ from hom_phieu.i18n import _
 from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, STATUS_LABELS, label
 from web.minutes import ClerkRow, Count, LevelCounts, Minutes
 from web.minutes_changes import CHANGE_COLUMNS, change_cells
+from web.minutes_seal import SEAL_TITLE, seal_lines
 from web.minutes_text import (
     CLERKS,
     LEVELS,
@@ -230,6 +231,10 @@ def minutes_xlsx(minutes: Minutes, content_hash: str) -> bytes:
     _phone_sheets(workbook, minutes.count)
     _unverified_sheet(workbook, minutes.count.unverified)
     _checks_sheet(workbook.create_sheet(_sheet_title(_("Checks"))), minutes)
+    if minutes.seal is not None:  # the box key, who typed a share, the escrow
+        sheet = workbook.create_sheet(_sheet_title(_(SEAL_TITLE)))
+        for line in seal_lines(minutes.seal):
+            _append(sheet, [line])
     if minutes.changes:  # the changes to the settings during the month (web.month_changes)
         sheet = workbook.create_sheet(_sheet_title(_("Changes")))
         _append(sheet, [_(column) for column in CHANGE_COLUMNS], bold=True)

@@ -386,6 +386,7 @@ class EnrollFailure(Base):
 # migrations and their test compare the whole of it).
 from web import (  # noqa: E402, F401
     models_accounts,
+    models_checkpoints,
     models_committee,
     models_results,
     models_seal,

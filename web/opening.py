@@ -10,7 +10,7 @@ benchmark all open boxes the same way. The minutes are a :class:`web.minutes.Min
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import func, select, union
@@ -23,12 +23,15 @@ from web import clock
 from web.ballot_channels import TicketRule
 from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
 from web.ceremony_calendar import month_end, next_box
-from web.checklist import Check, checklist
+from web.ceremony_seal import seal_keys
+from web.chain_checkpoints import store_checkpoints, usable_checkpoints
+from web.checklist import Check, checklist, seal_checks
 from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
 from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
 from web.minutes_changes import ChangeEntry
+from web.minutes_seal import Seal
 from web.models import (
     Clerk,
     CommitteeMember,
@@ -42,6 +45,7 @@ from web.models import (
     User,
 )
 from web.month_changes import minutes_changes, settings_checks
+from web.parallel import Opener
 from web.quorum import Quorum
 from web.result_cells import write_cells
 from web.ticket_lookup import ticket_lookup
@@ -106,7 +110,8 @@ def count_box(
 ) -> BoxCount:
     """Verify every device that holds records of ``office`` and count ``box`` (and the
     late ballots of boxes opened before). ``keys``: the box keys rebuilt for the opening,
-    by fingerprint (None: sealed ballots are numbered, not read)."""
+    by fingerprint (None: sealed ballots are numbered, not read), opened on all cores.
+    Each chain is walked from the checkpoint of an earlier opening (web.chain_checkpoints)."""
     opened = frozenset(
         session.scalars(
             select(Opening.box).where(
@@ -124,17 +129,22 @@ def count_box(
     )
     count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)), keys=keys)
     following = next_box(box)
-    for device in devices_of(session, office.id):
-        count_device(
-            count,
-            device,
-            rows_of(session, device.pk),
-            office_id=office.id,
-            next_box=following,
-            opened_boxes=opened,
-            already_counted=counted.get(device.pk, {}),
-            held_in_box=held.get(device.pk, 0),
-        )
+    starts = usable_checkpoints(session, office.id, opened, following)
+    with Opener(keys or {}) as opener:
+        for device in devices_of(session, office.id):
+            start = starts.get(device.pk)
+            count_device(
+                count,
+                device,
+                rows_of(session, device.pk, after_seq=start.seq if start else 0),
+                office_id=office.id,
+                next_box=following,
+                opened_boxes=opened,
+                already_counted=counted.get(device.pk, {}),
+                held_in_box=held.get(device.pk, 0),
+                start=start,
+                opener=opener,
+            )
     return count
 
 
@@ -167,8 +177,9 @@ def devices_of(session: Session, office_id: int) -> list[DeviceRef]:
     ]
 
 
-def rows_of(session: Session, device_pk: int) -> Iterator[HeldRow]:
-    """A device's records in sequence order, streamed from the database."""
+def rows_of(session: Session, device_pk: int, after_seq: int = 0) -> Iterator[HeldRow]:
+    """A device's records after ``after_seq`` in sequence order, streamed from the
+    database."""
     result = session.execute(
         select(
             LedgerRecord.seq,
@@ -177,13 +188,15 @@ def rows_of(session: Session, device_pk: int) -> Iterator[HeldRow]:
             LedgerRecord.box,
             LedgerRecord.office_id,
             LedgerRecord.received_at,
+            LedgerRecord.kind,
         )
-        .where(LedgerRecord.device_pk == device_pk)
+        .where(LedgerRecord.device_pk == device_pk, LedgerRecord.seq > after_seq)
         .order_by(LedgerRecord.seq)
         .execution_options(yield_per=2000)
     )
-    for seq, data, sig, box, office_id, received_at in result:
-        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id, received_ms(received_at))
+    for seq, data, sig, box, office_id, received_at, kind in result:
+        arrived = received_ms(received_at)
+        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id, arrived, kind)
 
 
 def _already_counted(session: Session, office_id: int) -> dict[int, dict[str, int]]:
@@ -216,6 +229,7 @@ def verification(
     changes of its committee and of its settings listed with the box, up to ``now``)."""
     count = count_box(session, opening.office, opening.box, keys)
     checks = checklist(count, month_end(opening.box))
+    checks += seal_checks(count, seal_keys(session, opening, preview=keys is None))
     until = now or clock.now()
     office_checks = committee_checks(session, opening, until) + settings_checks(
         session, opening, until
@@ -232,8 +246,10 @@ def open_box(
     dossiers_returned: int | None = None,
     now: datetime | None = None,
     keys: Mapping[str, BoxPrivateKey] | None = None,
+    seal: Seal | None = None,
 ) -> tuple[BoxCount, list[Check]]:
     """Verify, count, write the minutes and freeze the box, in the caller's transaction.
+    ``seal``: how the box was unsealed, for the minutes (``web.ceremony_seal``).
 
     Refused (nothing changes) when the quorum is not met or when the checklist has
     warnings or faults and no reason is given.
@@ -254,11 +270,14 @@ def open_box(
     opening.warnings_reason = warnings_reason.strip()
     opening.dossiers_returned = dossiers_returned
     content = minutes_content(session, opening, count, checks)
+    if seal is not None:  # how the box was unsealed (web.minutes_seal)
+        content = replace(content, seal=seal)
     write_cells(session, opening, count, clerk_infos(session, opening.office_id))
     # One UPDATE sets the status and the minutes: after it the row is frozen.
     opening.minutes = canonical_bytes(content.to_json())
     opening.minutes_hash = record_hash(opening.minutes)
     opening.status = Opening.OPENED
+    store_checkpoints(session, opening.id, count.devices)
     for device in count.devices:
         for box, through in device.counted_through.items():
             votes = device.votes if box == opening.box else device.supplement_votes[box]

@@ -24,7 +24,7 @@ from hom_phieu.ledger.clock_events import clock_specs
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError, LedgerCorruptError
 from hom_phieu.ledger.events import EventType, RefusalReason
-from hom_phieu.ledger.opinion import Sealer, SealingKey
+from hom_phieu.ledger.opinion import KeyRing, Sealer, SealingKey
 from hom_phieu.ledger.records import (
     FORMAT_VERSION,
     Channel,
@@ -203,7 +203,16 @@ class BallotBox:
         return self.records_after(before)
 
     def use_keys(self, sealer: Sealer | None) -> None:
-        """The box keys to seal to from now on (a new signed configuration brought them)."""
+        """The box keys to seal to from now on (a new signed configuration brought them).
+
+        Key rings are merged, the new one first: a configuration that lacks a key the
+        device held (an older or misconfigured server) never leaves a sealed ledger with
+        nothing to seal to, which would stop the votes."""
+        held = self._writer.sealer
+        if isinstance(sealer, KeyRing) and isinstance(held, KeyRing):
+            sealer = KeyRing({**held.boxes, **sealer.boxes}, sealer.escrow or held.escrow)
+        elif sealer is None:
+            sealer = held
         self._writer.sealer = sealer
 
     @property

@@ -199,17 +199,19 @@ class LedgerWalk:
         device_id: str,
         complete: bool = True,
         verifier: Verifier | None = None,
+        position: int = 0,
     ) -> None:
-        # ``verifier``: one of the caller's making (e.g. with signatures checked ahead).
+        # ``verifier``: one of the caller's making (e.g. with signatures checked ahead, or
+        # resuming from a checkpoint: ``position`` rows were verified before these).
         self.verifier = verifier or Verifier(public_key_raw, device_id)
         self.problem: Problem | None = None
-        self._rows, self._complete = rows, complete
+        self._rows, self._complete, self._position = rows, complete, position
 
     def __iter__(self) -> Iterator[Record]:
         verifier = self.verifier
         iterator = iter(self._rows)
         current = _decoded(next(iterator, None))
-        position = 0
+        position = self._position
         while current is not None:
             position += 1
             following = _decoded(next(iterator, None))

@@ -1,7 +1,8 @@
 """The device configuration the server signs (``GET /api/v1/config``) and its parts.
 
-Office, counter, the scale's buttons, the roster and the office totals of the latest
-opened box, versioned by the SHA-256 of their canonical bytes. The models follow
+Office, counter, the scale's buttons, the roster, the office totals of the latest
+opened box and the public keys its boxes are sealed to (months ahead, and the province's
+escrow key), versioned by the SHA-256 of their canonical bytes. The models follow
 :mod:`hom_phieu.protocol.models`' rules (one ``to_json``/``from_json`` pair, strict).
 """
 
@@ -12,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hom_phieu.i18n import _
+from hom_phieu.ledger.box_key import PUBLIC_BYTES, BoxPublicKey, fingerprint
+from hom_phieu.ledger.opinion import KeyRing
 from hom_phieu.ledger.records import Level, canonical_bytes
 from hom_phieu.protocol import fields as f
 from hom_phieu.protocol.fields import NAME_LIMIT, URL_LIMIT, JsonObject, ProtocolError
@@ -124,11 +128,52 @@ class OfficeResults:
         )
 
 
+MAX_SEAL_KEYS = 60  # a year ahead is 14; room for more, not for a flood
+
+
+@dataclass(frozen=True, slots=True)
+class SealKeyRef:
+    """A public key the device seals opinions to: a box's (its month), or the province's
+    escrow key (``box`` null). The fingerprint is the one printed on the zero report slip
+    and in the minutes; a kiosk refuses a configuration where it is not the key's."""
+
+    box: str | None  # "2026-12"; null: the province's escrow key
+    public_key: bytes  # raw X25519 public key (32 bytes)
+    fingerprint: str  # "1A2B-3C4D-5E6F-7A8B-9C0D", of public_key
+
+    @classmethod
+    def of(cls, box: str | None, key: BoxPublicKey) -> SealKeyRef:
+        return cls(box, key.raw, key.fingerprint)
+
+    @property
+    def key(self) -> BoxPublicKey:
+        return BoxPublicKey(self.public_key)
+
+    def to_json(self) -> JsonObject:
+        return {"box": self.box, "public_key": f.b64(self.public_key),
+                "fingerprint": self.fingerprint}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, value: Any, where: str, *, escrow: bool = False) -> SealKeyRef:
+        doc = f.child(value, where)
+        box = doc.get("box")
+        if escrow and box is not None:
+            raise ProtocolError(_("{name} must be null").format(name=f"{where}.box"))
+        raw = f.base64_bytes(doc.get("public_key"), f"{where}.public_key", size=PUBLIC_BYTES)
+        printed = f.text(doc.get("fingerprint"), f"{where}.fingerprint", limit=NAME_LIMIT)
+        if printed != fingerprint(raw):
+            raise ProtocolError(
+                _("{name} is not the fingerprint of its key").format(name=f"{where}.fingerprint")
+            )
+        return cls(None if escrow else f.month(box, f"{where}.box"), raw, printed)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:
     """What a kiosk shows and records, signed by the server (``GET /api/v1/config``):
-    office, counter, scale, roster, the latest opened box's results, and a ``version``
-    (SHA-256 of the canonical bytes of the rest) that changes whenever any of it does."""
+    office, counter, scale, roster, the latest opened box's results, the keys its boxes
+    are sealed to, and a ``version`` (SHA-256 of the canonical bytes of the rest) that
+    changes whenever any of it does."""
 
     device_id: str  # the device it is for: the kiosk checks it
     office: OfficeRef
@@ -137,6 +182,14 @@ class DeviceConfig:
     clerks: tuple[RosterClerk, ...]  # the office's active clerks, by id
     results: OfficeResults | None  # null until the office's first opening
     version: str  # SHA-256 (hex) of the canonical bytes of the rest
+    seal_keys: tuple[SealKeyRef, ...] = ()  # each box's key, last month to a year ahead
+    escrow_key: SealKeyRef | None = None  # the province's: for a box without a key
+
+    def keyring(self) -> KeyRing:
+        """The keys the device seals to: each box's, else the escrow key's."""
+        escrow = self.escrow_key
+        return KeyRing({ref.box: ref.key for ref in self.seal_keys if ref.box},
+                       escrow.key if escrow is not None else None)  # fmt: skip
 
     @classmethod
     def versioned(
@@ -148,15 +201,20 @@ class DeviceConfig:
         buttons: tuple[ScaleButton, ...],
         clerks: tuple[RosterClerk, ...],
         results: OfficeResults | None,
+        seal_keys: tuple[SealKeyRef, ...] = (),
+        escrow_key: SealKeyRef | None = None,
     ) -> DeviceConfig:
         """The configuration with its version worked out (what the server does)."""
-        config = cls(device_id, office, counter, buttons, clerks, results, version="")
+        config = cls(device_id, office, counter, buttons, clerks, results, "", seal_keys,
+                     escrow_key)  # fmt: skip
         body = config.to_json()
         del body["version"]
         return replace(config, version=hashlib.sha256(canonical_bytes(body)).hexdigest())
 
     def to_json(self) -> JsonObject:
-        return {
+        """The keys only where there are any: an office without box keys sends, and signs,
+        the configuration it always did (its version unchanged by an upgrade)."""
+        doc: JsonObject = {
             "device_id": self.device_id,
             "office": self.office.to_json(),
             "counter": self.counter,
@@ -165,12 +223,18 @@ class DeviceConfig:
             "results": None if self.results is None else self.results.to_json(),
             "version": self.version,
         }
+        if self.seal_keys or self.escrow_key is not None:
+            doc["seal_keys"] = [ref.to_json() for ref in self.seal_keys]
+            doc["escrow_key"] = None if self.escrow_key is None else self.escrow_key.to_json()
+        return doc
 
     @classmethod
     def from_json(cls, value: Any, where: str = "config") -> DeviceConfig:
         """Strict, but for ``results``: a ``results`` that is not well formed is ignored
         (``None``: a slip is printed from whole, checked data or not at all), and one
-        missing (a configuration kept before servers sent results) is ``None`` too."""
+        missing (a configuration kept before servers sent results) is ``None`` too. So are
+        missing ``seal_keys`` and ``escrow_key`` (an older server's: no keys); present, they
+        are strict (a fingerprint that is not its key's refuses the configuration)."""
         doc = f.child(value, where)
         try:
             results = None if doc.get("results") is None else OfficeResults.from_json(
@@ -192,7 +256,27 @@ class DeviceConfig:
             ),
             results=results,
             version=f.text(doc.get("version"), f"{where}.version", limit=NAME_LIMIT),
+            seal_keys=_seal_keys(doc.get("seal_keys"), f"{where}.seal_keys"),
+            escrow_key=_escrow_key(doc.get("escrow_key"), f"{where}.escrow_key"),
         )
+
+
+def _escrow_key(value: Any, where: str) -> SealKeyRef | None:
+    return None if value is None else SealKeyRef.from_json(value, where, escrow=True)
+
+
+def _seal_keys(value: Any, where: str) -> tuple[SealKeyRef, ...]:
+    if value is None:  # an older server's configuration: no keys
+        return ()
+    listed = f.items(value, where)
+    if len(listed) > MAX_SEAL_KEYS:
+        raise ProtocolError(
+            _("{name} may list at most {limit} keys").format(name=where, limit=MAX_SEAL_KEYS)
+        )
+    refs = tuple(SealKeyRef.from_json(v, f"{where}[{n}]") for n, v in enumerate(listed))
+    if len({ref.box for ref in refs}) != len(refs):
+        raise ProtocolError(_("{name} lists a box twice").format(name=where))
+    return refs
 
 
 @dataclass(frozen=True, slots=True)

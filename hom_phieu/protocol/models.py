@@ -29,6 +29,7 @@ from hom_phieu.protocol.configuration import (
     OfficeResults,
     RosterClerk,
     ScaleButton,
+    SealKeyRef,
 )
 from hom_phieu.protocol.fields import (
     NAME_LIMIT,
@@ -55,6 +56,7 @@ __all__ = [
     "PushRequest",
     "RosterClerk",
     "ScaleButton",
+    "SealKeyRef",
 ]
 
 NONCE_LIMIT = 200
@@ -360,6 +362,7 @@ MODELS: tuple[type, ...] = (
     ScaleButton,
     RosterClerk,
     OfficeResults,
+    SealKeyRef,
     ErrorAnswer,
 )
 """Every document of the protocol, in the order docs/sync-protocol.md lists them."""

@@ -1,0 +1,165 @@
+"""The box bundle of an opened box, built from the database (``docs/recount.md``).
+
+What an independent recount needs and nothing it does not: the minutes' canonical bytes as
+stored, each device the minutes name with its public key and its signed records from its
+first up to the last one the opening counted (further when a phone answer's ticket, or
+the fault the minutes name, lies beyond), the box keys published at the openings up to this
+one, and what the openings before this one had opened and counted. The format is
+:mod:`web.bundle_format`'s; :mod:`web.bundle_verify` reads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import IO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hom_phieu.ledger.records import Channel, Kind, decode
+from web.box_count import DeviceRef, HeldRow
+from web.bundle_format import BundleDevice, BundleKey, CountedBefore, Manifest, write_bundle
+from web.minutes import Minutes
+from web.models import CountedRange, LedgerRecord, Opening
+from web.models_seal import BoxKey
+from web.opening import devices_of, rows_of
+
+
+def bundle_name(opening: Opening) -> str:
+    return f"hom-phieu-{opening.office.code}-{opening.box}.zip"
+
+
+def write_box_bundle(session: Session, opening: Opening, out: IO[bytes]) -> Manifest:
+    """The bundle of ``opening`` (an opened box) into ``out``."""
+    if opening.status != Opening.OPENED or opening.minutes is None or opening.opened_at is None:
+        raise ValueError("only an opened box has a bundle")
+    office = opening.office
+    minutes = Minutes.from_bytes(opening.minutes)
+    named = {entry.device_id: entry for entry in minutes.devices}
+    devices = [device for device in devices_of(session, office.id) if device.device_id in named]
+    before = _openings_before(session, opening)
+    last = _counted_through(session, [opening.id])
+    for device in devices:
+        problem = named[device.device_id].problem
+        if problem is not None and problem.seq is not None:  # the fault the minutes name
+            last[device.pk] = max(last.get(device.pk, 0), problem.seq)
+    for device_pk, seq in _tickets_needed(session, office.id, devices, last):
+        last[device_pk] = max(last.get(device_pk, 0), seq)
+    ids = {device.pk: device.device_id for device in devices}
+    manifest = Manifest(
+        office_id=office.id,
+        office_code=office.code,
+        office_name=office.name,
+        box=opening.box,
+        minutes_sha256=opening.minutes_hash or "",
+        opened_before=tuple(sorted({o.box for o in before})),
+        counted_before=tuple(
+            CountedBefore(ids[pk], box, through)
+            for (pk, box), through in sorted(_ranges(session, [o.id for o in before]).items())
+            if pk in ids
+        ),
+        devices=tuple(
+            BundleDevice(d.pk, d.device_id, d.public_key, d.label, d.counter, last.get(d.pk, 0))
+            for d in devices
+        ),
+        keys=_published_keys(session, office.id, opening.box),
+    )
+    rows = {d.device_id: _rows_through(session, d.pk, last.get(d.pk, 0)) for d in devices}
+    write_bundle(out, manifest, opening.minutes, rows)
+    return manifest
+
+
+def _openings_before(session: Session, opening: Opening) -> list[Opening]:
+    """The office's boxes opened before this one (what the opening knew as opened)."""
+    assert opening.opened_at is not None
+    return [
+        other
+        for other in session.scalars(
+            select(Opening).where(
+                Opening.office_id == opening.office_id,
+                Opening.status == Opening.OPENED,
+                Opening.id != opening.id,
+            )
+        )
+        if other.opened_at is not None
+        and (other.opened_at, other.id) < (opening.opened_at, opening.id)
+    ]
+
+
+def _ranges(session: Session, opening_ids: list[int]) -> dict[tuple[int, str], int]:
+    """(device, box) → the last seq these openings counted."""
+    if not opening_ids:
+        return {}
+    rows = session.execute(
+        select(CountedRange.device_pk, CountedRange.box, func.max(CountedRange.through_seq))
+        .where(CountedRange.opening_id.in_(opening_ids))
+        .group_by(CountedRange.device_pk, CountedRange.box)
+    )
+    return {(pk, box): through for pk, box, through in rows}
+
+
+def _counted_through(session: Session, opening_ids: list[int]) -> dict[int, int]:
+    """Device → the last seq these openings counted, whatever the box."""
+    last: dict[int, int] = {}
+    for (pk, _box), through in _ranges(session, opening_ids).items():
+        last[pk] = max(last.get(pk, 0), through)
+    return last
+
+
+def _rows_through(session: Session, device_pk: int, last: int):
+    return itertools.takewhile(lambda row: row.seq <= last, rows_of(session, device_pk))
+
+
+def _tickets_needed(
+    session: Session, office_id: int, devices: list[DeviceRef], last: dict[int, int]
+) -> list[tuple[int, int]]:
+    """(device, seq) of the button ballots whose receipt codes the bundle's phone answers
+    name: the recount classifies those answers by them (``web.ballot_channels``)."""
+    codes: set[str] = set()
+    for device in devices:
+        if not device.survey:
+            continue  # (phone answers are the survey ledger's)
+        for row in _rows_through(session, device.pk, last.get(device.pk, 0)):
+            codes.update(_ticket(row))
+    if not codes:
+        return []
+    found = session.execute(
+        select(LedgerRecord.device_pk, LedgerRecord.seq).where(
+            LedgerRecord.receipt.in_(sorted(codes)),
+            LedgerRecord.office_id == office_id,
+            LedgerRecord.kind == "VOTE",
+        )
+    )
+    return [(pk, seq) for pk, seq in found]
+
+
+def _ticket(row: HeldRow) -> list[str]:
+    record = decode(row.data)
+    body = record.body
+    if record.kind is Kind.VOTE and body.get("channel") == Channel.PHONE:
+        code = body.get("ticket")
+        if body.get("source") == "ticket" and isinstance(code, str):
+            return [code]
+    return []
+
+
+def _published_keys(session: Session, office_id: int, box: str) -> tuple[BundleKey, ...]:
+    """The office's box keys published at openings, up to this box (its own, and those of
+    the earlier boxes whose late ballots it counts)."""
+    keys = session.scalars(
+        select(BoxKey)
+        .where(
+            BoxKey.office_id == office_id,
+            BoxKey.box <= box,
+            BoxKey.published_master.is_not(None),
+        )
+        .order_by(BoxKey.box, BoxKey.id)
+    )
+    return tuple(
+        BundleKey(key.fingerprint, key.box, bytes(key.public_key), bytes(key.published_master))
+        for key in keys
+        if key.published_master is not None
+    )
+
+
+__all__ = ["bundle_name", "write_box_bundle"]
