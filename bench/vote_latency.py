@@ -17,8 +17,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from gpiozero import Button, Device
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -157,6 +158,23 @@ def run(settings: Settings) -> list[Row]:
         settings.workdir / "fake-clock.db", key, FakeClock.at("2026-11-03T08:00:00"), (5, 6, 13)
     )
     subjects = {"floor": floor, "device": device, "fake": fake}
+    return _rows(presses, alternating_samples(subjects, presses, "vote latency"))
+
+
+class Pressable(Protocol):
+    """A subject of the latency rows: a press, and its latency in ns."""
+
+    def press(self, index: int) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def alternating_samples(
+    subjects: Mapping[str, Pressable], presses: int, what: str
+) -> dict[str, list[int]]:
+    """Each subject pressed ``presses`` times after a warm-up, in blocks whose order
+    rotates (so a slow moment of the machine falls on all of them alike); closes them all,
+    and the mock pin factory, at the end."""
     samples: dict[str, list[int]] = {name: [] for name in subjects}
     try:
         for subject in subjects.values():
@@ -169,12 +187,12 @@ def run(settings: Settings) -> list[Row]:
             for name in names:
                 count = min(BLOCK, presses - block * BLOCK)
                 samples[name] += [subjects[name].press(i) for i in range(count)]
-            log(f"  vote latency: block {block + 1}/{blocks}")
+            log(f"  {what}: block {block + 1}/{blocks}")
     finally:
         for subject in subjects.values():
             subject.close()
         Device.pin_factory.close()
-    return _rows(presses, samples)
+    return samples
 
 
 def _rows(presses: int, samples: dict[str, list[int]]) -> list[Row]:

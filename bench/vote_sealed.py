@@ -18,8 +18,8 @@ from pathlib import Path
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from bench.report import Row, Settings, log, ms, percentile, ratio
-from bench.vote_latency import BLOCK, RECORD_BYTES, WARM_UP, BareCommit, KioskLoop
+from bench.report import Row, Settings, ms, percentile, ratio
+from bench.vote_latency import RECORD_BYTES, BareCommit, KioskLoop, alternating_samples
 from hom_phieu.clock import SystemClock, box_of
 from hom_phieu.ledger.box_key import BoxPrivateKey, new_master
 from hom_phieu.ledger.device_key import DeviceKey
@@ -64,22 +64,7 @@ def run(settings: Settings) -> list[Row]:
         "floor": SealedFloor(settings.workdir / "floor.db", key, ring, box),
         "sealed": KioskLoop(settings.workdir / "sealed.db", key, clock, (17, 27, 22), ring),
     }
-    samples: dict[str, list[int]] = {name: [] for name in subjects}
-    try:
-        for subject in subjects.values():
-            for i in range(WARM_UP):
-                subject.press(i)
-        blocks = -(-presses // BLOCK)
-        for block in range(blocks):
-            names = list(subjects)[block % 2 :] + list(subjects)[: block % 2]
-            for name in names:
-                count = min(BLOCK, presses - block * BLOCK)
-                samples[name] += [subjects[name].press(i) for i in range(count)]
-            log(f"  sealed vote latency: block {block + 1}/{blocks}")
-    finally:
-        for subject in subjects.values():
-            subject.close()
-        Device.pin_factory.close()
+    samples = alternating_samples(subjects, presses, "sealed vote latency")
     rows = []
     for stat, q in (("median", 50), ("p99", 99)):
         measured, bottom = percentile(samples["sealed"], q), percentile(samples["floor"], q)

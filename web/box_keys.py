@@ -206,20 +206,23 @@ def office_keyring(session: Session, office: Office, at: datetime | None = None)
     )
 
 
+def card_of(key: BoxKey, text: str) -> tuple[key_shares.ShareInfo, KeyShare]:
+    """One typed share read, and which of ``key``'s cards it is; raises :class:`ShareError`
+    naming a wrong word, or saying it is a card of another key."""
+    info = key_shares.read(text)
+    digest = key_shares.digest(info.mnemonic, key.fingerprint)
+    row = next((share for share in key.shares if share.digest == digest), None)
+    if row is None:
+        raise ShareError(_("this share is not one of the cards of key {key}").format(
+            key=key.fingerprint))  # fmt: skip
+    return info, row
+
+
 def _shares_of(
     key: BoxKey, typed: Sequence[str]
 ) -> tuple[list[key_shares.ShareInfo], list[KeyShare]]:
-    by_digest = {share.digest: share for share in key.shares}
-    infos, rows = [], []
-    for text in typed:
-        info = key_shares.read(text)
-        row = by_digest.get(key_shares.digest(info.mnemonic, key.fingerprint))
-        if row is None:
-            raise ShareError(_("this share is not one of the cards of key {key}").format(
-                key=key.fingerprint))  # fmt: skip
-        infos.append(info)
-        rows.append(row)
-    return infos, rows
+    cards = [card_of(key, text) for text in typed]
+    return [info for info, _row in cards], [row for _info, row in cards]
 
 
 def rebuild(key: BoxKey, typed: Sequence[str]) -> Rebuilt:

@@ -40,9 +40,9 @@ from web.ceremony_calendar import box_label, parse_box, today
 from web.ceremony_seal import (
     box_seal,
     escrow_ballots,
-    named_keys,
     opened_detail,
     publish_opened,
+    seal_keys,
     unseal_typed,
 )
 from web.checklist import needs_reason
@@ -211,10 +211,11 @@ def box_page(
         context["share_error"] = share_error
         # Verifying reads every record of the office: the secretary's screen asks for it.
         if context["secretary"] and (request.args.get("verify") or "open" in forms):
-            checks = verification(session, opening)[1]
+            seal = seal_keys(session, opening, preview=True)  # (reads the records' keys once)
+            checks = verification(session, opening, seal=seal)[1]
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
-            if context["seal"].keyed:  # each device's key, to compare with its zero report
-                context["named_keys"] = named_keys(session, office.id, box)
+            if seal.named is not None:  # each device's key, to compare with its zero report
+                context["named_keys"] = seal.named
     else:
         context["start_form"] = forms.get("start") or StartForm(formdata=None)
         context["early"] = today(clock.now()) < context["due"]

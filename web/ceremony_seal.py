@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, ngettext
-from hom_phieu.ledger import key_shares
 from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.key_shares import MAX_MEMBERS, ShareError
 from hom_phieu.ledger.records import RecordFormatError, decode
 from web.box_count import BoxCount, body_key
 from web.box_keys import (
     Rebuilt,
+    card_of,
     current_key,
     escrow_key_for,
     publish,
@@ -127,16 +127,12 @@ def _givers(shares: Sequence[KeyShare]) -> tuple[ShareGiver, ...]:
 def _checked(key: BoxKey, typed: Sequence[str], label: str) -> list[str]:
     """The non-empty shares typed for ``key``, each read on its own so that a wrong one is
     named by its field (``label`` with its number)."""
-    digests = {share.digest for share in key.shares}
     given = []
     for number, text in enumerate(typed, start=1):
         if not text.strip():
             continue
         try:
-            info = key_shares.read(text)
-            if key_shares.digest(info.mnemonic, key.fingerprint) not in digests:
-                raise ShareError(_("this share is not one of the cards of key {key}").format(
-                    key=key.fingerprint))  # fmt: skip
+            card_of(key, text)
         except ShareError as error:
             raise ShareError(f"{label.format(n=number)}: {error}") from None
         given.append(text)

@@ -25,7 +25,7 @@ from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
 from web.ceremony_calendar import month_end, next_box
 from web.ceremony_seal import seal_keys
 from web.chain_checkpoints import store_checkpoints, usable_checkpoints
-from web.checklist import Check, checklist, seal_checks
+from web.checklist import Check, SealKeys, checklist, seal_checks
 from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
@@ -224,12 +224,17 @@ def verification(
     opening: Opening,
     now: datetime | None = None,
     keys: Mapping[str, BoxPrivateKey] | None = None,
+    seal: SealKeys | None = None,
 ) -> tuple[BoxCount, list[Check]]:
     """The box counted and its checklist: every device's checks, then the office's (the
-    changes of its committee and of its settings listed with the box, up to ``now``)."""
+    changes of its committee and of its settings listed with the box, up to ``now``).
+    ``seal``: the box's keys as the caller already read them (``web.ceremony_seal.seal_keys``;
+    else read here)."""
     count = count_box(session, opening.office, opening.box, keys)
     checks = checklist(count, month_end(opening.box))
-    checks += seal_checks(count, seal_keys(session, opening, preview=keys is None))
+    if seal is None:
+        seal = seal_keys(session, opening, preview=keys is None)
+    checks += seal_checks(count, seal)
     until = now or clock.now()
     office_checks = committee_checks(session, opening, until) + settings_checks(
         session, opening, until
