@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -226,6 +227,27 @@ def test_records_are_canonical_and_reject_floats() -> None:
         canonical_bytes({"a": 1.5})
     with pytest.raises(RecordFormatError, match="missing fields"):
         decode(b'{"v":1}')
+
+
+def test_the_canonical_encoding_is_wave_one_s_for_every_code_point() -> None:
+    """orjson writes exactly what ``json.dumps`` wrote for wave-1 records, so their
+    signatures and hashes still hold: every code point, as key and value, escapes and all."""
+    from hom_phieu.ledger.records import RecordFormatError, canonical_bytes
+
+    def old(obj: dict) -> bytes:
+        return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    keys = {
+        every[n : n + 97]: [every[n], -(2**63), 2**64 - 1, None, True] for n in range(0, 2048, 97)
+    }
+    obj = {every: every, "z": keys, "\u2028": {"\x7f": '\x00\x1f"\\\n'}}
+    assert canonical_bytes(obj) == old(obj)
+    with pytest.raises(RecordFormatError, match="canonical"):
+        canonical_bytes({"a": 2**64})
+    for bad in (b'{"v":99999999999999999999999}', b'{"v":"\\ud800"}', b"[" * 2000 + b"]" * 2000):
+        with pytest.raises(RecordFormatError):
+            decode(bad)
 
 
 def test_configuration_change_between_starts_is_an_event(

@@ -47,12 +47,15 @@ def keys_url(app, tail: str = "") -> str:
     return f"/offices/{app.config['OFFICE_ID']}/keys{tail}"
 
 
-def deal(client, app, first: str, months: int = 2, threshold: int = 2, replace: bool = False):
+def deal(client, app, first: str, months: int = 2, threshold: int = 2, replace: bool = False,
+         cards: tuple[str, ...] = ()):  # fmt: skip
+    """The dealing form sent; ``cards``: those typed for the keys being replaced."""
     page = client.get(keys_url(app))
     data = {"first": first, "months": str(months), "threshold": str(threshold),
             "csrf_token": csrf_token(page.text)}  # fmt: skip
     if replace:
         data["replace"] = "y"
+    data.update({f"card-{n}": card for n, card in enumerate(cards, start=1)})
     return client.post(keys_url(app, "/deal"), data=data)
 
 
@@ -190,7 +193,8 @@ def test_a_begun_month_keeps_its_key_and_a_future_one_is_replaced(app, client):
     again = deal(client, app, "2026-12", months=1)
     assert again.status_code == 400 and "tick" in again.text  # not replaced by a reload
     old = current_keys(app)[1]
-    replaced = deal(client, app, "2026-12", months=1, replace=True)
+    replaced = deal(client, app, "2026-12", months=1, replace=True,
+                    cards=(first[0][0], first[1][0]))  # two of its holders agree  # fmt: skip
     assert replaced.status_code == 200 and cards_of(replaced.text) != first
     keys = current_keys(app)
     assert [k.box for k in keys] == ["2026-11", "2026-12"] and keys[1].id != old.id
@@ -198,7 +202,8 @@ def test_a_begun_month_keeps_its_key_and_a_future_one_is_replaced(app, client):
         session = web_db.session()
         assert session.get(BoxKey, old.id).retired_at is not None
         retired = session.scalar(select(AuditEntry).where(AuditEntry.action == "box_key_retired"))
-        assert retired.detail == {"box": "2026-12", "fingerprint": old.fingerprint}
+        assert retired.detail == {"box": "2026-12", "fingerprint": old.fingerprint,
+                                  "cards_by": list(HOLDERS[:2]), "own_cards": True}  # fmt: skip
     page = client.get(keys_url(app))
     assert old.fingerprint in page.text  # listed as retired
     too_many = deal(client, app, "2027-03", months=1, threshold=4)

@@ -11,9 +11,13 @@ diacritics), then run this again to compile.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import gettext
 import io
+import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,16 +101,32 @@ def problems(template: Catalog, language: str) -> list[str]:
     return found
 
 
+@contextlib.contextmanager
+def locked() -> Iterator[None]:
+    """One run at a time reads and rewrites the catalogs (two at once lose translations)."""
+    LOCALE_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOCALE_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a reader never sees half a catalog."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
 def update(template: Catalog) -> None:
     for language in LANGUAGES:
         catalog = load_po(language)
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
-        path = po_path(language)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            write_po(handle, catalog, width=100, omit_header=False, sort_output=False)
-        path.with_suffix(".mo").write_bytes(mo_bytes(catalog))
+        text = io.BytesIO()
+        write_po(text, catalog, width=100, omit_header=False, sort_output=False)
+        _replace(po_path(language), text.getvalue())
+        _replace(po_path(language).with_suffix(".mo"), mo_bytes(catalog))
 
 
 def main() -> int:
@@ -114,9 +134,10 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="only check, change nothing")
     args = parser.parse_args()
     template = extract()
-    if not args.check:
-        update(template)
-    found = [p for language in LANGUAGES for p in problems(template, language)]
+    with locked():
+        if not args.check:
+            update(template)
+        found = [p for language in LANGUAGES for p in problems(template, language)]
     for line in found:
         print(line)
     return 1 if found else 0

@@ -1,5 +1,6 @@
 """The key ceremonies' pages: an office's box keys dealt among its committee, the share
-cards printed once, read back by their holders, replaced before their month begins.
+cards printed once, read back by their holders, replaced before their month begins (with
+the cards of enough of their holders: ``web.key_replacement``).
 
 The cards exist only in the answer to the dealing (never stored, never cached: printed
 from that page, then gone); the server keeps the public keys, their fingerprints and who
@@ -34,7 +35,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from hom_phieu.clock import box_of
 from hom_phieu.i18n import _, language
 from hom_phieu.ledger.key_shares import MAX_MEMBERS, ShareError
-from web import box_keys, clock, db
+from web import box_keys, clock, db, key_replacement
 from web.auth import audit, roles_required
 from web.box_keys import DealtKey, Holder
 from web.ceremony import _membership, _require_secretary, _secretary_of
@@ -200,7 +201,14 @@ def top_unit(unit: Unit) -> Unit:
     return unit
 
 
-def _keys_page(office: Office, form: DealForm | None = None, status: int = 200) -> Response:
+def _replaceable(office: Office) -> list[BoxKey]:
+    """The office's keys of months that have not begun (replaced only with their cards)."""
+    now_box = box_of(clock.now_ms())
+    return [k for k in _keys_of(office) if k.retired_at is None and (k.box or "") > now_box]
+
+
+def _keys_page(office: Office, form: DealForm | None = None, status: int = 200,
+               card_error: str = "") -> Response:  # fmt: skip
     holders = _holders(office)
     secretary = _secretary_of(office.id)
     escrow = box_keys.escrow_key_for(db.session(), office.unit_id)
@@ -218,6 +226,8 @@ def _keys_page(office: Office, form: DealForm | None = None, status: int = 200) 
         escrow_unit=db.session().get(Unit, escrow.unit_id) if escrow else None,
         province=top_unit(office.unit),
         box_label=box_label,
+        card_fields=key_replacement.field_count(_replaceable(office)) if secretary else 0,
+        card_error=card_error,
     )
     return no_store(body, status)
 
@@ -264,6 +274,15 @@ def deal(office_id: int) -> ResponseReturnValue:
               "will no longer be valid)").format(months=", ".join(map(box_label, future)))
         )  # fmt: skip
         return _keys_page(office, form, 400)
+    try:  # k holders of each key replaced consent with their cards (never kept)
+        replaced = [key for key in old.values() if key is not None]
+        agreed = key_replacement.consents(session, office.id, replaced, request.form)
+    except ShareError as refused:
+        session.rollback()  # (the reason may quote a word of a card: not audited)
+        audit("box_key_replacement_refused", f"office {office.code}", office_id=office.id,
+              boxes=future)  # fmt: skip
+        session.commit()
+        return _keys_page(office, form, 400, card_error=str(refused))
     try:
         dealt = box_keys.deal_box_keys(
             session, office, boxes, form.threshold.data, holders, current_user.id
@@ -272,10 +291,9 @@ def deal(office_id: int) -> ResponseReturnValue:
         session.rollback()
         form.first.errors.append(str(refused))
         return _keys_page(office, form, 400)
-    for box, key in old.items():
-        if key is not None:
-            audit("box_key_retired", f"office {office.code} box {box}", office_id=office.id,
-                  box=box, fingerprint=key.fingerprint)  # fmt: skip
+    for consent in agreed:
+        audit("box_key_retired", f"office {office.code} box {consent.key.box}",
+              office_id=office.id, **key_replacement.audit_detail(consent))  # fmt: skip
     audit("box_keys_dealt", f"office {office.code}", office_id=office.id, boxes=boxes,
           fingerprints=[item.key.fingerprint for item in dealt],
           threshold=form.threshold.data, holders=[h.name for h in holders])  # fmt: skip

@@ -360,7 +360,7 @@ FINGERPRINT = Text(24, pattern=_pattern(r"[0-9A-F]{4}(?:-[0-9A-F]{4}){4}"),
                    form=N_("a key fingerprint"))  # fmt: skip
 BASE64 = Text(MAX_RECORD_BYTES, min_len=1, pattern=_pattern(r"[A-Za-z0-9+/]+={0,2}"),
               form=N_("base64"))  # fmt: skip
-SEALED_PART = Shape({"key": FINGERPRINT, "ct": BASE64})
+SEALED_PART = Shape({"key": FINGERPRINT, "wrap": BASE64, "ct": BASE64})
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from hom_phieu.ledger.grammar import record_problem
 from hom_phieu.ledger.records import Kind, Record, RecordFormatError, decode
 from hom_phieu.ledger.state import BoxTally, LedgerState
 
-__all__ = ["LedgerWalk", "Row", "Verifier", "verify_records", "verify_rows"]
+__all__ = ["LedgerWalk", "Row", "Verifier", "good_signatures", "verify_records", "verify_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,21 @@ class Row:
     seq: int
     data: bytes
     sig: bytes
+
+
+def good_signatures(public_key_raw: bytes, signed: Iterable[tuple[bytes, bytes]]) -> list[bool]:
+    """Whether each (data, signature) pair verifies under the device key: the one thing a
+    worker process is given to do while the walk applies the rules (``web.parallel``)."""
+    key = Ed25519PublicKey.from_public_bytes(public_key_raw)
+    answers = []
+    for data, sig in signed:
+        try:
+            key.verify(sig, data)
+        except InvalidSignature:
+            answers.append(False)
+        else:
+            answers.append(True)
+    return answers
 
 
 class Verifier:

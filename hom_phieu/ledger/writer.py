@@ -19,7 +19,7 @@ from hom_phieu.clock import box_of
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.errors import BallotBoxError
 from hom_phieu.ledger.grammar import clear_body_problem
-from hom_phieu.ledger.opinion import OPINION_FIELDS, Sealer, seal_body
+from hom_phieu.ledger.opinion import OPINION_FIELDS, Sealer, SealingSessions, seal_body
 from hom_phieu.ledger.records import FORMAT_VERSION, Kind, Record, canonical_bytes
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.timing import Stamp
@@ -47,6 +47,7 @@ class RecordWriter:
         self.key = key
         self.verifier = verifier
         self.sealer = sealer  # None: no key is known (yet), records stay in format 1
+        self._sessions = SealingSessions(key.device_id)  # in memory only
 
     def prepare(
         self,
@@ -159,4 +160,4 @@ class RecordWriter:
                 f"no key to seal the opinion of box {box} to (neither the box's nor the "
                 "province's escrow key): the ledger seals opinions and never goes back"
             )
-        return version, seal_body(kind, body, key.public, self.key.device_id, seq)
+        return version, seal_body(kind, body, key.public, self.key.device_id, seq, self._sessions)
