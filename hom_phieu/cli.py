@@ -15,14 +15,17 @@ from pathlib import Path
 import click
 
 from hom_phieu import __version__, formatting
-from hom_phieu.i18n import LANGUAGES, _, set_language
+from hom_phieu.cli_help import Group, Option, option, speak_click
+from hom_phieu.i18n import LANGUAGES, N_, _, set_language
 
-config_option = click.option(
+speak_click()  # click's own words ("Usage:", "Options") in our language too
+
+config_option = option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists.",
+    help=N_("Device configuration (TOML). Default: /etc/hom-phieu/kiosk.toml if it exists."),
 )
 
 
@@ -39,44 +42,52 @@ def _parse_clock(_ctx: click.Context, _param: click.Parameter, value: str | None
 
 def clock_option(help_text: str):
     """``--clock ISO``: a rehearsal clock that starts at that time and runs from there."""
-    return click.option(
-        "--clock", "start_ms", metavar="ISO-8601", callback=_parse_clock, help=help_text
-    )
+    return option("--clock", "start_ms", metavar="ISO-8601", callback=_parse_clock, help=help_text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("hom-phieu: the digital satisfaction ballot box (hòm phiếu đánh giá sự hài lòng)."),
+)
+@option(
     "--lang",
     type=click.Choice(LANGUAGES),
     default=None,
-    help="Language of messages: vi or en (default: the device's configured language, vi).",
+    is_eager=True,  # read before --help, which then speaks it
+    callback=lambda _ctx, _param, value: _speak(value),
+    help=N_("Language of messages: vi or en (default: the device's configured language, vi)."),
 )
 @click.version_option(__version__, prog_name="hom-phieu")
 def main(lang: str | None) -> None:
-    """hom-phieu: the digital satisfaction ballot box (hòm phiếu đánh giá sự hài lòng)."""
+    """(Its help: the decorator's, translated when shown.)"""
+
+
+def _speak(lang: str | None) -> str | None:
     if lang:
         set_language(lang)
+    return lang
 
 
-@main.group()
+@main.group(help=N_("The device at the counter: its ballot box and its checks."))
 def kiosk() -> None:
-    """The device at the counter: its ballot box and its checks."""
+    """(Its help: the decorator's, translated when shown.)"""
 
 
 def _ledger_options(function):
-    function = click.option(
+    function = option(
         "--key",
         "key_path",
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
-        help="Device key file, to check that the ledger is this device's own.",
+        help=N_("Device key file, to check that the ledger is this device's own."),
     )(function)
-    function = click.option(
+    function = option(
         "--ledger",
         "ledger_path",
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
-        help="Ledger file (overrides the configuration).",
+        help=N_("Ledger file (overrides the configuration)."),
     )(function)
     return config_option(function)
 
@@ -105,10 +116,11 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@kiosk.command("check-config")
+@kiosk.command(
+    "check-config", help=N_("Check the configuration; exit 2 naming each wrong key and its fix.")
+)
 @config_option
 def check_config(config_path: Path | None) -> None:
-    """Check the configuration; exit 2 naming each wrong key and its fix."""
     from kiosk.config import DEFAULT_PATH, ConfigError, load_config_or_defaults
 
     try:
@@ -124,10 +136,9 @@ def check_config(config_path: Path | None) -> None:
         _echo(_("{source}: the configuration is valid").format(source=source))
 
 
-@kiosk.command()
+@kiosk.command(help=N_("Check every record of the ledger; exit 1 naming the first bad record."))
 @_ledger_options
 def verify(config_path: Path | None, ledger_path: Path | None, key_path: Path | None) -> None:
-    """Check every record of the ledger; exit 1 naming the first bad record."""
     report = _report(config_path, ledger_path, key_path)
     if report.intact:
         state = report.verifier.state
@@ -144,13 +155,14 @@ def verify(config_path: Path | None, ledger_path: Path | None, key_path: Path | 
     sys.exit(1)
 
 
-@kiosk.command()
+@kiosk.command(
+    help=N_("Counts, unsynced records, chain head and last boot (never the sealed results).")
+)
 @_ledger_options
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
 def status(
     config_path: Path | None, ledger_path: Path | None, key_path: Path | None, as_json: bool
 ) -> None:
-    """Counts, unsynced records, chain head and last boot (never the sealed results)."""
     report = _report(config_path, ledger_path, key_path)
     data = report.status()
     data["sealing"] = _sealing(data["open_box"])
@@ -233,26 +245,27 @@ def format_status(data: dict) -> str:
     return "\n".join(lines)
 
 
-@kiosk.command()
+@kiosk.command(help=N_("Run the kiosk: buttons, screen, printer and the ballot box."))
 @config_option
-@click.option(
+@option(
     "--simulate",
     is_flag=True,
-    help="No hardware: mock pins, PNG screen, file printer, virtual panel on 127.0.0.1.",
+    help=N_("No hardware: mock pins, PNG screen, file printer, virtual panel on 127.0.0.1."),
 )
-@click.option(
+@option(
     "--panel-port",
     type=click.IntRange(0, 65535),
     default=0,
     show_default=True,
-    help="Port of the virtual panel with --simulate (0: any free port).",
+    help=N_("Port of the virtual panel with --simulate (0: any free port)."),
 )
 @clock_option(
-    "With --simulate: start the simulated clock (synchronised) at this time, e.g. "
-    "2026-10-30T08:00 (Vietnam time), before the first record is written."
+    N_(
+        "With --simulate: start the simulated clock (synchronised) at this time, e.g. "
+        "2026-10-30T08:00 (Vietnam time), before the first record is written."
+    )
 )
 def run(config_path: Path | None, simulate: bool, panel_port: int, start_ms: int | None) -> None:
-    """Run the kiosk: buttons, screen, printer and the ballot box."""
     from kiosk.runner import run as run_kiosk
 
     if start_ms is not None and not simulate:
@@ -268,12 +281,11 @@ def run(config_path: Path | None, simulate: bool, panel_port: int, start_ms: int
     sys.exit(code)
 
 
-@kiosk.command()
+@kiosk.command(help=N_("Enroll this kiosk with the admin server (its key, office and counter)."))
 @config_option
-@click.option("--server", "server_url", required=True, help="The admin server, e.g. https://…/")
-@click.option("--code", required=True, help="The one-time enrollment code from the admin page.")
+@option("--server", "server_url", required=True, help=N_("The admin server, e.g. https://…/"))
+@option("--code", required=True, help=N_("The one-time enrollment code from the admin page."))
 def provision(config_path: Path | None, server_url: str, code: str) -> None:
-    """Enroll this kiosk with the admin server (its key, office and counter)."""
     from kiosk.config import ConfigError, load_config_or_defaults
     from kiosk.provision import ProvisionError
     from kiosk.provision import provision as enroll
@@ -291,12 +303,11 @@ def provision(config_path: Path | None, server_url: str, code: str) -> None:
         sys.exit(1)
 
 
-@kiosk.command()
+@kiosk.command(help=N_("Walk through every button, light, the buzzer, the screen and the printer."))
 @config_option
-@click.option("--simulate", is_flag=True, help="Mock pins and printer: rehearse the walk-through.")
-@click.option("--yes", is_flag=True, help="Answer yes to every question (for scripts).")
+@option("--simulate", is_flag=True, help=N_("Mock pins and printer: rehearse the walk-through."))
+@option("--yes", is_flag=True, help=N_("Answer yes to every question (for scripts)."))
 def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:
-    """Walk through every button, light, the buzzer, the screen and the printer."""
     from kiosk.runner import selftest as run_selftest
 
     def confirm(question: str) -> bool:
@@ -311,9 +322,9 @@ def selftest(config_path: Path | None, simulate: bool, yes: bool) -> None:
     sys.exit(code)
 
 
-@main.group()
+@main.group(help=N_("The admin server: accounts, units, devices, the sync API, the sealed boxes."))
 def web() -> None:
-    """The admin server: accounts, units, devices, the sync API, the sealed boxes."""
+    """(Its help: the decorator's, translated when shown.)"""
 
 
 def _server_app(start_ms: int | None = None):
@@ -325,16 +336,19 @@ def _server_app(start_ms: int | None = None):
     return app
 
 
-@web.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@web.command(
+    help=N_("Serve the admin server with waitress (behind a TLS reverse proxy in production).")
+)
+@option("--host", default="127.0.0.1", show_default=True, help=N_("Address to listen on."))
+@option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @clock_option(
-    "Rehearsal only: the server's clock starts at this time (Vietnam time unless an offset "
-    "is given) and runs from there, e.g. to hold a past month's ceremony on a copy."
+    N_(
+        "Rehearsal only: the server's clock starts at this time (Vietnam time unless an offset "
+        "is given) and runs from there, e.g. to hold a past month's ceremony on a copy."
+    )
 )
 def serve(host: str, port: int, threads: int, start_ms: int | None) -> None:
-    """Serve the admin server with waitress (behind a TLS reverse proxy in production)."""
     import waitress
 
     app = _server_app(start_ms)
@@ -354,12 +368,13 @@ def serve(host: str, port: int, threads: int, start_ms: int | None) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="hom-phieu")
 
 
-@web.command("create-admin")
+@web.command(
+    "create-admin", help=N_("Create an administrator account (the first one, or another).")
+)
 @click.argument("username")
-@click.option("--name", "display_name", default=None, help="Full name shown on pages.")
-@click.password_option(help="At least 10 characters (asked if not given).")
+@option("--name", "display_name", default=None, help=N_("Full name shown on pages."))
+@click.password_option(cls=Option, help=N_("At least 10 characters (asked if not given)."))
 def create_admin(username: str, display_name: str | None, password: str) -> None:
-    """Create an administrator account (the first one, or another)."""
     from web import auth, db
 
     app = _server_app()
@@ -373,16 +388,20 @@ def create_admin(username: str, display_name: str | None, password: str) -> None
     _echo(_("Administrator {name} created.").format(name=username))
 
 
-@main.group()
+@main.group(help=N_("An opened box: recount its bundle offline, on any machine."))
 def box() -> None:
-    """An opened box: recount its bundle offline, on any machine."""
+    """(Its help: the decorator's, translated when shown.)"""
 
 
-@box.command("verify")
+@box.command(
+    "verify",
+    help=N_(
+        "Recount a box bundle to the minutes' figures; exit 1 naming each difference, 2 for "
+        "a file that is not a bundle."
+    ),
+)
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path, dir_okay=False))
 def box_verify(bundle_path: Path) -> None:
-    """Recount a box bundle to the minutes' figures; exit 1 naming each difference, 2 for
-    a file that is not a bundle."""
     from web.bundle_format import Bundle, BundleError
     from web.bundle_verify import recount, report
 
@@ -395,27 +414,30 @@ def box_verify(bundle_path: Path) -> None:
     sys.exit(0 if result.matches else 1)
 
 
-@main.command()
-@click.option(
+@main.command(
+    help=N_("The admin server and one simulated kiosk, enrolled and syncing; prints the URLs.")
+)
+@option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8080,
     show_default=True,
-    help="Port of the admin server on 127.0.0.1 (0: any free port).",
+    help=N_("Port of the admin server on 127.0.0.1 (0: any free port)."),
 )
-@click.option(
+@option(
     "--panel-port",
     type=click.IntRange(0, 65535),
     default=8081,
     show_default=True,
-    help="Port of the simulated kiosk's virtual panel (0: any free port).",
+    help=N_("Port of the simulated kiosk's virtual panel (0: any free port)."),
 )
 @clock_option(
-    "Rehearse on a simulated date: the server and the kiosk both start at this time, e.g. "
-    "2026-10-30T08:00 (Vietnam time), so a past month can be voted and opened end to end."
+    N_(
+        "Rehearse on a simulated date: the server and the kiosk both start at this time, e.g. "
+        "2026-10-30T08:00 (Vietnam time), so a past month can be voted and opened end to end."
+    )
 )
 def demo(port: int, panel_port: int, start_ms: int | None) -> None:
-    """The admin server and one simulated kiosk, enrolled and syncing; prints the URLs."""
     from hom_phieu.demo import run_demo
 
     _echo(_("hom-phieu demo: a simulated counter. Stop it with Ctrl+C."))

@@ -27,6 +27,11 @@ def percent(part: int, whole: int) -> str:
     return f"{value:.2f}".replace(".", ",") + "%"
 
 
+def decimal(value: float, places: int = 1) -> str:
+    """``0,8``: a measure with a decimal comma (seconds in a log line a technician reads)."""
+    return f"{value:.{places}f}".replace(".", ",")
+
+
 def date_time_iso(iso: str) -> str:
     """An ISO-8601 time (from JSON output) as :func:`date_time` shows it."""
     return datetime.fromisoformat(iso).astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M:%S")

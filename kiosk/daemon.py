@@ -29,7 +29,17 @@ from hom_phieu.render.views import ClerkCard, Frame, FrameKind
 from kiosk import presenter
 from kiosk.config_schema import KioskConfig
 from kiosk.identity import Identity
-from kiosk.loop_events import Accepted, Acked, Configured, Edge, LoopEvent, Printed, Refused, Stop
+from kiosk.loop_events import (
+    Accepted,
+    Acked,
+    ChooseClerk,
+    Configured,
+    Edge,
+    LoopEvent,
+    Printed,
+    Refused,
+    Stop,
+)
 from kiosk.outcomes import Outcome, OutcomeLog
 from kiosk.ports import ControlsLike, Display, TicketSink
 from kiosk.press_policy import SERVED, Action, Decision, PressPolicy, Rules
@@ -38,6 +48,7 @@ from kiosk.screen_watch import WatchedDisplay
 from kiosk.sd_notify import Notifier
 from kiosk.server_watch import ServerWatch
 
+CHOOSE_CLERK = "clerk"  # the outcomes' name for the panel's choice of the clerk on duty
 BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
 MAX_SLEEP_S = 1.0
 
@@ -56,6 +67,7 @@ class Kiosk:
         printer: TicketSink | None,
         notifier: Notifier | None = None,
         server_config: DeviceConfig | None = None,
+        server_url: str | None = None,
     ) -> None:
         self.config = config
         self.box = box
@@ -84,7 +96,7 @@ class Kiosk:
         self.fault: str | None = None  # why votes cannot be taken, for staff
         self.time_quality: str = box.state.last_record.tq.value if box.state.last_record else ""
         self.sync_waker: Callable[[], None] | None = None  # the sync client's wake()
-        self.identity = Identity.from_config(config)
+        self.identity = Identity.from_config(config, server_url)  # (the enrollment's server)
         if server_config is not None:  # enrolled: seal to the keys the server sent
             self.identity = self.identity.with_server(server_config)
             box.use_keys(self.identity.keys)
@@ -103,6 +115,10 @@ class Kiosk:
     def on_printed(self, job_id: str, ok: bool, error: str | None) -> None:
         """Printer thread callback."""
         self._events.put(Printed(job_id, ok, error))
+
+    def choose_clerk(self, clerk_id: str) -> None:
+        """The virtual panel: make ``clerk_id`` (of the roster) the clerk on duty."""
+        self._events.put(ChooseClerk(clerk_id))
 
     def stop(self) -> None:
         """Ask the loop to finish (signal handlers call this)."""
@@ -196,6 +212,11 @@ class Kiosk:
                 self.server.accepted()
             case Configured(config):
                 self._configured(config)
+            case ChooseClerk(clerk_id):
+                if any(c.id == clerk_id for c in self.identity.roster):
+                    self._on_duty(clerk_id)
+                    self._show_idle()
+                self.outcomes.add(CHOOSE_CLERK, "clerk_on_duty")
             case Stop():
                 self._stopping = True
 
@@ -265,6 +286,8 @@ class Kiosk:
         self.controls.refuse()
         if decision.reason is RefusalReason.NOT_ARMED:
             self._show(self._frame(FrameKind.WAITING), hold=True)
+        elif (refused := presenter.refused_frame(self._scene(), decision.reason)) is not None:
+            self._show(refused, hold=True)  # not the previous citizen's thanks and receipt
         self._outcome(decision, reason=decision.reason, seq=record.seq)
 
     def _select(self, decision: Decision) -> None:
@@ -276,15 +299,17 @@ class Kiosk:
         elif action is Action.SELECT_NEXT:
             self._select_index = (self._select_index + 1) % len(clerks)
         elif action is Action.SELECT_CONFIRM:
-            chosen = clerks[self._select_index].id
-            if chosen != self.clerk_id:
-                self._record_event(EventType.CLERK_ON_DUTY, clerk=chosen, previous=self.clerk_id)
-                self.clerk_id = chosen
+            self._on_duty(clerks[self._select_index].id)
         if action in (Action.SELECT_CONFIRM, Action.SELECT_CANCEL):
             self._show_idle()
         else:
             self._show(presenter.select_frame(self._scene(), self.policy.has_served))
         self._outcome(decision)
+
+    def _on_duty(self, chosen: str) -> None:
+        if chosen != self.clerk_id:
+            self._record_event(EventType.CLERK_ON_DUTY, clerk=chosen, previous=self.clerk_id)
+            self.clerk_id = chosen
 
     # --- the server ----------------------------------------------------------------------
     def _configured(self, config: DeviceConfig) -> None:

@@ -63,8 +63,16 @@ class Configured:
 
 
 @dataclass(frozen=True, slots=True)
+class ChooseClerk:
+    """The virtual panel: the clerk on duty chosen from the roster (a simulated kiosk
+    without a served button or chord gesture still lets a demo vote for every clerk)."""
+
+    clerk_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Finish the loop (SIGTERM, SIGINT)."""
 
 
-LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | Stop
+LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | ChooseClerk | Stop

@@ -55,7 +55,8 @@ def create_panel_app(simulation: Any) -> Flask:
     @app.get("/")
     def page():
         return render_template("panel.html", _=_, buttons=kiosk.config.buttons,
-                               has_served=kiosk.policy.has_served)  # fmt: skip
+                               has_served=kiosk.policy.has_served,
+                               roster=simulation.roster(), clerk_id=kiosk.clerk_id)  # fmt: skip
 
     @app.get("/api/state")
     def state():
@@ -75,6 +76,17 @@ def create_panel_app(simulation: Any) -> Flask:
         if not kiosk.policy.has_served:
             abort(404, description=_("this kiosk has no served button (served_button.pin)"))
         return jsonify(simulation.press(SERVED, _hold_ms(_json_object())))
+
+    @app.post("/api/clerk")
+    def clerk():
+        """The clerk on duty chosen from the roster: a demo votes for every clerk, even
+        on a kiosk without a served button (whose clerk gesture is the chord, if on)."""
+        chosen = _json_object().get("clerk")
+        known = [c["id"] for c in simulation.roster()]
+        if not isinstance(chosen, str) or chosen not in known:
+            abort(400, description=_("unknown clerk; use one of: {ids}").format(
+                ids=", ".join(known)))  # fmt: skip
+        return jsonify(simulation.choose_clerk(chosen))
 
     @app.get("/api/screen.png")
     def screen_png():

@@ -15,8 +15,9 @@ from typing import Any
 
 from hom_phieu import formatting
 from hom_phieu.clock import ClockReading
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.ballot_box import Receipt
+from hom_phieu.ledger.events import RefusalReason
 from hom_phieu.ledger.opinion import SealingKey
 from hom_phieu.ledger.records import LEVEL_LABELS, Kind, Record, TimeQuality
 from hom_phieu.ledger.state import LedgerState
@@ -127,6 +128,22 @@ def _minute(wall_ms: int) -> str:
     return formatting.date_time(wall_ms)[:16]
 
 
+# Why a press was not counted, for the citizen at the counter: briefly, and what to do.
+REFUSED_PRESS_TEXTS = {
+    RefusalReason.MIN_GAP: N_("Too soon after the previous vote. Wait a moment, then press once."),
+    RefusalReason.BURST: N_("Too many votes in a short time. Please wait a little."),
+    RefusalReason.STORM: N_("Too many presses at once. Press one button, once."),
+    RefusalReason.HELD: N_("The button was held too long. Press it briefly."),
+}
+
+
+def refused_frame(scene: Scene, reason: RefusalReason | None) -> Frame | None:
+    """The screen for a press that was not counted: that it was not, and why; None for a
+    refusal the screen already explains (waiting for the clerk, choosing the clerk)."""
+    text = REFUSED_PRESS_TEXTS.get(reason) if reason is not None else None
+    return frame(scene, FrameKind.REFUSED, message=_(text)) if text else None
+
+
 def select_frame(scene: Scene, has_served: bool) -> Frame:
     """Choosing the clerk on duty: the roster, and how to move and confirm."""
     hint = (
@@ -169,6 +186,7 @@ def ticket(identity: Identity, clerk: ClerkCard, receipt: Receipt) -> Ticket:
         receipt_code=receipt.code,
         survey_url=ticket_survey_url(clerk.survey_url, receipt.code),
         time_unsure=receipt.time_quality == TimeQuality.UNSYNCED,
+        receipt_check=identity.receipt_check,
     )
 
 
@@ -239,6 +257,7 @@ __all__ = [
     "clock_fault_text",
     "clock_text",
     "frame",
+    "refused_frame",
     "resting_frame",
     "results_slip",
     "seal_lines",

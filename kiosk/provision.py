@@ -25,7 +25,7 @@ from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
 from hom_phieu.protocol import fields
 from hom_phieu.protocol.models import DeviceConfig, EnrollRequest, JsonObject, OfficeRef
 from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_enrollment
-from kiosk.sync_http import NetworkError, ServerRefused, call
+from kiosk.sync_http import NetworkError, ServerRefused, call, error_label
 
 SERVER_FILE = "server.json"
 
@@ -150,7 +150,7 @@ def provision(
     except ServerRefused as exc:
         raise ProvisionError(
             _("the server refused the enrollment ({error}): {reason}").format(
-                error=exc.error, reason=exc.message
+                error=error_label(exc.error), reason=exc.message
             )
         ) from None
     link = _link(url, key, answer)

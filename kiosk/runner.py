@@ -141,6 +141,7 @@ class _Parts:
             printer=printer,
             notifier=self.notifier,
             server_config=link.config if link else None,
+            server_url=link.server_url if link else None,
         )
         kiosk_ref.append(kiosk)
         self.kiosk = kiosk

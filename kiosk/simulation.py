@@ -123,6 +123,19 @@ class Simulation:
             answer["seq"] = last.seq
         return answer
 
+    def choose_clerk(self, clerk_id: str) -> dict[str, Any]:
+        """Make ``clerk_id`` the clerk on duty, as the clerk's gesture would (the event is
+        written by the daemon's loop); answer once done, with the clerk now on duty."""
+        from kiosk.daemon import CHOOSE_CLERK
+
+        before = self.kiosk.outcomes.last_id()
+        self.kiosk.choose_clerk(clerk_id)
+        self.kiosk.wait_settled(CHOOSE_CLERK, before, timeout_s=30)
+        return {"clerk_on_duty": self.state()["clerk_on_duty"]}
+
+    def roster(self) -> list[dict[str, str]]:
+        return [{"id": c.id, "name": c.name, "title": c.title} for c in self.kiosk.identity.roster]
+
     def wait_quiet(self) -> None:
         self.kiosk.wait_settled(SERVED, self.kiosk.outcomes.last_id(), timeout_s=1.5)
 
@@ -143,6 +156,7 @@ class Simulation:
             ],
             "served_button": kiosk.policy.has_served,
             "clerk_on_duty": {"id": clerk.id, "name": clerk.name, "title": clerk.title},
+            "roster": self.roster(),
             "box": {
                 "box": box.box if box else None,
                 "ballots": box.votes if box else 0,

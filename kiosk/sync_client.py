@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from hom_phieu import formatting
 from hom_phieu.clock import Clock
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey
@@ -193,11 +194,12 @@ class SyncClient:
         elif isinstance(exc, SyncError | LedgerStoreError):
             state, error, message = "offline", "network", str(exc)
         else:
-            log.exception("sync failed")
+            log.exception(_("sync: an unexpected failure"))
             state, error, message = "offline", "internal", str(exc)
         if isinstance(exc, UntrustedAnswer):
             state, error = "refused", "untrusted"
-        log.warning("sync: %s (next try in %.1f s)", message, delay)
+        log.warning("%s", _("sync: {message} (next try in {delay} s)").format(
+            message=message, delay=formatting.decimal(delay)))  # fmt: skip
         self._set_status(state, error=error, message=message, retry_in_s=delay)
         if state == "refused" and self._on_refusal is not None:
             seq = exc.answer.seq if isinstance(exc, ServerRefused) else None
@@ -288,7 +290,8 @@ class SyncClient:
                     resume=resume, first=first_sent
                 )
             )
-        log.warning("sync: the server holds records up to %d only; resending", resume - 1)
+        log.warning("%s", _("sync: the server holds records up to {seq} only; resending").format(
+            seq=resume - 1))  # fmt: skip
         with self._lock:
             self._acked = resume - 1
 
@@ -310,7 +313,7 @@ class SyncClient:
         try:
             report = self._health()
         except Exception:  # a broken report must not stop the sync
-            log.exception("sync: the health report failed")
+            log.exception(_("sync: the health report failed"))
             return self._config_version
         if report.unsynced is None:  # sequence numbers have no gaps: the count is the head
             report = replace(report, unsynced=max(0, store.record_count() - self.acked_seq))

@@ -131,6 +131,9 @@ def sealed_box(app, client, tmp_path: Path):
 
 def download(app, client, path: Path, username: str = "mttq") -> Path:
     assert login(client, username).status_code == 302
+    link = f'id="bundle" href="{box_url(app, BOX, "bundle.zip")}"'
+    for page in ("", "minutes"):  # the box page and the minutes offer it
+        assert link in client.get(box_url(app, BOX, page)).text, page
     response = client.get(box_url(app, BOX, "bundle.zip"))
     assert response.status_code == 200 and response.mimetype == "application/zip"
     path.write_bytes(response.data)

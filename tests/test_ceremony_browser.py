@@ -66,7 +66,8 @@ def test_the_secretary_runs_the_ceremony_in_a_browser(server: WebProcess) -> Non
         assert confirmed.count() == 3
         assert "Lãnh đạo UBND" in confirmed.first.inner_text()
         page.get_by_label("Số hồ sơ đã trả kết quả trong tháng (không bắt buộc)").fill("12")
-        page.get_by_role("button", name="Kiểm tra, kiểm đếm và mở hòm phiếu").click()
+        page.get_by_role("button", name="Xem lại trước khi mở hòm").click()
+        page.get_by_role("button", name="Xác nhận và mở hòm phiếu").click()
         page.get_by_role("heading", name="Kết quả").wait_for()
         assert "Mã kiểm tra nội dung (SHA-256)" in page.content()
         page.get_by_role("link", name="Biên bản (trang in)").click()

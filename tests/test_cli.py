@@ -43,8 +43,19 @@ def sealed_ledger(ledger_path: Path, key, clock) -> Path:
     ],
 )
 def test_help_on_every_level(args: tuple[str, ...], isolated_home: Path) -> None:
-    result = run(*args, "--help", home=isolated_home)
-    assert result.returncode == 0 and "Usage:" in result.stdout
+    result = run(*args, "--help", home=isolated_home)  # Vietnamese unless --lang en
+    assert result.returncode == 0 and "Cách dùng:" in result.stdout
+    assert "Hiện hướng dẫn này rồi thoát." in result.stdout and "Usage:" not in result.stdout
+    english = run("--lang", "en", *args, "--help", home=isolated_home)
+    assert english.returncode == 0 and "Usage:" in english.stdout
+    assert "Show this message and exit." in english.stdout
+
+
+def test_help_of_a_command_speaks_vietnamese(isolated_home: Path) -> None:
+    result = run("kiosk", "provision", "--help", home=isolated_home)
+    assert "Đăng ký thiết bị này với máy chủ quản trị" in result.stdout
+    assert "Mã đăng ký dùng một lần lấy từ trang quản trị." in result.stdout
+    assert "[bắt buộc]" in result.stdout and "Tùy chọn:" in result.stdout
 
 
 def test_verify_intact_ledger(sealed_ledger: Path, tmp_path: Path, isolated_home) -> None:

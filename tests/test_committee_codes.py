@@ -89,7 +89,8 @@ def test_a_member_whose_password_was_reset_sets_a_new_code_with_the_previous_one
     assert (reset["kind"], reset["by"]) == ("password_reset", "Quản trị viên (admin)")
     assert "Nguyễn Văn Ễnh (chu-tich)" in reset["subject"]
     assert (
-        code["kind"] == "confirmation_code_set" and code["after"] == "đặt trước hội đồng bằng mã cũ"
+        code["kind"] == "confirmation_code_set"
+        and code["after"] == "đặt trước tổ mở hòm bằng mã cũ"
     )
 
 

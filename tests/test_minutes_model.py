@@ -275,8 +275,8 @@ def test_the_documents_render_from_a_real_opening(app, client, tmp_path, written
     summary = {row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True) if row}
     assert summary["Ballots"] == 15 and summary["Content check code (SHA-256)"] == digest
     rows = list(csv.DictReader(io.StringIO(minutes_csv(minutes).removeprefix("\ufeff"))))
-    (total,) = [row for row in rows if row["section"] == "total"]
-    assert total["votes"] == "15"
+    (total,) = [row for row in rows if row["Section"] == "Total"]
+    assert total["Total"] == "15"
     as_page = client.get(f"/offices/{app.config['OFFICE_ID']}/boxes/2026-10/minutes.pdf")
     assert as_page.status_code == 200 and as_page.data == pdf  # the route, the same bytes
 

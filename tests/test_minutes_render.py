@@ -181,11 +181,12 @@ def test_pdf_holds_the_header_names_numbers_and_hash(minutes: Minutes) -> None:
     text = "\n".join(pages)
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
     assert "Độc lập – Tự do – Hạnh phúc" in text
-    assert "XÃ ĐÔNG THANH" in text
+    assert "UBND XÃ ĐÔNG THANH BỘ PHẬN MỘT CỬA" in text  # the issuing body on two lines
+    assert "No.: ……/BB-BPMC" in text
     assert "Bộ phận một cửa xã Đông Thanh" in text
     for name in ("Nguyễn Văn Ễnh", "Trần Thị Hằng", "Lê Văn Dũng", "Hoàng Thị Phượng"):
         assert name in text
-    assert "Xã Đông Thanh, 30/11/2026" in text
+    assert "Đông Thanh, 30/11/2026" in text and "Xã Đông Thanh, 30" not in text
     assert "MINUTES" in text
     assert "Opening of the satisfaction ballot box of 11/2026" in text
     assert "1267 (63,35%)" in text  # the very satisfied of the whole box
@@ -201,9 +202,15 @@ def test_pdf_holds_the_header_names_numbers_and_hash(minutes: Minutes) -> None:
     assert HEAD_1[:16] in text
     assert minutes.warnings_reason and minutes.warnings_reason in text
     assert "Box 10/2026: 4 ballots" in text  # the supplement
-    assert "The ballot box of 12/2026 has been sealed and is receiving ballots." in text
+    assert "is the cut-off of the box of 11/2026" in text  # opened on its due day
+    assert "The ballot box of 12/2026 opens on 01/12/2026, when the month begins." in text
+    assert "has been sealed and is receiving ballots" not in text
     assert "NV09 (not in the list)" in text
     assert "SECRETARY" in text and "CHAIR" in text and "(Signature and full name)" in text
+    assert "The meeting ended at 16:05 on 30/11/2026." in text
+    assert "made in 03 copies" in text
+    for role in ("FATHERLAND FRONT CHAIR", "TRADE UNION REPRESENTATIVE", "ONE-STOP CLERK"):
+        assert role in text  # a signature block for every member present
     for number, page in enumerate(pages, start=1):
         assert f"Content check code (SHA-256): {digest}" in page
         assert f"Page {number}/{len(pages)}" in page
@@ -232,7 +239,7 @@ def test_a_long_table_repeats_its_header_on_the_next_page() -> None:
         assert page.index("Very satisfied") < page.index("Công chức số")  # … under its header
 
 
-def test_pdf_embeds_dejavu_subsets(minutes: Minutes) -> None:
+def test_pdf_embeds_liberation_serif_subsets(minutes: Minutes) -> None:
     reader = pypdf.PdfReader(io.BytesIO(minutes_pdf(minutes, content_hash(minutes))))
     fonts = set()
     for page in reader.pages:
@@ -241,7 +248,7 @@ def test_pdf_embeds_dejavu_subsets(minutes: Minutes) -> None:
             fonts.add(str(font["/BaseFont"]))
             descendant = font["/DescendantFonts"][0].get_object()
             assert "/FontFile2" in descendant["/FontDescriptor"]  # embedded, not referenced
-    assert fonts and all("DejaVuSerif" in font for font in fonts)
+    assert fonts and all("LiberationSerif" in font for font in fonts)
     assert any("Bold" in font for font in fonts) and any("Italic" in font for font in fonts)
 
 
@@ -290,10 +297,10 @@ def test_the_deputy_chairs_without_the_leader_and_early_reasons_are_told(
         opened_at=at("2026-03-05T09:00:00+07:00"),  # dd/mm/yyyy in English
     )
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
-    assert "Xã Đông Thanh, 05/03/2026" in text
+    assert "Đông Thanh, 05/03/2026" in text
     assert "because: Nghỉ lễ từ ngày 01/12." in text
     signatures = text[text.index("CHAIR") :]
-    assert signatures.index("Nguyễn Văn Ễnh") < signatures.index("Fatherland Front chair")
+    assert signatures.index("Nguyễn Văn Ễnh") < signatures.index("FATHERLAND FRONT CHAIR")
 
 
 def test_an_empty_box_renders_everywhere() -> None:
@@ -305,11 +312,12 @@ def test_an_empty_box_renders_everywhere() -> None:
     text = "\n".join(pdf_pages(minutes_pdf(minutes, content_hash(minutes))))
     assert "0 (0,00%)" in text and "Late ballots" not in text
     assert "4. The next ballot box" in text
-    assert "No device has reported the opening of this box yet." in text
+    assert "The ballot box of 12/2026 opens on 01/12/2026" in text  # the due day: no device yet
+    assert "No device has reported the opening of this box yet." not in text
     workbook = load_workbook(io.BytesIO(minutes_xlsx(minutes, content_hash(minutes))))
     assert "Checks" in workbook.sheetnames and len(workbook.sheetnames) == 7
     rows = list(csv.reader(io.StringIO(minutes_csv(minutes).removeprefix("\ufeff"))))
-    assert rows[-1] == ["total", "", "", "0", "0", "0", "0"]
+    assert rows[-1] == ["Total", "", "", "0", "0", "0", "0"]
 
 
 # --- XLSX -------------------------------------------------------------------------------------
@@ -359,7 +367,7 @@ def test_xlsx_numbers_are_the_minutes_numbers(minutes: Minutes) -> None:
     checks = sheet_rows(workbook["Checks"])
     assert checks[1][:5] == ("Quầy 1", "Quầy 1", "ok", HEAD_1, 1012)
     assert checks[2][2] == "warning"
-    assert ("Quầy 2", "sync", "warning", warning_of(minutes, DEVICE_2, "sync")) in [
+    assert ("Quầy 2", "synchronisation", "warning", warning_of(minutes, DEVICE_2, "sync")) in [
         row[:4] for row in checks
     ]
 
@@ -382,19 +390,21 @@ def test_csv_numbers_are_the_minutes_numbers(minutes: Minutes) -> None:
     text = minutes_csv(minutes)
     assert text.startswith("\ufeff") and "\r\n" in text
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
-    assert list(rows[0]) == ["section", "key", "name", *LEVELS, "votes"]
-    clerks = [row for row in rows if row["section"] == "clerk"]
-    assert [row["name"] for row in clerks] == [c.name for c in minutes.count.by_clerk]
+    words = ("Very satisfied", "Satisfied", "Not satisfied")
+    assert list(rows[0]) == ["Section", "Code", "Name", *words, "Total"]  # words, not codes
+    clerks = [row for row in rows if row["Section"] == "By clerk"]
+    assert [row["Name"] for row in clerks] == [c.name for c in minutes.count.by_clerk]
     for row, clerk in zip(clerks, minutes.count.by_clerk, strict=True):
-        assert row["key"] == clerk.key
-        assert [int(row[level]) for level in LEVELS] == [clerk.by_level[lv] for lv in LEVELS]
-        assert int(row["votes"]) == clerk.votes
-    (total,) = [row for row in rows if row["section"] == "total"]
-    assert (int(total["very_satisfied"]), int(total["votes"])) == (1267, 2000)
-    sections = {row["section"] for row in rows}
-    assert {"counter", "field", "channel", "supplement 2026-10 clerk"} <= sections
-    (late,) = [row for row in rows if row["section"] == "supplement 2026-10 clerk"]
-    assert (late["name"], late["votes"]) == ("Lê Thị Bích Ngọc", "4")
+        assert row["Code"] == clerk.key
+        assert [int(row[word]) for word in words] == [clerk.by_level[lv] for lv in LEVELS]
+        assert int(row["Total"]) == clerk.votes
+    (total,) = [row for row in rows if row["Section"] == "Total"]
+    assert (int(total["Very satisfied"]), int(total["Total"])) == (1267, 2000)
+    sections = {row["Section"] for row in rows}
+    late_clerks = "Late ballots 10/2026 – By clerk"
+    assert {"By counter", "By procedure field", "By channel", late_clerks} <= sections
+    (late,) = [row for row in rows if row["Section"] == late_clerks]
+    assert (late["Name"], late["Total"]) == ("Lê Thị Bích Ngọc", "4")
 
 
 def test_csv_bytes_read_back_as_utf8_with_bom(minutes: Minutes) -> None:

@@ -66,6 +66,11 @@ FRAMES = {
     FrameKind.THANKS: replace(BASE, kind=FrameKind.THANKS, receipt_code="XZ4HF-BAJJE"),
     FrameKind.ARMED: replace(BASE, kind=FrameKind.ARMED, message="Còn 115 giây"),
     FrameKind.WAITING: replace(BASE, kind=FrameKind.WAITING),
+    FrameKind.REFUSED: replace(
+        BASE,
+        kind=FrameKind.REFUSED,
+        message="Bấm quá sớm sau lượt đánh giá trước. Xin chờ giây lát rồi bấm một lần.",
+    ),
     FrameKind.CLERK_SELECT: replace(
         BASE,
         kind=FrameKind.CLERK_SELECT,

@@ -212,7 +212,7 @@ def test_the_ceremony_counts_phone_answers_per_criterion_and_escapes_comments(
     refused = [c["message"] for c in minutes["checks"] if c["code"] == "refused"]
     assert refused == [
         "1 lượt đánh giá qua điện thoại bị từ chối, không được tính "
-        "(điện thoại này đã đánh giá công chức này trong hôm nay: 1)"
+        "(điện thoại này đã đánh giá công chức này trong hôm nay: 1 lần)"
     ]
     # Answers from the screen's QR code (no ticket): unverified opinions, counted apart
     assert [row["key"] for row in minutes["count"]["by_channel"]] == []

@@ -470,7 +470,7 @@ def test_equivocation_is_kept_as_evidence_and_raised_as_an_alert(app, client, en
     browser.environ_base["wsgi.url_scheme"] = "https"
     login(browser, "quan-tri")
     front = browser.get("/").get_data(as_text=True)
-    assert "Cảnh báo" in front and "equivocation" in front
+    assert "Cảnh báo" in front and "hai bản ghi khác nhau cùng một số thứ tự" in front
 
 
 def test_oversized_pushes_are_refused(app, client, enrolled):

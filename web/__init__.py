@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from hom_phieu import paths
 from hom_phieu.clock import Clock
@@ -75,7 +75,16 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
     from web import key_ceremony
 
     key_ceremony.init_app(app)
+    app.after_request(_not_framed)
     return app
+
+
+def _not_framed(response: Response) -> Response:
+    """No page of the server may be shown inside another site's frame: a one-button
+    confirmation (revoke a device, open a box) is the classic target of a click-jacking."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response
 
 
 def _secret(instance: Path) -> str:

@@ -20,13 +20,13 @@ from typing import Any
 
 from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.faults import Problem
-from hom_phieu.ledger.opinion import SEALED, OpinionError, opened_body
+from hom_phieu.ledger.opinion import SEALED, OpinionError, Unsealer
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.verify import LedgerWalk, Row
 from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
 from web.clock_ahead import counted_box
-from web.parallel import AheadVerifier, Body, Opener
+from web.parallel import AheadVerifier
 
 LEVELS = tuple(level.value for level in Level)
 
@@ -179,19 +179,28 @@ class BoxCount:
     sealed: int = 0  # sealed ballots not read (no keys given: before the opening)
     unreadable: list[Unreadable] = field(default_factory=list)
     keys_used: Counter[str] = field(default_factory=Counter)  # fingerprint -> ballots opened
+    _unsealer: Unsealer | None = field(default=None, repr=False)
 
-    def add_vote(
-        self, tally: Tally, device_pk: int, record: Record, opened: Body | None = None
-    ) -> None:
-        """Count a verified VOTE into ``tally`` (the main count's or a supplement's).
-        ``opened``: its body already opened ahead (web.parallel.Opener), if it was."""
+    @property
+    def counter_votes(self) -> int:
+        """Ballots of the box cast at the counters (the phone survey's apart): what the
+        dossiers returned are compared with (each dossier served gives one press)."""
+        return sum(check.votes for check in self.devices if not check.device.survey)
+
+    def _unsealed(self, record: Record, keys: Mapping[str, BoxPrivateKey]) -> Mapping[str, Any]:
+        if self._unsealer is None:
+            self._unsealer = Unsealer(keys)
+        return self._unsealer.opened(record)
+
+    def add_vote(self, tally: Tally, device_pk: int, record: Record) -> None:
+        """Count a verified VOTE into ``tally`` (the main count's or a supplement's)."""
         body = record.body
         if SEALED in body:
             if self.keys is None:
                 self.sealed += 1
                 return
             try:
-                body = opened if opened is not None else opened_body(record, self.keys)
+                body = self._unsealed(record, self.keys)
             except OpinionError as error:
                 self.unreadable.append(
                     Unreadable(device_pk, record.seq, record.box, error.key, str(error))
@@ -215,7 +224,6 @@ def count_device(
     already_counted: dict[str, int],
     held_in_box: int,
     start: Checkpoint | None = None,
-    opener: Opener | None = None,
 ) -> DeviceCheck:
     """Walk one device's chain and add what it holds for ``count.box`` (and late ballots
     of ``opened_boxes``) to ``count``.
@@ -225,27 +233,26 @@ def count_device(
     under the box, so that records after a problem are reported as uncounted.
     ``start``: a checkpoint of an earlier opening (``web.chain_checkpoints``): the walk
     goes on from it, with its verifier state, over the rows after it (rows at or before
-    it are skipped). ``opener``: a pool opening the sealed ballots ahead, on all cores.
+    it are skipped).
     The walk leaves in ``check.checkpoint`` where the next opening may start.
     """
     check = DeviceCheck(device)
     box = count.box
     ahead = _Ahead(office_id, box, opened_boxes, already_counted, start.seq if start else 0)
-    verifier = AheadVerifier(device.public_key, device.device_id, opener)
+    verifier = AheadVerifier(device.public_key, device.device_id)
     if start is not None:
         verifier.state = LedgerState.from_json(start.state)
         check.resumed_from = check.last_verified_seq = start.seq
         check.checkpoint = start
-    walk = LedgerWalk(verifier.checking_ahead(ahead.rows(rows), ahead.wanted), device.public_key,
+    walk = LedgerWalk(verifier.checking_ahead(ahead.rows(rows)), device.public_key,
                       device.device_id, complete=False, verifier=verifier,
                       position=check.resumed_from)  # fmt: skip
     settled = True  # every record of the office so far lies in a box opened or counted now
     for record in walk:
         check.last_verified_seq = record.seq
         filed = counted_box(record, ahead.arrivals.pop(record.seq, None))  # or its arrival's
-        opened = verifier.opened.pop(record.seq, None)
         if ahead.offices.pop(record.seq, None) == office_id:
-            _count_record(check, count, record, filed, opened, ahead, next_box)
+            _count_record(check, count, record, filed, ahead, next_box)
             settled = settled and ahead.settled(record.box) and ahead.settled(filed)
         if settled and (record.kind is Kind.CLOSE or record.seq + 1 in ahead.unsettled):
             check.checkpoint = Checkpoint(record.seq, record.hash, verifier.state.to_json())
@@ -264,7 +271,6 @@ def _count_record(
     count: BoxCount,
     record: Record,
     filed: str,
-    opened: Body | None,
     ahead: _Ahead,
     next_box: str,
 ) -> None:
@@ -276,7 +282,7 @@ def _count_record(
     if filed == box:
         if dated_ahead:
             check.ahead_votes[record.box] += 1
-        _count_main(check, count, record, opened)
+        _count_main(check, count, record)
     elif filed < box:
         if filed not in ahead.opened_boxes:
             if record.kind is Kind.VOTE:
@@ -288,7 +294,7 @@ def _count_record(
             if record.kind is Kind.VOTE:
                 check.supplement_votes[filed] += 1
                 supplement = count.supplements.setdefault(filed, Tally())
-                count.add_vote(supplement, check.device.pk, record, opened)
+                count.add_vote(supplement, check.device.pk, record)
     elif record.box == next_box and record.kind is Kind.OPEN:
         check.next_open = (record.seq, record.wall_ms)
 
@@ -328,20 +334,8 @@ class _Ahead:
                 self.unsettled.add(row.seq)
             yield row
 
-    def wanted(self, row: HeldRow) -> bool:
-        """Whether a row is a ballot this opening may count (so worth opening ahead)."""
-        if row.kind != Kind.VOTE.value or row.office_id != self.office_id:
-            return False
-        if row.box == self.box:
-            return True
-        return (
-            row.box < self.box
-            and row.box in self.opened_boxes
-            and row.seq > self.already_counted.get(row.box, 0)
-        )
 
-
-def _count_main(check: DeviceCheck, count: BoxCount, record: Record, opened: Body | None) -> None:
+def _count_main(check: DeviceCheck, count: BoxCount, record: Record) -> None:
     check.records += 1
     if check.first_seq is None:
         check.first_seq = record.seq
@@ -350,7 +344,7 @@ def _count_main(check: DeviceCheck, count: BoxCount, record: Record, opened: Bod
     kind = record.kind
     if kind is Kind.VOTE:
         check.votes += 1
-        count.add_vote(count.main, check.device.pk, record, opened)
+        count.add_vote(count.main, check.device.pk, record)
         if record.fields["tq"] == TimeQuality.UNSYNCED:
             check.unsynced_votes += 1
     elif kind is Kind.REFUSED:

@@ -14,6 +14,7 @@ from web.ceremony_calendar import box_label
 from web.labels import CHANNEL_LABELS, label
 from web.minutes import Count, DeviceEntry, LevelCounts, Minutes
 from web.minutes_build import NO_FIELD, ClerkInfo, count_tables
+from web.survey_box import SURVEY_LABEL
 
 
 def _shown(value: object) -> str:
@@ -80,11 +81,14 @@ def compare_counts(
     """The main count and each supplement, figure by figure."""
     clerks = _clerks(minutes)
     entries = {entry.device_id: entry for entry in minutes.devices}
-    counters = {}
+    counters: dict[int, str | None] = {}
+    # The phone survey is not a counter (web.minutes_build); minutes frozen before said it was.
+    minuted_counters = {row.key for row in minutes.count.by_counter}
     for device in devices:
         entry = entries.get(device.device_id)
         shown = (entry.counter, entry.label) if entry else (device.counter, device.label)
-        counters[device.pk] = shown[0] or shown[1]
+        survey = shown == (None, SURVEY_LABEL) and SURVEY_LABEL not in minuted_counters
+        counters[device.pk] = None if survey else shown[0] or shown[1]
     _compare_count(minutes.count, count_tables(count.main, clerks, counters), "", out)
     minuted = {supplement.box: supplement.count for supplement in minutes.supplements}
     for box in sorted(set(minuted) | set(count.supplements)):

@@ -27,8 +27,8 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _
@@ -51,6 +51,7 @@ from web.committee_codes import MAX_CODE
 from web.labels import CHANNEL_LABELS, STATUS_LABELS, label, place_and_date
 from web.manage.common import Form
 from web.minutes import Minutes
+from web.minutes_document import minutes_document
 from web.minutes_seal import seal_lines
 from web.models import (
     CommitteeMember,
@@ -79,10 +80,11 @@ RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)
 
 
 def init_app(app: Flask) -> None:
-    from web import ceremony_codes  # (its routes use this module's pages)
+    from web import ceremony_codes, ceremony_review  # (their routes use this module's pages)
 
     app.register_blueprint(bp)
     app.register_blueprint(ceremony_codes.bp)
+    app.register_blueprint(ceremony_review.bp)
     app.jinja_env.filters["percent_of"] = formatting.percent
     app.jinja_env.filters["minutes_time"] = minutes_time
     app.jinja_env.globals.update(
@@ -93,6 +95,7 @@ def init_app(app: Flask) -> None:
         minutes_place_and_date=minutes_place_and_date,
         minutes_month=minutes_text.month,
         unverified_note=minutes_text.unverified_note,
+        minutes_document=minutes_document,  # the printable minutes: the PDF's blocks
         chair_of=lambda attendees: minutes_text.name_of(minutes_text.chair(attendees)),
         secretary_of=lambda attendees: minutes_text.name_of(minutes_text.secretary(attendees)),
     )
@@ -131,7 +134,12 @@ class CodeForm(Form):
 
 
 class OpenForm(Form):
-    dossiers_returned = IntegerField(validators=[Optional(), NumberRange(min=0, max=10_000_000)])
+    """The figures of the opening (checked by ``web.ceremony_review``, typed as people write
+    numbers), then the shares on the review's own form."""
+
+    dossiers_returned = StringField(
+        validators=[Optional(), Length(max=20)], render_kw={"inputmode": "numeric"}
+    )
     warnings_reason = TextAreaField(validators=[Optional(), Length(max=2000)])
 
 
@@ -182,6 +190,7 @@ def box_page(
     forms: dict | None = None,
     status: int = 200,
     share_error: str | None = None,
+    review=None,
 ):
     office = office_or_404(office_id)
     box = _box_or_404(box)
@@ -209,8 +218,13 @@ def box_page(
         context["code_form"] = forms.get("code") or CodeForm(formdata=None)
         context["seal"] = box_seal(session, office, box)
         context["share_error"] = share_error
+        context["review"] = review  # (web.ceremony_review: the summary before the opening)
         # Verifying reads every record of the office: the secretary's screen asks for it.
-        if context["secretary"] and (request.args.get("verify") or "open" in forms):
+        if review is not None:  # (its verification, read once)
+            context["checks"] = list(review.checks)
+            if review.named_keys is not None:
+                context["named_keys"] = review.named_keys
+        elif context["secretary"] and (request.args.get("verify") or "open" in forms):
             seal = seal_keys(session, opening, preview=True)  # (reads the records' keys once)
             checks = verification(session, opening, seal=seal)[1]
             context["checks"], context["needs_reason"] = checks, needs_reason(checks)
@@ -346,8 +360,14 @@ def _confirmation_refusal(opening: Opening, user: User) -> str | None:
 def open_(office_id: int, box: str):
     office, opening = _ceremony_under_way(office_id, box)
     session = db.session()
+    from web.ceremony_review import parse_dossiers, review_again  # (it imports this module)
+
     form = OpenForm()
-    if not form.validate():
+    try:
+        dossiers = parse_dossiers(form.dossiers_returned.data) if form.validate() else None
+    except ValueError as error:
+        form.dossiers_returned.errors = [str(error)]
+    if form.errors:
         return box_page(office_id, box, forms={"open": form}, status=400)
     # The shares typed on this screen: read from this request only, never stored or shown.
     try:
@@ -356,7 +376,7 @@ def open_(office_id: int, box: str):
         session.rollback()
         audit("box_open_refused", f"office {office.code} box {box}", reason="shares")
         session.commit()  # (the message names the field, never the words typed)
-        return box_page(office_id, box, forms={"open": form}, status=400, share_error=str(error))
+        return review_again(office, box, opening, form, dossiers, share_error=str(error))
     close_survey_box(office)  # a month over: its phone answers' box is sealed now
     try:
         count = open_box(
@@ -364,7 +384,7 @@ def open_(office_id: int, box: str):
             opening,
             current_user.id,
             warnings_reason=form.warnings_reason.data or "",
-            dossiers_returned=form.dossiers_returned.data,
+            dossiers_returned=dossiers,
             keys=unsealed.keys,
             seal=unsealed.seal,
         )[0]
@@ -374,7 +394,7 @@ def open_(office_id: int, box: str):
     except OpeningRefused as refused:
         session.rollback()
         form.warnings_reason.errors.append(str(refused))
-        return box_page(office_id, box, forms={"open": form}, status=400)
+        return review_again(office, box, opening, form, dossiers)
     target = f"office {office.code} box {box}"
     audit("box_opened", target, minutes_hash=opening.minutes_hash, **opened_detail(unsealed))
     if unsealed.escrow is not None:  # every use of the province's escrow key is audited

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hom_phieu import formatting
 from hom_phieu.i18n import _, ngettext
@@ -19,9 +19,13 @@ from hom_phieu.ledger.events import BURST_REASONS, RefusalReason
 from web.box_count import BoxCount, DeviceCheck, Tally
 from web.ceremony_calendar import box_label
 from web.clock_ahead import ahead_warnings
-from web.labels import REFUSAL_LABELS, label
+from web.labels import REFUSAL_LABELS
 
 OK, WARNING, FAULT = "ok", "warning", "fault"
+# On the due day, before the month is over, the opening is the box's cut-off: a device that
+# has not synced for longer than this before it may still hold ballots of the box (they go
+# to the next opening's supplement), which the committee should know before it signs.
+SYNC_RECENT = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +39,34 @@ class Check:
         return asdict(self)
 
 
-def checklist(count: BoxCount, month_end: datetime) -> list[Check]:
-    """Every check of every device, in device order, then the office-wide ones."""
+def checklist(count: BoxCount, month_end: datetime, now: datetime | None = None) -> list[Check]:
+    """Every check of every device, in device order, then the office-wide ones.
+
+    ``now``: the time of the opening. Before ``month_end`` (the due day, the month's last
+    working day, or earlier with a reason) the opening is the box's cut-off: no device has
+    closed the month yet, ballots recorded after the last sync go to the next opening's
+    supplement, and only a device silent for longer than SYNC_RECENT is a warning."""
+    cut_off = now if now is not None and now < month_end else None
     checks: list[Check] = []
     for device in count.devices:
-        checks += _device_checks(device, count.box, month_end)
+        checks += _device_checks(device, count.box, month_end, cut_off)
     return checks + answer_bursts(count.answer_times)
+
+
+def dossiers_check(ballots: int, dossiers: int | None) -> Check | None:
+    """A warning when more ballots were counted than dossiers returned (a participation
+    rate above 100 %, which needs the committee's reason); None otherwise."""
+    if dossiers is None or ballots <= dossiers:
+        return None
+    if dossiers == 0:
+        message = _("{ballots} ballots counted but no dossier returned this month: check the "
+                    "number of dossiers").format(ballots=ballots)  # fmt: skip
+    else:
+        message = _(
+            "{ballots} ballots counted but only {dossiers} dossiers returned this month "
+            "(participation {rate}): check the number of dossiers"
+        ).format(ballots=ballots, dossiers=dossiers, rate=formatting.percent(ballots, dossiers))
+    return Check("dossiers", WARNING, "", message)
 
 
 def device_status(checks: list[Check], device_id: str) -> str:
@@ -53,7 +79,9 @@ def needs_reason(checks: list[Check]) -> bool:
     return any(check.severity != OK for check in checks)
 
 
-def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Check]:
+def _device_checks(
+    check: DeviceCheck, box: str, month_end: datetime, cut_off: datetime | None
+) -> list[Check]:
     device_id = check.device.device_id
     found: list[Check] = []
 
@@ -91,7 +119,17 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
             FAULT if check.problem else WARNING,
             _("the box's OPEN (zero report) of this device is missing"),
         )
-    if check.records and check.close_seq is None:
+    if check.records and check.close_seq is None and cut_off is not None:
+        add(
+            "close",
+            OK,
+            _(
+                "the month is not over: this opening is the cut-off of box {box}; {votes} "
+                "ballots counted up to record {last}, ballots recorded after it go to the "
+                "next opening's supplement"
+            ).format(box=box_label(box), votes=check.votes, last=check.last_seq),
+        )
+    elif check.records and check.close_seq is None:
         add(
             "close",
             WARNING,
@@ -110,20 +148,18 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
         )
     last_seen = check.device.last_seen_at
     # (the phone survey's ledger lives on the server and is filed just before counting)
-    if not survey and (last_seen is None or formatting.aware(last_seen) < month_end):
-        add(
-            "sync",
-            WARNING,
-            _(
-                "not synced since the month ended (last seen {when}): ballots it still holds "
-                "will be counted in a supplement"
-            ).format(when=formatting.stored_time(last_seen) if last_seen else _("never")),
-        )
+    since = month_end if cut_off is None else cut_off - SYNC_RECENT
+    if not survey and (last_seen is None or formatting.aware(last_seen) < since):
+        when = formatting.stored_time(last_seen) if last_seen else _("never")
+        add("sync", WARNING, _silent(when, cut_off is not None))
     if check.refused:
         refused = sum(check.refused.values())
         bursts = sum(n for reason, n in check.refused.items() if reason in BURST_REASONS)
-        detail = ", ".join(  # in words (the stored code only for a reason this server
-            f"{label(REFUSAL_LABELS, reason) if reason else '?'}: {n}"  # does not know)
+        detail = "; ".join(  # in words, never a stored code (minutes are signed as printed)
+            ngettext("{reason}: {count} time", "{reason}: {count} times", n).format(
+                reason=_(REFUSAL_LABELS[reason]) if reason in REFUSAL_LABELS else _("other reason"),
+                count=n,
+            )
             for reason, n in sorted(check.refused.items())
         )
         words = (
@@ -171,6 +207,23 @@ def _device_checks(check: DeviceCheck, box: str, month_end: datetime) -> list[Ch
     for code, message in ahead_warnings(check.ahead_votes):  # a device's clock set ahead
         add(code, WARNING, message)
     return found
+
+
+def _silent(when: str, due_day: bool) -> str:
+    """Why a device not heard from lately matters: ballots it still holds are not counted."""
+    if not due_day:
+        return _(
+            "not synced since the month ended (last seen {when}): ballots it still holds "
+            "will be counted in a supplement"
+        ).format(when=when)
+    hours = SYNC_RECENT // timedelta(hours=1)
+    return ngettext(
+        "not synced in the {hours} hour before the opening (last seen {when}): ballots it "
+        "still holds will be counted in the next opening's supplement",
+        "not synced in the {hours} hours before the opening (last seen {when}): ballots it "
+        "still holds will be counted in the next opening's supplement",
+        hours,
+    ).format(hours=hours, when=when)
 
 
 # --- office-wide: bursts of accepted phone answers about one clerk ---------------------------

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from hom_phieu import formatting
 from hom_phieu.i18n import LANGUAGES, _, current_language, ngettext, set_request_language
+from web.labels import TEMPLATE_LABELS
 
 LANGUAGE_COOKIE = "lang"
 
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         return response
 
     app.jinja_env.globals.update(_=_, ngettext=ngettext, current_language=current_language)
+    app.jinja_env.globals.update(TEMPLATE_LABELS)  # one label function per kind of code
     app.jinja_env.filters["date_time"] = formatting.date_time
     app.jinja_env.filters["day"] = formatting.date
     app.jinja_env.filters["moment"] = formatting.stored_time

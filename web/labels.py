@@ -1,6 +1,7 @@
 """Words for the codes the server stores (levels, committee roles, channels, check
-results, refusal reasons and event types), and the minutes' place-and-date line: shared
-by the pages and the documents.
+results, refusal reasons and event types, a kiosk's clock state, alert types, languages),
+and the minutes' place-and-date line: shared by the pages and the documents. Templates
+call one label function per kind (:data:`TEMPLATE_LABELS`).
 
 Pure: translated at use, in the current language (``hom_phieu.i18n``).
 """
@@ -13,7 +14,8 @@ from datetime import datetime
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.events import EVENT_LABELS, REFUSAL_LABELS  # the ledger core's tables
-from hom_phieu.ledger.records import LEVEL_LABELS, Channel  # LEVEL_LABELS: the kiosk's own table
+from hom_phieu.ledger.records import LEVEL_LABELS, Channel, TimeQuality  # (the kiosk's own)
+from web.device_alerts import AHEAD_KIND, REFUSED_KIND
 from web.models import CommitteeRole
 
 COMMITTEE_ROLE_LABELS = {
@@ -31,6 +33,18 @@ CHANNEL_LABELS = {
     "phone_screen": N_("phone survey without a ticket (unverified, not counted)"),
 }
 STATUS_LABELS = {"ok": N_("ok"), "warning": N_("warning"), "fault": N_("fault")}
+# How far a kiosk's clock is trusted (its health report's ``time_quality``).
+TIME_QUALITY_LABELS = {
+    TimeQuality.SYNCED.value: N_("synchronised"),
+    TimeQuality.ANCHORED.value: N_("set from the server's time"),
+    TimeQuality.UNSYNCED.value: N_("not synchronised"),
+}
+ALERT_KIND_LABELS = {
+    "equivocation": N_("two different records with one number"),  # web.ingest
+    REFUSED_KIND: N_("records refused"),
+    AHEAD_KIND: N_("clock ahead of the server"),
+}
+LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
 
 
 def label(table: Mapping[str, str], key: str | None) -> str:
@@ -38,6 +52,26 @@ def label(table: Mapping[str, str], key: str | None) -> str:
     if key is None:
         return "—"
     return _(table[key]) if key in table else key
+
+
+def time_quality_label(key: str | None) -> str:
+    return label(TIME_QUALITY_LABELS, key or None)
+
+
+def alert_kind_label(key: str | None) -> str:
+    return label(ALERT_KIND_LABELS, key)
+
+
+def language_label(key: str | None) -> str:
+    return label(LANGUAGE_LABELS, key)
+
+
+# The label functions every template may call (web.i18n puts them in the templates' globals).
+TEMPLATE_LABELS = {
+    "time_quality_label": time_quality_label,
+    "alert_kind_label": alert_kind_label,
+    "language_label": language_label,
+}
 
 
 def place_and_date(place: str, iso: str) -> str:
@@ -55,12 +89,19 @@ def place_and_date(place: str, iso: str) -> str:
 
 
 __all__ = [
+    "ALERT_KIND_LABELS",
     "CHANNEL_LABELS",
     "COMMITTEE_ROLE_LABELS",
     "EVENT_LABELS",
+    "LANGUAGE_LABELS",
     "LEVEL_LABELS",
     "REFUSAL_LABELS",
     "STATUS_LABELS",
+    "TEMPLATE_LABELS",
+    "TIME_QUALITY_LABELS",
+    "alert_kind_label",
     "label",
+    "language_label",
     "place_and_date",
+    "time_quality_label",
 ]

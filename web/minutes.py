@@ -101,13 +101,15 @@ class QuorumSize:
 
 @dataclass(frozen=True, slots=True)
 class Attendee:
-    """A member who confirmed the opening, in order of confirmation."""
+    """A member present: one who confirmed, or the secretary running the screen."""
 
     name: str = field(metadata=doc("the member's full name"))
     committee_role: str = field(
         metadata=doc("ubnd_leader, ubnd_deputy, mttq_chair, union_rep, one_stop_clerk or secretary")
     )
-    confirmed_at: datetime = field(metadata=doc("when the member confirmed"))
+    confirmed_at: datetime = field(
+        metadata=doc("when the member confirmed (the secretary at the screen: when she started)")
+    )
 
     def to_json(self) -> Json:
         return {
@@ -324,7 +326,12 @@ class Minutes:
         metadata=doc("dossiers returned that month (none: no participation)")
     )
     quorum: QuorumSize = field(metadata=doc("the quorum"))
-    attendees: tuple[Attendee, ...] = field(metadata=doc("the members who confirmed, in order"))
+    attendees: tuple[Attendee, ...] = field(
+        metadata=doc(
+            "everyone present: the members who confirmed and the secretary running the screen, "
+            "in order of time"
+        )
+    )
     devices: tuple[DeviceEntry, ...] = field(metadata=doc("the verification, one entry per device"))
     checks: tuple[CheckEntry, ...] = field(metadata=doc("the checklist, in order"))
     count: Count = field(metadata=doc("the main count of the box"))

@@ -84,7 +84,10 @@ def build_minutes(
     clerks: Mapping[str, ClerkInfo],
 ) -> Minutes:
     """The minutes of ``ceremony`` having counted ``count`` with ``checks``."""
-    counters = {d.device.pk: d.device.counter or d.device.label for d in count.devices}
+    counters: dict[int, str | None] = {  # the phone survey is a channel, not a counter
+        d.device.pk: None if d.device.survey else d.device.counter or d.device.label
+        for d in count.devices
+    }
     return Minutes(
         format=MINUTES_FORMAT,
         office=ceremony.office,
@@ -152,13 +155,16 @@ def _device_entry(device: DeviceCheck, checks: Sequence[Check]) -> DeviceEntry:
 
 
 def count_tables(
-    tally: Tally, clerks: Mapping[str, ClerkInfo], counters: Mapping[int, str]
+    tally: Tally, clerks: Mapping[str, ClerkInfo], counters: Mapping[int, str | None]
 ) -> Count:
-    """A tally with its breakdowns: per clerk (by name, then code), counter, procedure field,
-    channel (in the channels' order), phone criterion, and the phone comments."""
+    """A tally with its breakdowns: per clerk (by name, then code), counter (not the phone
+    survey: a counter of None; its answers are in the channels), procedure field, channel (in
+    the channels' order), phone criterion, and the phone comments."""
     by_counter: dict[str, Counter[str]] = {}
     for device_pk, levels in tally.by_device.items():
-        by_counter.setdefault(counters.get(device_pk, "?"), Counter()).update(levels)
+        counter = counters.get(device_pk, "?")
+        if counter is not None:
+            by_counter.setdefault(counter, Counter()).update(levels)
     by_field: dict[str, Counter[str]] = {}
     for code, levels in tally.by_clerk.items():
         by_field.setdefault(clerks.get(code, UNKNOWN_CLERK).field, Counter()).update(levels)

@@ -1,6 +1,8 @@
 """The page of an official document (Nghị định 30/2020/NĐ-CP) drawn with fpdf2: A4 with
-its margins, DejaVu Serif embedded, the content hash and the page number at every page's
-foot, and the paragraphs, headings and bordered tables the minutes are made of.
+its margins, Liberation Serif embedded (metric-compatible with Times New Roman, the Decree's
+font, with every Vietnamese letter; its licence in ``web/fonts/LICENSE-Liberation.txt``), the
+content hash and the page number at every page's foot, and the paragraphs, headings and
+bordered tables the minutes are made of.
 
 Knows nothing of the minutes' content: :mod:`web.minutes_pdf` lays them out with these.
 """
@@ -15,12 +17,12 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 FONT_DIR = Path(__file__).parent / "fonts"
-FONT = "DejaVuSerif"
+FONT = "LiberationSerif"
 FONT_FILES = {
-    "": "DejaVuSerif.ttf",
-    "B": "DejaVuSerif-Bold.ttf",
-    "I": "DejaVuSerif-Italic.ttf",
-    "BI": "DejaVuSerif-BoldItalic.ttf",
+    "": "LiberationSerif-Regular.ttf",
+    "B": "LiberationSerif-Bold.ttf",
+    "I": "LiberationSerif-Italic.ttf",
+    "BI": "LiberationSerif-BoldItalic.ttf",
 }
 
 # A4 portrait with the margins of Nghị định 30 (left 30 mm for binding, right 15 mm).
@@ -46,8 +48,8 @@ class DocumentPDF(FPDF):
 
     def normalize_text(self, text: str) -> str:
         # Names typed on some systems arrive decomposed (e + combining marks); without text
-        # shaping the marks would be drawn beside their letter. DejaVu has every precomposed
-        # Vietnamese letter, so compose them.
+        # shaping the marks would be drawn beside their letter. Liberation Serif has every
+        # precomposed Vietnamese letter, so compose them.
         return super().normalize_text(unicodedata.normalize("NFC", text))
 
     def footer(self) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _, ngettext
 from hom_phieu.ledger.records import Level
+from web.ceremony_calendar import month_end, month_start, next_box
 from web.labels import CHANNEL_LABELS, label
 from web.minutes import (
     Attendee,
@@ -23,12 +24,33 @@ from web.minutes import (
     Count,
     CountRow,
     DeviceEntry,
+    Minutes,
     Severity,
 )
 
 LEVELS = tuple(level.value for level in Level)
 CHAIR_ROLES = ("ubnd_leader", "ubnd_deputy")  # who chairs the opening, in order of preference
 SECRETARY_ROLE = "secretary"
+CHECK_LABELS = {  # what each check of the checklist is about (CheckEntry.code), in words
+    "chain": N_("hash chain and signatures"),
+    "records": N_("records of the box"),
+    "open": N_("opening record (zero report)"),
+    "close": N_("closing record"),
+    "sync": N_("synchronisation"),
+    "refused": N_("refused presses"),
+    "clock": N_("device clock"),
+    "clock_ahead": N_("clock set ahead"),
+    "equivocation": N_("conflicting records"),
+    "unopened": N_("ballots in boxes not yet opened"),
+    "answer_burst": N_("burst of phone answers"),
+    "seal": N_("box key"),
+    "seal_escrow": N_("escrow key"),
+    "seal_clear": N_("ballots not sealed"),
+    "seal_key": N_("ballots sealed to another key"),
+    "counted": N_("ballots counted"),
+    "committee": N_("change of the committee"),
+    "dossiers": N_("dossiers returned"),
+}
 SEVERITY_LABELS = {
     Severity.WARNING: N_("Warning: {message}"),
     Severity.FAULT: N_("Fault: {message}"),
@@ -158,3 +180,35 @@ def unverified_note(answers: int) -> str:
         "they are shown here as opinions and are not part of the official result above.",
         answers,
     ).format(count=answers)
+
+
+def cut_off(minutes: Minutes) -> bool:
+    """Whether the box was opened before its month was over (on the due day, the month's
+    last working day): the opening is then the box's cut-off."""
+    return minutes.opened_at < month_end(minutes.box)
+
+
+def next_box_lines(minutes: Minutes) -> list[str]:
+    """What the minutes say of the ballots after the opening and of the next box, in every
+    rendering: on the due day, the cut-off and when the next box opens; after the month,
+    that the next box is collecting (and, when no device has opened it, that too)."""
+    following = next_box(minutes.box)
+    if cut_off(minutes):
+        return [
+            _(
+                "This opening at {time} is the cut-off of the box of {month}: ballots of "
+                "{month} recorded after the devices' last sync before it are counted as a "
+                "supplement at the next opening."
+            ).format(time=when(minutes.opened_at), month=month(minutes.box)),
+            _("The ballot box of {month} opens on {day}, when the month begins.").format(
+                month=month(following), day=day(month_start(following))
+            ),
+        ]
+    lines = [
+        _("The ballot box of {month} has been sealed and is receiving ballots.").format(
+            month=month(following)
+        )
+    ]
+    if not minutes.next_box.devices:
+        lines.append(_("No device has reported the opening of this box yet."))
+    return lines

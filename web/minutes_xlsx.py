@@ -23,6 +23,7 @@ from web.minutes import ClerkRow, Count, LevelCounts, Minutes
 from web.minutes_changes import CHANGE_COLUMNS, change_cells
 from web.minutes_seal import SEAL_TITLE, seal_lines
 from web.minutes_text import (
+    CHECK_LABELS,
     CLERKS,
     LEVELS,
     TABLES,
@@ -189,7 +190,7 @@ def _checks_sheet(sheet: Worksheet, minutes: Minutes) -> None:
     for check in minutes.checks:
         device_label = labels.get(check.device_id or "", check.device_id or "")
         status = label(STATUS_LABELS, check.severity)
-        _append(sheet, [device_label, check.code, status, check.message])
+        _append(sheet, [device_label, label(CHECK_LABELS, check.code), status, check.message])
     sheet.freeze_panes = "A2"
 
 

@@ -153,6 +153,11 @@ class Counter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Retired: no longer offered for new devices and clerks (past ballots still name it);
+    # NULL while in service. (Migration 0013.)
+    # deferred: the data migration 0010 loads counters through this model before 0013
+    # has added the column (an upgrade from before 0010 would fail reading it)
+    retired_at: Mapped[datetime | None] = mapped_column(deferred=True)
     office: Mapped[Office] = relationship(back_populates="counters")
 
 

@@ -25,7 +25,7 @@ from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
 from web.ceremony_calendar import month_end, next_box
 from web.ceremony_seal import seal_keys
 from web.chain_checkpoints import store_checkpoints, usable_checkpoints
-from web.checklist import Check, SealKeys, checklist, seal_checks
+from web.checklist import Check, SealKeys, checklist, dossiers_check, seal_checks
 from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
@@ -45,7 +45,6 @@ from web.models import (
     User,
 )
 from web.month_changes import minutes_changes, settings_checks
-from web.parallel import Opener
 from web.quorum import Quorum
 from web.result_cells import write_cells
 from web.ticket_lookup import ticket_lookup
@@ -110,7 +109,7 @@ def count_box(
 ) -> BoxCount:
     """Verify every device that holds records of ``office`` and count ``box`` (and the
     late ballots of boxes opened before). ``keys``: the box keys rebuilt for the opening,
-    by fingerprint (None: sealed ballots are numbered, not read), opened on all cores.
+    by fingerprint (None: sealed ballots are numbered, not read).
     Each chain is walked from the checkpoint of an earlier opening (web.chain_checkpoints)."""
     opened = frozenset(
         session.scalars(
@@ -130,21 +129,19 @@ def count_box(
     count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)), keys=keys)
     following = next_box(box)
     starts = usable_checkpoints(session, office.id, opened, following)
-    with Opener(keys or {}) as opener:
-        for device in devices_of(session, office.id):
-            start = starts.get(device.pk)
-            count_device(
-                count,
-                device,
-                rows_of(session, device.pk, after_seq=start.seq if start else 0),
-                office_id=office.id,
-                next_box=following,
-                opened_boxes=opened,
-                already_counted=counted.get(device.pk, {}),
-                held_in_box=held.get(device.pk, 0),
-                start=start,
-                opener=opener,
-            )
+    for device in devices_of(session, office.id):
+        start = starts.get(device.pk)
+        count_device(
+            count,
+            device,
+            rows_of(session, device.pk, after_seq=start.seq if start else 0),
+            office_id=office.id,
+            next_box=following,
+            opened_boxes=opened,
+            already_counted=counted.get(device.pk, {}),
+            held_in_box=held.get(device.pk, 0),
+            start=start,
+        )
     return count
 
 
@@ -219,6 +216,18 @@ class OpeningRefused(Exception):
     """The box cannot be opened now; the message says why."""
 
 
+MAX_DOSSIERS = 10_000_000  # more dossiers in a month than any office returns: a typing error
+
+
+def dossiers_refusal(dossiers: int | None) -> str | None:
+    """Why ``dossiers`` cannot be the number of dossiers returned in a month, or None."""
+    if dossiers is not None and not 0 <= dossiers <= MAX_DOSSIERS:
+        return _("the number of dossiers returned must be a whole number from 0 to {most}").format(
+            most=f"{MAX_DOSSIERS:,}".replace(",", ".")
+        )
+    return None
+
+
 def verification(
     session: Session,
     opening: Opening,
@@ -231,11 +240,11 @@ def verification(
     ``seal``: the box's keys as the caller already read them (``web.ceremony_seal.seal_keys``;
     else read here)."""
     count = count_box(session, opening.office, opening.box, keys)
-    checks = checklist(count, month_end(opening.box))
+    until = now or clock.now()
+    checks = checklist(count, month_end(opening.box), until)  # (the due day's cut-off)
     if seal is None:
         seal = seal_keys(session, opening, preview=keys is None)
     checks += seal_checks(count, seal)
-    until = now or clock.now()
     office_checks = committee_checks(session, opening, until) + settings_checks(
         session, opening, until
     )
@@ -256,17 +265,22 @@ def open_box(
     """Verify, count, write the minutes and freeze the box, in the caller's transaction.
     ``seal``: how the box was unsealed, for the minutes (``web.ceremony_seal``).
 
-    Refused (nothing changes) when the quorum is not met or when the checklist has
-    warnings or faults and no reason is given.
+    Refused (nothing changes) when the quorum is not met, when ``dossiers_returned`` is
+    not a possible number, or when the checklist has warnings or faults (more ballots than
+    dossiers returned among them) and no reason is given.
     """
     if opening.status == Opening.OPENED:
         raise OpeningRefused(_("this box has been opened already"))
+    refusal = dossiers_refusal(dossiers_returned)
+    if refusal is not None:
+        raise OpeningRefused(refusal)
     quorum = quorum_of(session, opening)
     if not quorum.met:
         raise OpeningRefused("; ".join(quorum.missing()))
     now = now or clock.now()
     with language("vi"):  # the minutes are an official document in Vietnamese
         count, checks = verification(session, opening, now, keys)  # (its fault messages too)
+        checks += filter(None, [dossiers_check(count.counter_votes, dossiers_returned)])
     if any(check.severity != "ok" for check in checks) and not warnings_reason.strip():
         raise OpeningRefused(
             _("the checklist has warnings or faults: give the reason for opening anyway")
@@ -304,7 +318,6 @@ def minutes_content(
     """The minutes of ``opening`` (``docs/minutes-format.md``): what the database knows of
     the office, its committee and its clerks, with the count."""
     office = opening.office
-    users = {c.user_id: c.user for c in opening.confirmations}
     if opening.opened_at is None:
         raise ValueError("the minutes are written when the box is opened")
     ceremony = Ceremony(
@@ -322,13 +335,32 @@ def minutes_content(
         warnings_reason=opening.warnings_reason or None,
         dossiers_returned=opening.dossiers_returned,
         quorum=QuorumSize(office.quorum, len(active_members(session, office.id))),
-        attendees=tuple(
-            Attendee(users[c.user_id].display_name, c.committee_role, moment(c.at))
-            for c in opening.confirmations
-        ),
+        attendees=attendees(session, opening),
         changes=_changes(session, opening, opening.opened_at),
     )
     return build_minutes(ceremony, count, checks, clerk_infos(session, office.id))
+
+
+def attendees(session: Session, opening: Opening) -> tuple[Attendee, ...]:
+    """Everyone present, in order of time: the members who confirmed and the secretary
+    who runs the ceremony on her own logged-in screen (present from the start, even when
+    the quorum was met without her confirmation)."""
+    present = [
+        Attendee(c.user.display_name, c.committee_role, moment(c.at)) for c in opening.confirmations
+    ]
+    runner = session.get(User, opening.opened_by) if opening.opened_by is not None else None
+    member = session.scalar(
+        select(CommitteeMember).where(
+            CommitteeMember.office_id == opening.office_id,
+            CommitteeMember.user_id == opening.opened_by,
+        )
+    )
+    confirmed = {c.user_id for c in opening.confirmations}
+    if runner is not None and member is not None and runner.id not in confirmed:
+        since = opening.started_at if opening.started_by == runner.id else opening.opened_at
+        assert since is not None  # (she was there before anyone confirmed on her screen)
+        present.insert(0, Attendee(runner.display_name, member.committee_role, moment(since)))
+    return tuple(sorted(present, key=lambda attendee: attendee.confirmed_at))  # (stable)
 
 
 def _changes(session: Session, opening: Opening, until: datetime) -> tuple[ChangeEntry, ...] | None:

@@ -19,7 +19,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -28,11 +37,12 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from hom_phieu import formatting
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from hom_phieu.render.qr import qr_data_url
 from web import clock, db
 from web.auth import audit, require_unit, roles_required, units_in_scope
 from web.ceremony_calendar import month_end, today
+from web.confirm import ConfirmForm, ask, confirmed
 from web.form_input import StorableInputMeta
 from web.models import (
     Alert,
@@ -55,6 +65,18 @@ RESULT_READERS = (Role.ADMIN, Role.COMMITTEE, Role.VIEWER)  # (web.ceremony's: n
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_template_global(due_note)
+
+
+def due_note(box: str, due: date) -> str:
+    """What a box page and the front page say of a box not opened yet: its due day (the
+    month's last working day, ``web.opening.opening_due``) and whether it is overdue."""
+    late = overdue_from(box)
+    if today(clock.now()) >= late:
+        note = _("Due on {due}; overdue since {date}.")
+    else:
+        note = _("Due on {due} (the month's last working day); overdue from {date}.")
+    return note.format(due=due.strftime("%d/%m/%Y"), date=late.strftime("%d/%m/%Y"))
 
 
 def offices_in_scope() -> list[Office]:
@@ -105,10 +127,12 @@ def index():
             )
         )
     )
+    session = db.session()
     boxes = [
         {"office": by_office[r.office_id], "box": r.box, "ballots": r.ballots,
          "devices": r.devices, "last_sync": r.last_sync,
-         "state": states.get((r.office_id, r.box), "sealed")}
+         "state": states.get((r.office_id, r.box), "sealed"),
+         "due": opening_due(session, r.box, by_office[r.office_id])}
         for r in rows
     ]  # fmt: skip
     alerts = []
@@ -243,7 +267,22 @@ class DeviceForm(FlaskForm):
     Meta = StorableInputMeta
     office = SelectField(coerce=int, validators=[DataRequired()])
     counter = SelectField(coerce=int, validators=[Optional()])
-    label = StringField(validators=[Length(max=200)])
+    label = StringField(N_("Note (where it stands)"), validators=[Length(max=200)])
+
+
+def counter_choices(offices: list[Office]) -> dict[str | None, list[tuple[int, str]]]:
+    """The counters in service of ``offices``, grouped by office (one ``<optgroup>`` each),
+    after the choice "no counter"."""
+    found = db.session().scalars(
+        select(Counter)
+        .where(Counter.office_id.in_([o.id for o in offices]), Counter.retired_at.is_(None))
+        .order_by(Counter.office_id, Counter.id)
+    )
+    groups: dict[str | None, list[tuple[int, str]]] = {None: [(0, "—")]}
+    names = {o.id: o.name for o in offices}
+    for counter in found:
+        groups.setdefault(names[counter.office_id], []).append((counter.id, counter.name))
+    return groups
 
 
 @bp.route("/devices/new", methods=["GET", "POST"])
@@ -252,10 +291,7 @@ def device_new():
     form = DeviceForm()
     offices = offices_in_scope()
     form.office.choices = [(o.id, o.name) for o in offices]
-    counters = db.session().scalars(
-        select(Counter).where(Counter.office_id.in_([o.id for o in offices]))
-    )
-    form.counter.choices = [(0, "—")] + [(c.id, f"{c.office.name} – {c.name}") for c in counters]
+    form.counter.choices = counter_choices(offices)
     if form.validate_on_submit():
         office = office_or_404(form.office.data)
         counter = db.session().get(Counter, form.counter.data) if form.counter.data else None
@@ -273,19 +309,38 @@ def device_new():
             "enrollment.html", device=device, code=code, qr=qr_data_url(code, box_size=6),
             hours=current_app.config["ENROLLMENT_HOURS"],
         )  # fmt: skip
-    return render_template("device_new.html", form=form)
+    return render_template("device_new.html", form=form), 400 if form.is_submitted() else 200
 
 
-@bp.post("/devices/<int:device_pk>/revoke")
+@bp.route("/devices/<int:device_pk>/revoke", methods=["GET", "POST"])
 @roles_required(Role.TECHNICIAN)
 def device_revoke(device_pk: int):
+    """Asks first (``web.confirm``): a revoked device is refused for good."""
     device = db.session().get(Device, device_pk)
     if device is None:
         abort(404)
     office_or_404(device.office_id)
+    name = device.device_id or device.label or _("not enrolled yet")
+    if device.status == "revoked":
+        flash(_("The device {device} is revoked already.").format(device=name))
+        return redirect(url_for("pages.devices"))
+    form = ConfirmForm()
+    if not confirmed(form):
+        return ask(
+            form,
+            title=_("Revoke a device"),
+            text=_("The device {device} of {office} will be refused from now on: the server "
+                   "accepts nothing more from it.").format(
+                device=name, office=device.office.name),
+            undo=_("This cannot be undone: a revoked device cannot be brought back. To use "
+                   "the machine again, register it as a new device."),
+            button=_("Revoke the device"),
+            cancel=url_for("pages.devices"),
+        )  # fmt: skip
     device.status, device.revoked_at = "revoked", clock.now()
     audit("device_revoked", f"device {device.id}", device_id=device.device_id)
     db.session().commit()
+    flash(_("The device {device} is revoked.").format(device=name))
     return redirect(url_for("pages.devices"))
 
 

@@ -35,7 +35,7 @@ LEFT_WIDTH = 70.0  # the issuing body's column, as in the minutes
 
 
 def render_poster(poster: Poster) -> bytes:
-    """The poster as PDF bytes (DejaVu Serif embedded)."""
+    """The poster as PDF bytes (Liberation Serif embedded)."""
     foot = f"{_('Satisfaction results')} – {poster.office.name} – {poster.period}"
     pdf = DocumentPDF(foot, _("Page {page}/{pages}"))
     pdf.set_creator("hom-phieu")

@@ -246,7 +246,7 @@ def _alignment(table: ReportTable) -> str:
 
 
 def pdf_bytes(table: ReportTable) -> bytes:
-    """The table as an A4 PDF (landscape when it is wide) with embedded DejaVu Serif."""
+    """The table as an A4 PDF (landscape when it is wide) with embedded Liberation Serif."""
     foot = _("Made on {date} · Content check code (SHA-256): {hash}").format(
         date=generated_text(table), hash=table.content_hash()
     )

@@ -194,6 +194,16 @@ def draw_waiting(canvas: Canvas, frame: Frame) -> None:
     canvas.stack(column(canvas, texts, body.w, body.h), body, align="center", middle=True)
 
 
+def draw_refused(canvas: Canvas, frame: Frame) -> None:
+    """A press that was not counted, and why (never the previous citizen's receipt)."""
+    body, _legend = body_and_legend(canvas, frame, with_legend=False)
+    texts = [
+        Text(_("This press was not counted"), 32, 14, bold=True, max_lines=2, fill=ALERT),
+        Text(frame.message, 20, 11, max_lines=4),
+    ]
+    canvas.stack(column(canvas, texts, body.w, body.h), body, align="center", middle=True)
+
+
 def draw_clerk_select(canvas: Canvas, frame: Frame) -> None:
     """The roster, a window of it around the selected clerk when it is long."""
     body, _legend = body_and_legend(canvas, frame, with_legend=False)
@@ -302,6 +312,7 @@ DRAW: dict[FrameKind, Callable[[Canvas, Frame], None]] = {
     FrameKind.THANKS: draw_thanks,
     FrameKind.ARMED: draw_armed,
     FrameKind.WAITING: draw_waiting,
+    FrameKind.REFUSED: draw_refused,
     FrameKind.CLERK_SELECT: draw_clerk_select,
     FrameKind.OUT_OF_SERVICE: draw_out_of_service,
     FrameKind.TEST: draw_test,

@@ -125,7 +125,8 @@ def date_time_text(date_text: str, time_text: str) -> str:
 
 
 def render_ticket(ticket: Ticket, width_px: int) -> Image.Image:
-    """The receipt ticket: where, who served, when, thanks, the receipt code, the survey QR."""
+    """The receipt ticket: where, who served, when, thanks, the receipt code, the survey QR
+    and the public page where the code is checked."""
     sheet = _Sheet(width_px)
     sheet.paragraph(ticket.office, 22, bold=True)
     sheet.paragraph(ticket.counter, 20)
@@ -147,6 +148,13 @@ def render_ticket(ticket: Ticket, width_px: int) -> Image.Image:
         sheet.rule(dashed=True)
         sheet.paragraph(_("Scan the code to rate in detail"), 18)
         sheet.picture(qr_fit(ticket.survey_url, min(sheet.inner, sheet.px(240))))
+    if ticket.receipt_check:
+        if ticket.survey_url:  # beside the survey's QR: the same strip of the ticket
+            sheet.space(6)
+        else:
+            sheet.rule(dashed=True)
+        sheet.paragraph(_("Check the receipt code at"), 17)
+        sheet.fitted(ticket.receipt_check, 18, bold=True)  # an address: one line, never cut
     return sheet.finish()
 
 

@@ -16,6 +16,7 @@ class FrameKind(StrEnum):
     THANKS = "thanks"  # "Cảm ơn ông/bà" after a committed vote
     ARMED = "armed"  # the clerk pressed "served": the citizen may vote now
     WAITING = "waiting"  # armed mode, not armed: wait for the clerk
+    REFUSED = "refused"  # a press not counted (too soon, held, a burst): why, briefly
     CLERK_SELECT = "clerk_select"  # the clerk is choosing who is on duty
     OUT_OF_SERVICE = "out_of_service"  # votes cannot be taken: the reason, for staff
     TEST = "test"  # selftest pattern
@@ -65,6 +66,9 @@ class Ticket:
     receipt_code: str  # "XZ4HF-BAJJE"
     survey_url: str | None  # QR for the detailed phone survey (single-use token later)
     time_unsure: bool = False  # printed as a note when the clock was not synchronised
+    receipt_check: str | None = (
+        None  # where to check the code: "hom-phieu.example.vn/public/receipt"
+    )
 
 
 @dataclass(frozen=True, slots=True)

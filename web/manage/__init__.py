@@ -11,7 +11,16 @@ from __future__ import annotations
 from flask import Flask
 
 from web.labels import COMMITTEE_ROLE_LABELS, LEVEL_LABELS, label
-from web.manage import accounts, calendar, clerks, office, report_settings, scale, units
+from web.manage import (
+    accounts,
+    calendar,
+    clerks,
+    counters,
+    office,
+    report_settings,
+    scale,
+    units,
+)
 from web.manage import tokens as tokens  # (its routes join the blueprint)
 from web.manage.common import (
     ROLE_LABELS,
@@ -23,6 +32,7 @@ __all__ = [
     "accounts",
     "calendar",
     "clerks",
+    "counters",
     "init_app",
     "office",
     "report_settings",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import (
@@ -13,9 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from hom_phieu.i18n import LANGUAGES, _
+from hom_phieu.i18n import LANGUAGES, N_, _
 from web import committee_codes, db, passwords, user_sessions
 from web.auth import audit, create_user, roles_required, set_password, units_in_scope
+from web.confirm import ConfirmForm, ask, confirmed
 from web.manage.common import (
     LANGUAGE_LABELS,
     ROLE_LABELS,
@@ -41,12 +42,16 @@ def _check_password(field, of: passwords.Owner) -> None:
 
 
 class UserForm(Form):
-    username = StringField(filters=[strip], validators=[DataRequired(), Length(max=80)])
-    display_name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    username = StringField(
+        N_("Account name"), filters=[strip], validators=[DataRequired(), Length(max=80)]
+    )
+    display_name = StringField(
+        N_("Full name"), filters=[strip], validators=[DataRequired(), Length(max=200)]
+    )
     role = SelectField(validators=[DataRequired()])
     unit = SelectField(coerce=int)
     language = SelectField(validators=[DataRequired()])
-    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(N_("Initial password"), validators=[DataRequired(), Length(max=200)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -69,8 +74,10 @@ class UserForm(Form):
 
 
 class PasswordForm(Form):
-    password = PasswordField(validators=[DataRequired(), Length(max=200)])
-    confirm = PasswordField(validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(N_("New password"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        N_("The new password again"), validators=[DataRequired(), Length(max=200)]
+    )
 
     def __init__(self, user: User, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -132,16 +139,30 @@ def user_new():
             if commit(form.username, _("the account {name} exists already").format(
                 name=form.username.data
             )):  # fmt: skip
+                flash(_("The account {name} is created.").format(name=user.username))
                 return redirect(url_for("manage.users"))
     return render_template("manage/user_new.html", form=form), 400
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.route("/users/<int:user_id>/deactivate", methods=["GET", "POST"])
 @roles_required()
 def user_deactivate(user_id: int):
+    """Asks first (``web.confirm``); undone by reactivating."""
     user = user_or_404(user_id)
     if user.id == current_user.id:
         abort(400)  # the form is not offered for one's own account
+    form = ConfirmForm()
+    if user.active and not confirmed(form):
+        return ask(
+            form,
+            title=_("Deactivate an account"),
+            text=_("{name} ({username}) will be logged out everywhere at once and can no "
+                   "longer log in.").format(name=user.display_name, username=user.username),
+            undo=_("This can be undone: the account can be reactivated from the list of "
+                   "accounts (its password stays the same)."),
+            button=_("Deactivate the account"),
+            cancel=url_for("manage.users"),
+        )  # fmt: skip
     return _set_active(user, False)
 
 
@@ -159,6 +180,11 @@ def _set_active(user: User, active: bool):
             user_sessions.revoke_all(db.session(), user.id)  # logged out everywhere at once
         audit("user_reactivated" if active else "user_deactivated", f"user {user.username}")
         db.session().commit()
+    if active:
+        flash(_("The account {name} is active again.").format(name=user.username))
+    else:
+        flash(_("The account {name} is deactivated; “Reactivate” below undoes it.").format(
+            name=user.username))  # fmt: skip
     return redirect(url_for("manage.users"))
 
 
@@ -175,4 +201,6 @@ def user_password(user_id: int):
     audit("password_reset", f"user {user.username}")  # never the password itself
     committee_codes.void_on_reset(user)  # its confirmation codes are suspended
     db.session().commit()
+    flash(_("The password of {name} is reset: every session of the account is logged out.").format(
+        name=user.username))  # fmt: skip
     return redirect(url_for("manage.users"))

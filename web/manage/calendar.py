@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, SelectMultipleField, StringField, ValidationError
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectMultipleField, StringField, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import db
 from web.auth import audit, roles_required, units_in_scope
 from web.ceremony_calendar import WEEKDAY_NAMES
+from web.confirm import ConfirmForm, ask, confirmed
+from web.form_input import DAY_FORMAT, DayField
 from web.manage.common import Form, bp, commit, strip, unit_or_404, unit_tree
 from web.models import Holiday, ProcedureField, Setting, Unit
 from web.month_changes import ChangeKind
@@ -28,7 +30,9 @@ from web.unit_calendar import WEEKEND_SETTING, calendar_of, unit_chain
 
 
 class FieldForm(Form):
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        N_("Procedure field"), filters=[strip], validators=[DataRequired(), Length(max=200)]
+    )
 
     def validate_name(self, field) -> None:
         taken = db.session().scalar(
@@ -48,6 +52,7 @@ def fields():
             db.session().add(ProcedureField(name=form.name.data))
             audit("procedure_field_added", form.name.data)
             if commit(form.name, _("this field exists already")):
+                flash(_("The procedure field “{name}” is added.").format(name=form.name.data))
                 return redirect(url_for("manage.fields"))
         status = 400
     found = db.session().scalars(select(ProcedureField).order_by(ProcedureField.name))
@@ -55,8 +60,8 @@ def fields():
 
 
 class HolidayForm(Form):
-    day = DateField(validators=[DataRequired()])
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    day = DayField(validators=[InputRequired()])  # dd/mm/yyyy whatever the browser's locale
+    name = StringField(N_("Name"), filters=[strip], validators=[DataRequired(), Length(max=200)])
 
     def __init__(self, *args, unit: Unit | None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -157,6 +162,8 @@ def holidays(unit_id: int | None):
           day=form.day.data.isoformat(), name=form.name.data)  # fmt: skip
     if not commit(form.day, _("this day is a holiday already")):
         return _page(unit, holiday_form=form, status=400)
+    flash(_("The holiday {day} ({name}) is added.").format(
+        day=form.day.data.strftime(DAY_FORMAT), name=form.name.data))  # fmt: skip
     return redirect(url_for("manage.holidays", unit_id=unit_id))
 
 
@@ -185,17 +192,33 @@ def weekend(unit_id: int | None):
         audit(ChangeKind.WEEKEND_CHANGED, _target(unit), unit_id=unit_id, before=before,
               after=after, own=days)  # fmt: skip
         session.commit()
+    flash(_("The weekend days are saved."))
     return redirect(url_for("manage.holidays", unit_id=unit_id))
 
 
-@bp.post("/holidays/<int:holiday_id>/remove")
+@bp.route("/holidays/<int:holiday_id>/remove", methods=["GET", "POST"])
 @roles_required()
 def holiday_remove(holiday_id: int):
+    """Asks first (``web.confirm``): the day becomes a working day again, which may move
+    a box's due day; undone by adding it again."""
     holiday = db.session().get(Holiday, holiday_id) or abort(404)
     unit_id = holiday.unit_id
     unit = _unit_in_scope(unit_id)
+    day = holiday.day.strftime(DAY_FORMAT)
+    form = ConfirmForm()
+    if not confirmed(form):
+        return ask(
+            form,
+            title=_("Remove a public holiday"),
+            text=_("{day} ({name}) will be a working day again; a box due near it may fall "
+                   "due on another day.").format(day=day, name=holiday.name),
+            undo=_("This can be undone by adding the holiday again."),
+            button=_("Remove the holiday"),
+            cancel=url_for("manage.holidays", unit_id=unit_id),
+        )  # fmt: skip
     audit(ChangeKind.HOLIDAY_REMOVED, _target(unit), unit_id=unit_id,
           day=holiday.day.isoformat(), name=holiday.name)  # fmt: skip
     db.session().delete(holiday)
     db.session().commit()
+    flash(_("The holiday {day} ({name}) is removed.").format(day=day, name=holiday.name))
     return redirect(url_for("manage.holidays", unit_id=unit_id))

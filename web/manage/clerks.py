@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, abort, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_wtf.file import FileField
 from PIL import Image, ImageOps
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length
 from hom_phieu.i18n import N_, _
 from web import db
 from web.auth import audit, roles_required
+from web.confirm import ConfirmForm, ask, confirmed
 from web.manage.common import EDITORS, READERS, Form, bp, check_code, commit, strip
 from web.models import Clerk, Office, ProcedureField, Role, User
 from web.pages import office_or_404
@@ -35,12 +36,14 @@ NONE = 0
 
 
 class ClerkForm(Form):
-    code = StringField(filters=[strip], validators=[DataRequired(), Length(max=40)])
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
-    title = StringField(filters=[strip], validators=[Length(max=200)])
+    code = StringField(N_("Code"), filters=[strip], validators=[DataRequired(), Length(max=40)])
+    name = StringField(
+        N_("Full name"), filters=[strip], validators=[DataRequired(), Length(max=200)]
+    )
+    title = StringField(N_("Title"), filters=[strip], validators=[Length(max=200)])
     procedure_field = SelectField(coerce=int)
     counter = SelectField(coerce=int)
-    contact = StringField(filters=[strip], validators=[Length(max=200)])
+    contact = StringField(N_("Public contact"), filters=[strip], validators=[Length(max=200)])
     photo = FileField()
     remove_photo = BooleanField()
     # Checked by validate_account (with a message saying why), not against the choices.
@@ -51,8 +54,11 @@ class ClerkForm(Form):
         self.office, self.clerk, self.photo_bytes = office, clerk, None
         fields = db.session().scalars(select(ProcedureField).order_by(ProcedureField.name))
         self.procedure_field.choices = [(NONE, "—")] + [(f.id, f.name) for f in fields]
+        own = clerk.counter_id if clerk is not None else None
         counters = sorted(office.counters, key=lambda counter: counter.id)
-        self.counter.choices = [(NONE, "—")] + [(c.id, c.name) for c in counters]
+        self.counter.choices = [(NONE, "—")] + [
+            (c.id, c.name) for c in counters if c.retired_at is None or c.id == own
+        ]
         current = clerk.user_id if clerk is not None else None
         self.account.choices = [(NONE, "—")] + [
             (user.id, f"{user.display_name} ({user.username})")
@@ -190,6 +196,7 @@ def clerk_new(office_id: int):
             # A unique value taken meanwhile: the account if one is linked, else the code.
             taken = (form.account, _(LINK_TAKEN)) if clerk.user_id else (form.code, "")
             if commit(*taken):
+                flash(_("The clerk {name} is added.").format(name=clerk.name))
                 return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
         return render_template("manage/clerk_form.html", form=form, office=office, clerk=None), 400
     return render_template("manage/clerk_form.html", form=form, office=office, clerk=None)
@@ -208,16 +215,31 @@ def clerk_edit(clerk_id: int):
             audit("clerk_changed", f"clerk {office.code}/{clerk.code}", before=before,
                   after=_summary(clerk))  # fmt: skip
             if commit(form.account, _(LINK_TAKEN)):
+                flash(_("The clerk {name} is saved.").format(name=clerk.name))
                 return redirect(url_for("manage.office", office_id=office.id) + "#clerks")
         page = render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)
         return page, 400
     return render_template("manage/clerk_form.html", form=form, office=office, clerk=clerk)
 
 
-@bp.post("/clerks/<int:clerk_id>/deactivate")
+@bp.route("/clerks/<int:clerk_id>/deactivate", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def clerk_deactivate(clerk_id: int):
-    return _set_active(clerk_or_404(clerk_id), False)
+    """Asks first (``web.confirm``); undone by reactivating."""
+    clerk = clerk_or_404(clerk_id)
+    form = ConfirmForm()
+    if clerk.active and not confirmed(form):
+        return ask(
+            form,
+            title=_("Deactivate a clerk"),
+            text=_("{name} ({code}) will no longer be offered on the kiosks of {office}; the "
+                   "ballots already cast for them keep their name.").format(
+                name=clerk.name, code=clerk.code, office=clerk.office.name),
+            undo=_("This can be undone: the clerk can be reactivated from the office's page."),
+            button=_("Deactivate the clerk"),
+            cancel=url_for("manage.office", office_id=clerk.office_id) + "#clerks",
+        )  # fmt: skip
+    return _set_active(clerk, False)
 
 
 @bp.post("/clerks/<int:clerk_id>/reactivate")
@@ -233,6 +255,11 @@ def _set_active(clerk: Clerk, active: bool):
         action = "clerk_reactivated" if active else "clerk_deactivated"
         audit(action, f"clerk {clerk.office.code}/{clerk.code}", name=clerk.name)
         db.session().commit()
+    if active:
+        flash(_("The clerk {name} is active again.").format(name=clerk.name))
+    else:
+        flash(_("The clerk {name} is deactivated; “Reactivate” below undoes it.").format(
+            name=clerk.name))  # fmt: skip
     return redirect(url_for("manage.office", office_id=clerk.office_id) + "#clerks")
 
 

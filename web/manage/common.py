@@ -20,6 +20,7 @@ from hom_phieu.ledger.records import Level
 from web import db
 from web.auth import require_unit, units_in_scope
 from web.form_input import StorableInputMeta
+from web.labels import LANGUAGE_LABELS as LANGUAGE_LABELS  # (the users' page's too)
 from web.models import Role, Unit
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -42,7 +43,6 @@ ROLE_LABELS = {
     Role.CLERK: N_("Clerk"),
     Role.VIEWER: N_("Viewer"),
 }
-LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
 
 
 def choices(table: dict[str, str]) -> list[tuple[str, str]]:

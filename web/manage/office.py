@@ -6,16 +6,17 @@ change is recorded (``web.committee_changes``) for the checklist and the minutes
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import IntegerField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import committee_codes, db
 from web.auth import audit, roles_required, units_in_scope
 from web.committee_changes import change_refusal, lock_office, record, under_way_refusal
+from web.confirm import ConfirmForm, ask, confirmed
 from web.labels import COMMITTEE_ROLE_LABELS
 from web.manage.common import (
     EDITORS,
@@ -36,7 +37,9 @@ from web.survey_criteria import criteria_of
 
 
 class CounterForm(Form):
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        N_("Counter name"), filters=[strip], validators=[DataRequired(), Length(max=200)]
+    )
 
     def __init__(self, *args, office: Office, counter: Counter | None = None, **kwargs) -> None:
         super().__init__(*args, obj=counter, **kwargs)
@@ -73,7 +76,7 @@ class MemberForm(Form):
 
 
 class CriteriaForm(Form):
-    criteria = TextAreaField(validators=[Length(max=2000)])
+    criteria = TextAreaField(N_("Criteria"), validators=[Length(max=2000)])
 
     def validate_criteria(self, field) -> None:
         lines = criteria_lines(field.data)
@@ -108,13 +111,17 @@ class RoleForm(Form):
 
 def committee_candidates(office: Office) -> list[User]:
     """Active committee accounts that can see the office (their unit is the office's unit or
-    above it) and that the current administrator can see."""
+    above it), that the current administrator can see, and that are not on the office's
+    committee already."""
     scope = units_in_scope()
     above = [unit_id for unit_id in ancestors(office.unit) if scope is None or unit_id in scope]
     where = User.unit_id.in_(above)
     if scope is None:
         where = where | User.unit_id.is_(None)
-    query = select(User).where(where, User.active.is_(True), User.role == Role.COMMITTEE)
+    members = select(CommitteeMember.user_id).where(CommitteeMember.office_id == office.id)
+    query = select(User).where(
+        where, User.active.is_(True), User.role == Role.COMMITTEE, User.id.not_in(members)
+    )
     return list(db.session().scalars(query.order_by(User.display_name)))
 
 
@@ -180,6 +187,7 @@ def counter_new(office_id: int):
     db.session().flush()
     audit("counter_added", f"counter {counter.id}", office=office.code, name=counter.name)
     db.session().commit()
+    flash(_("The counter “{name}” is added.").format(name=counter.name))
     return redirect(url_for("manage.office", office_id=office.id))
 
 
@@ -195,6 +203,7 @@ def counter_edit(counter_id: int):
             audit("counter_renamed", f"counter {counter.id}", office=office.code,
                   before=before, after=counter.name)  # fmt: skip
             db.session().commit()
+            flash(_("The counter is renamed “{name}”.").format(name=counter.name))
             return redirect(url_for("manage.office", office_id=office.id))
         return render_template("manage/counter_form.html", form=form, counter=counter), 400
     return render_template("manage/counter_form.html", form=form, counter=counter)
@@ -224,18 +233,34 @@ def member_new(office_id: int):
            committee_role=member.committee_role)  # fmt: skip
     if not commit(form.user, _("this account is on the committee already")):
         return render_office(office, member_form=form, status=400)
+    flash(_("{name} is added to the committee.").format(name=user.display_name))
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 
-@bp.post("/committee/<int:member_id>/remove")
+@bp.route("/committee/<int:member_id>/remove", methods=["GET", "POST"])
 @roles_required()
 def member_remove(member_id: int):
+    """Asks first (``web.confirm``); undone by adding the member again (both changes are
+    listed in the next minutes)."""
     session = db.session()
     member = session.get(CommitteeMember, member_id) or abort(404)
     office = office_or_404(member.office_id)
     refusal = change_refusal(session, office, removing=member.id)
     if refusal is not None:
         return render_office(office, status=409, committee_error=refusal)
+    form = ConfirmForm()
+    name = member.user.display_name
+    if not confirmed(form):
+        return ask(
+            form,
+            title=_("Remove a committee member"),
+            text=_("{name} will no longer be on the committee of {office}; their confirmation "
+                   "code is suspended.").format(name=name, office=office.name),
+            undo=_("This can be undone by adding them again (they then set their code again); "
+                   "both changes are listed in the next minutes."),
+            button=_("Remove from the committee"),
+            cancel=url_for("manage.office", office_id=office.id) + "#committee",
+        )  # fmt: skip
     audit("committee_member_removed", f"office {office.code}", user=member.user.username,
           committee_role=member.committee_role)  # fmt: skip
     record(session, office.id, ChangeKind.MEMBER_REMOVED, member_id=member.user_id,
@@ -243,6 +268,7 @@ def member_remove(member_id: int):
     committee_codes.suspend(session, office.id, member.user_id)
     session.delete(member)
     session.commit()
+    flash(_("{name} is removed from the committee.").format(name=name))
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 
@@ -268,6 +294,7 @@ def member_role(member_id: int):
     record(session, office.id, ChangeKind.ROLE_CHANGED, member_id=member.user_id,
            committee_role=after, before=before, after=after)  # fmt: skip
     session.commit()
+    flash(_("The committee role of {name} is changed.").format(name=member.user.display_name))
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 
@@ -291,6 +318,7 @@ def quorum(office_id: int):
         record(session, office.id, ChangeKind.QUORUM_CHANGED, before=str(before),
                after=str(office.quorum))  # fmt: skip
     session.commit()
+    flash(_("The quorum is saved: {quorum} confirmations.").format(quorum=office.quorum))
     return redirect(url_for("manage.office", office_id=office.id) + "#committee")
 
 
@@ -308,4 +336,5 @@ def criteria(office_id: int):
     audit("survey_criteria_changed", f"office {office.code}", before=before,
           after=criteria_of(office))  # fmt: skip
     db.session().commit()
+    flash(_("The survey criteria are saved."))
     return redirect(url_for("manage.office", office_id=office.id) + "#survey")

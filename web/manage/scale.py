@@ -11,13 +11,13 @@ the digest of its scale among the rest: each kiosk fetches it and records an EVE
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import delete
 from wtforms import FieldList, FormField, SelectField, StringField, ValidationError
 from wtforms.validators import Length
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import db
 from web.auth import audit, roles_required
 from web.labels import LEVEL_LABELS, label
@@ -40,8 +40,8 @@ MIN_BUTTONS, MAX_BUTTONS = 2, 5
 
 
 class ButtonForm(SubForm):
-    name = StringField(filters=[strip], validators=[Length(max=40)])
-    label = StringField(filters=[strip], validators=[Length(max=100)])
+    name = StringField(N_("Name (a-z, 0-9, _)"), filters=[strip], validators=[Length(max=40)])
+    label = StringField(N_("Label on the kiosk"), filters=[strip], validators=[Length(max=100)])
     level = SelectField(validate_choice=False)  # checked below, only on filled rows
 
     @property
@@ -141,8 +141,10 @@ def scale(office_id: int):
         after.append(row)
     if after == before:
         session.rollback()  # saved unchanged: nothing to record, nothing to list
+        flash(_("Nothing changed: the rating scale is as it was."))
     else:
         audit(ChangeKind.SCALE_CHANGED, f"office {office.code}", office_id=office.id,
               before=before, after=after)  # fmt: skip
         session.commit()
+        flash(_("The rating scale is saved."))
     return redirect(url_for("manage.office", office_id=office.id) + "#scale")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import clock, db
 from web.api_results_auth import new_token, token_hash
 from web.auth import audit, roles_required, units_in_scope
@@ -25,7 +25,7 @@ from web.models_results import ReadToken
 
 
 class IssueForm(Form):
-    label = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    label = StringField(N_("Label"), filters=[strip], validators=[DataRequired(), Length(max=200)])
     unit = SelectField(coerce=int, validators=[DataRequired()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from wtforms import SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from web import db
 from web.auth import audit, roles_required, units_in_scope
 from web.manage.common import (
@@ -51,9 +51,9 @@ def units():
 
 class UnitForm(Form):
     parent = SelectField(coerce=int)
-    code = StringField(filters=[strip], validators=[DataRequired(), Length(max=40)])
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
-    kind = StringField(filters=[strip], validators=[DataRequired(), Length(max=40)])
+    code = StringField(N_("Code"), filters=[strip], validators=[DataRequired(), Length(max=40)])
+    name = StringField(N_("Name"), filters=[strip], validators=[DataRequired(), Length(max=200)])
+    kind = StringField(N_("Kind"), filters=[strip], validators=[DataRequired(), Length(max=40)])
 
     def validate_code(self, field) -> None:
         check_code(field)
@@ -83,6 +83,7 @@ def unit_new():
             audit("unit_added", f"unit {unit.code}", name=unit.name, kind=unit.kind,
                   parent=parent.code if parent else None)  # fmt: skip
             if commit(form.code, _("a unit with this code exists already")):
+                flash(_("The unit {name} is added.").format(name=unit.name))
                 return redirect(url_for("manage.units"))
         return render_template("manage/unit_new.html", form=form), 400
     return render_template("manage/unit_new.html", form=form)
@@ -99,8 +100,8 @@ def unit_offices(unit_id: int):
 
 
 class OfficeForm(Form):
-    code = StringField(filters=[strip], validators=[DataRequired(), Length(max=40)])
-    name = StringField(filters=[strip], validators=[DataRequired(), Length(max=200)])
+    code = StringField(N_("Code"), filters=[strip], validators=[DataRequired(), Length(max=40)])
+    name = StringField(N_("Name"), filters=[strip], validators=[DataRequired(), Length(max=200)])
 
     def __init__(self, *args, office: Office | None = None, **kwargs) -> None:
         super().__init__(*args, obj=office, **kwargs)
@@ -130,6 +131,7 @@ def office_new(unit_id: int):
             audit("office_added", f"office {office.code}", unit=unit.code, name=office.name,
                   scale=[name for name, _text, _level in DEFAULT_SCALE])  # fmt: skip
             if commit(form.code, _("an office with this code exists already")):
+                flash(_("The office {name} is added.").format(name=office.name))
                 return redirect(url_for("manage.office", office_id=office.id))
         return render_template("manage/office_form.html", form=form, unit=unit, office=None), 400
     return render_template("manage/office_form.html", form=form, unit=unit, office=None)
@@ -147,6 +149,7 @@ def office_edit(office_id: int):
             audit("office_changed", f"office {office.code}", before=before,
                   after={"code": office.code, "name": office.name})  # fmt: skip
             if commit(form.code, _("an office with this code exists already")):
+                flash(_("The office {name} is saved.").format(name=office.name))
                 return redirect(url_for("manage.office", office_id=office.id))
         return render_template(
             "manage/office_form.html", form=form, unit=office.unit, office=office

@@ -1,0 +1,26 @@
+"""counters can be retired: counters.retired_at (NULL: in service)
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-10 09:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("counters") as batch:
+        batch.add_column(sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("counters") as batch:
+        batch.drop_column("retired_at")
