@@ -92,13 +92,6 @@ ALLOWED: tuple[Allowed, ...] = (
         r"^results$",
         "the page names its documentation file, docs/results-api.md",
     ),
-    Allowed(
-        r"^/manage/offices/\d+$",
-        "raw-key",
-        r"^((rat_|khong_)?hai_long ?)+$",
-        "H6 (web/manage/*, manage/office.html): the scale's button names are shown as the "
-        "identifiers the kiosk's pins use; to be labelled or shown as a code",
-    ),
 )
 
 

@@ -247,3 +247,31 @@ def test_sealed_ballots_count_with_the_keys_given_and_name_the_others(tmp_path: 
         keys["2026-10"].public.fingerprint: 3,
         keys["2026-08"].public.fingerprint: 3,
     }
+
+
+def test_signatures_checked_by_worker_processes_name_a_bad_one_as_the_walk_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opening's worker processes (spawned, stopped with the opening) find the same
+    fault as a walk checking every signature itself."""
+    from hom_phieu.ledger.verify import LedgerWalk
+    from web import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 4)  # this short ledger: chunks of 16
+    monkeypatch.setattr(parallel.AheadVerifier, "CHUNK", 16)
+    key, rows = ledger(tmp_path / "k", 0)
+    bad = rows[30]
+    rows[30] = Row(bad.seq, bad.data, bytes([bad.sig[0] ^ 1]) + bad.sig[1:])
+
+    def walked(workers: parallel.SignatureWorkers | None) -> tuple[int, object]:
+        verifier = parallel.AheadVerifier(key.public_raw, key.device_id, workers)
+        walk = LedgerWalk(verifier.checking_ahead(rows), key.public_raw, key.device_id,
+                          verifier=verifier)  # fmt: skip
+        records = sum(1 for _record in walk)
+        assert walk.problem is not None
+        return records, (walk.problem.seq, walk.problem.fault)
+
+    with parallel.SignatureWorkers(2) as workers:
+        in_processes = walked(workers)
+        assert workers._executor is not None  # the chunks did go to the processes
+    assert in_processes == walked(None) == (30, (bad.seq, Fault.BAD_SIGNATURE))

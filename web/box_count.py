@@ -26,7 +26,7 @@ from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.verify import LedgerWalk, Row
 from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
 from web.clock_ahead import counted_box
-from web.parallel import AheadVerifier
+from web.parallel import AheadVerifier, SignatureWorkers
 
 LEVELS = tuple(level.value for level in Level)
 
@@ -224,6 +224,7 @@ def count_device(
     already_counted: dict[str, int],
     held_in_box: int,
     start: Checkpoint | None = None,
+    workers: SignatureWorkers | None = None,
 ) -> DeviceCheck:
     """Walk one device's chain and add what it holds for ``count.box`` (and late ballots
     of ``opened_boxes``) to ``count``.
@@ -233,13 +234,13 @@ def count_device(
     under the box, so that records after a problem are reported as uncounted.
     ``start``: a checkpoint of an earlier opening (``web.chain_checkpoints``): the walk
     goes on from it, with its verifier state, over the rows after it (rows at or before
-    it are skipped).
+    it are skipped). ``workers``: the processes checking the signatures ahead (none: here).
     The walk leaves in ``check.checkpoint`` where the next opening may start.
     """
     check = DeviceCheck(device)
     box = count.box
     ahead = _Ahead(office_id, box, opened_boxes, already_counted, start.seq if start else 0)
-    verifier = AheadVerifier(device.public_key, device.device_id)
+    verifier = AheadVerifier(device.public_key, device.device_id, workers)
     if start is not None:
         verifier.state = LedgerState.from_json(start.state)
         check.resumed_from = check.last_verified_seq = start.seq

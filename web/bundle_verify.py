@@ -33,6 +33,7 @@ from web.bundle_compare import compare_counts, compare_devices
 from web.bundle_format import Bundle, BundleDevice, BundleError, Manifest
 from web.ceremony_calendar import box_label, next_box
 from web.minutes import ClerkRow, Count, Minutes, MinutesFormatError
+from web.parallel import SignatureWorkers
 
 MAX_NAMED = 20  # unreadable ballots named one by one; the rest summed up
 
@@ -89,24 +90,26 @@ def recount(bundle: Bundle) -> Recount:
     for counted in manifest.counted_before:
         through = earlier.setdefault(counted.device_id, {})
         through[counted.box] = max(through.get(counted.box, 0), counted.through_seq)
-    for device in devices:
-        count_device(
-            count,
-            DeviceRef(
-                device.pk,
-                device.device_id,
-                device.public_key,
-                device.label,
-                device.counter,
-                None,
-            ),
-            _checked_rows(bundle.rows(device), device, faults),
-            office_id=manifest.office_id,
-            next_box=next_box(manifest.box),
-            opened_boxes=frozenset(manifest.opened_before),
-            already_counted=earlier.get(device.device_id, {}),
-            held_in_box=held.get(device.device_id, 0),
-        )
+    with SignatureWorkers() as workers:  # the signatures on all cores, as the server does
+        for device in devices:
+            count_device(
+                count,
+                DeviceRef(
+                    device.pk,
+                    device.device_id,
+                    device.public_key,
+                    device.label,
+                    device.counter,
+                    None,
+                ),
+                _checked_rows(bundle.rows(device), device, faults),
+                office_id=manifest.office_id,
+                next_box=next_box(manifest.box),
+                opened_boxes=frozenset(manifest.opened_before),
+                already_counted=earlier.get(device.device_id, {}),
+                held_in_box=held.get(device.device_id, 0),
+                workers=workers,
+            )
     result = Recount(manifest, minutes, count)
     result.differences.extend(faults)
     compare_devices(minutes.devices, count.devices, result.differences)

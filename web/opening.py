@@ -45,6 +45,7 @@ from web.models import (
     User,
 )
 from web.month_changes import minutes_changes, settings_checks
+from web.parallel import SignatureWorkers
 from web.quorum import Quorum
 from web.result_cells import write_cells
 from web.ticket_lookup import ticket_lookup
@@ -129,19 +130,21 @@ def count_box(
     count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)), keys=keys)
     following = next_box(box)
     starts = usable_checkpoints(session, office.id, opened, following)
-    for device in devices_of(session, office.id):
-        start = starts.get(device.pk)
-        count_device(
-            count,
-            device,
-            rows_of(session, device.pk, after_seq=start.seq if start else 0),
-            office_id=office.id,
-            next_box=following,
-            opened_boxes=opened,
-            already_counted=counted.get(device.pk, {}),
-            held_in_box=held.get(device.pk, 0),
-            start=start,
-        )
+    with SignatureWorkers() as workers:  # on all cores, for this opening only
+        for device in devices_of(session, office.id):
+            start = starts.get(device.pk)
+            count_device(
+                count,
+                device,
+                rows_of(session, device.pk, after_seq=start.seq if start else 0),
+                office_id=office.id,
+                next_box=following,
+                opened_boxes=opened,
+                already_counted=counted.get(device.pk, {}),
+                held_in_box=held.get(device.pk, 0),
+                start=start,
+                workers=workers,
+            )
     return count
 
 

@@ -57,40 +57,58 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="verify")
 
 
-@cache
-def _processes() -> ProcessPoolExecutor:
-    # spawned, not forked: the server's threads may hold locks a fork would copy held
-    return ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"))
+class SignatureWorkers:
+    """Worker processes checking (data, signature) pairs for one opening: started only
+    when a chunk is worth it (a test's short ledgers never start them), spawned, not forked
+    (the server's threads may hold locks a fork would copy held), and stopped when the
+    opening ends (use it as a context manager): a pool left running would keep a process
+    that opened a box, itself a worker of another pool, from ever exiting."""
 
+    def __init__(self, workers: int = WORKERS) -> None:
+        self._workers = workers
+        self._executor: ProcessPoolExecutor | None = None
 
-def good_signatures_later(
-    public_key_raw: bytes, signed: Sequence[tuple[bytes, bytes]]
-) -> Callable[[], list[bool]]:
-    """Start checking the (data, signature) pairs in worker processes; call the result to
-    wait for the answers, in order. Checked here when there are few, or no process can
-    be had (a broken pool is replaced next time)."""
-    if len(signed) < PARALLEL_FROM or WORKERS == 1:
-        answers = good_signatures(public_key_raw, signed)
-        return lambda: answers
-    size = -(-len(signed) // WORKERS)
-    try:
-        futures: list[Future[list[bool]]] = [
-            _processes().submit(good_signatures, public_key_raw, signed[start : start + size])
-            for start in range(0, len(signed), size)
-        ]
-    except (BrokenProcessPool, OSError, RuntimeError):
-        _processes.cache_clear()
-        answers = good_signatures(public_key_raw, signed)
-        return lambda: answers
-
-    def answers_of() -> list[bool]:
+    def later(
+        self, public_key_raw: bytes, signed: Sequence[tuple[bytes, bytes]]
+    ) -> Callable[[], list[bool]]:
+        """Start checking the pairs; call the result to wait for the answers, in order.
+        Checked here when there are few, or no process can be had."""
+        if len(signed) < PARALLEL_FROM or self._workers == 1:
+            answers = good_signatures(public_key_raw, signed)
+            return lambda: answers
+        size = -(-len(signed) // self._workers)
         try:
-            return [ok for future in futures for ok in future.result()]
-        except BrokenProcessPool:  # a worker died (killed, out of memory): check them here
-            _processes.cache_clear()
-            return good_signatures(public_key_raw, signed)
+            if self._executor is None:
+                spawn = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(self._workers, mp_context=spawn)
+            futures: list[Future[list[bool]]] = [
+                self._executor.submit(good_signatures, public_key_raw, signed[at : at + size])
+                for at in range(0, len(signed), size)
+            ]
+        except (BrokenProcessPool, OSError, RuntimeError):
+            self.close()
+            answers = good_signatures(public_key_raw, signed)
+            return lambda: answers
 
-    return answers_of
+        def answers_of() -> list[bool]:
+            try:
+                return [ok for future in futures for ok in future.result()]
+            except BrokenProcessPool:  # a worker died (killed, out of memory): check here
+                self.close()
+                return good_signatures(public_key_raw, signed)
+
+        return answers_of
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> SignatureWorkers:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 # --- a device's chain checked ahead of its walk -----------------------------------------
@@ -103,16 +121,22 @@ class AheadVerifier(Verifier):
     stays flat however long the chain."""
 
     CHUNK = 1024
-    DEPTH = 2
+    DEPTH = 12
 
-    def __init__(self, public_key_raw: bytes, device_id: str) -> None:
+    def __init__(
+        self, public_key_raw: bytes, device_id: str, workers: SignatureWorkers | None = None
+    ) -> None:
         super().__init__(public_key_raw, device_id)
         self._public_key_raw = public_key_raw
-        self._good: set[tuple[bytes, bytes]] = set()  # (data, signature) found good ahead
+        self._workers = workers or SignatureWorkers(1)
+        # (data, signature) found good ahead, in the walk's order: the very objects of the
+        # rows handed on, so a row is matched by identity, without hashing its bytes
+        self._good: deque[tuple[bytes, bytes]] = deque()
 
     def signature_ok(self, data: bytes, sig: bytes) -> bool:
-        if (data, sig) in self._good:
-            self._good.discard((data, sig))
+        good = self._good  # the walk asks in order: a bad row is not there, and is checked
+        if good and good[0][0] is data and good[0][1] is sig:
+            good.popleft()
             return True
         return super().signature_ok(data, sig)
 
@@ -133,11 +157,11 @@ class AheadVerifier(Verifier):
 
     def _send(self, chunk: list[Row]) -> _Flight:
         signed = [(row.data, row.sig) for row in chunk]
-        return chunk, signed, good_signatures_later(self._public_key_raw, signed)
+        return chunk, signed, self._workers.later(self._public_key_raw, signed)
 
     def _receive(self, flight: _Flight) -> list[Row]:
         chunk, signed, signatures = flight
-        self._good.update(pair for pair, ok in zip(signed, signatures(), strict=True) if ok)
+        self._good.extend(pair for pair, ok in zip(signed, signatures(), strict=True) if ok)
         return chunk
 
 

@@ -189,7 +189,7 @@ class Unsealer:
             )
         try:
             aead = self._session(key, fingerprint, sealed["wrap"], record.device)
-            ct = base64.b64decode(sealed["ct"], validate=True)
+            ct = binascii.a2b_base64(sealed["ct"], strict_mode=True)
             info = _info(record.device, record.seq, record.kind.value)
             plain = aead.decrypt(ct[:NONCE_BYTES], ct[NONCE_BYTES:], info)
         except (SealError, InvalidTag, binascii.Error, ValueError):
