@@ -258,6 +258,7 @@ def test_signatures_checked_by_worker_processes_name_a_bad_one_as_the_walk_would
     from web import parallel
 
     monkeypatch.setattr(parallel, "PARALLEL_FROM", 4)  # this short ledger: chunks of 16
+    monkeypatch.setattr(parallel, "SPAWN_AFTER", 16)  # the first chunk on threads, then processes
     monkeypatch.setattr(parallel.AheadVerifier, "CHUNK", 16)
     key, rows = ledger(tmp_path / "k", 0)
     bad = rows[30]

@@ -9,6 +9,7 @@ import re
 
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from tests.web_helpers import csrf_token, login
 from web import db
@@ -69,8 +70,8 @@ def scale_of(app, office_id: int) -> list[tuple[str, str, str]]:
 
 
 def one(app, model, **where):
-    with app.app_context():
-        return db.session().scalar(select(model).filter_by(**where))
+    with app.app_context():  # every column loaded: the row is read after its session ends
+        return db.session().scalar(select(model).filter_by(**where).options(undefer("*")))
 
 
 def test_an_administrator_builds_the_tree_an_office_and_its_committee(site) -> None:

@@ -27,6 +27,7 @@ from hom_phieu.ledger.verify import Row, Verifier, good_signatures
 T = TypeVar("T")
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 PARALLEL_FROM = 64  # fewer items are not worth the hand-off
+SPAWN_AFTER = 20_000  # an opening's first records go to threads: a process costs ~0.3 s to start
 
 
 def parallel_signatures(check: Callable[[T], bool], items: Sequence[T]) -> list[bool]:
@@ -59,7 +60,8 @@ def _pool() -> ThreadPoolExecutor:
 
 class SignatureWorkers:
     """Worker processes checking (data, signature) pairs for one opening: started only
-    when a chunk is worth it (a test's short ledgers never start them), spawned, not forked
+    once the opening has handed :data:`SPAWN_AFTER` records (before that, and for a
+    month of a commune, threads check them at no start-up cost), spawned, not forked
     (the server's threads may hold locks a fork would copy held), and stopped when the
     opening ends (use it as a context manager): a pool left running would keep a process
     that opened a box, itself a worker of another pool, from ever exiting."""
@@ -67,6 +69,7 @@ class SignatureWorkers:
     def __init__(self, workers: int = WORKERS) -> None:
         self._workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self._handed = 0  # records checked so far: processes only for a long opening
 
     def later(
         self, public_key_raw: bytes, signed: Sequence[tuple[bytes, bytes]]
@@ -77,6 +80,13 @@ class SignatureWorkers:
             answers = good_signatures(public_key_raw, signed)
             return lambda: answers
         size = -(-len(signed) // self._workers)
+        self._handed += len(signed)
+        if self._executor is None and self._handed <= SPAWN_AFTER:  # threads, at no start-up
+            threads = [
+                _pool().submit(good_signatures, public_key_raw, signed[at : at + size])
+                for at in range(0, len(signed), size)
+            ]
+            return lambda: [ok for future in threads for ok in future.result()]
         try:
             if self._executor is None:
                 spawn = multiprocessing.get_context("spawn")
