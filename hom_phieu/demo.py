@@ -154,7 +154,7 @@ def _demo_keys(counter_id: int, cards_file: Path) -> Path | None:
     from hom_phieu.clock import box_of
     from web import db
     from web.box_keys import Holder, current_key, deal_box_keys
-    from web.ceremony_calendar import box_label, next_box
+    from web.ceremony_calendar import box_label, boxes_from
     from web.clock import now_ms
     from web.labels import COMMITTEE_ROLE_LABELS, label
     from web.models import CommitteeMember, Counter, Office, User
@@ -173,10 +173,7 @@ def _demo_keys(counter_id: int, cards_file: Path) -> Path | None:
             .order_by(CommitteeMember.id)
         )
     ]
-    boxes = [box]
-    for _month in range(11):
-        boxes.append(next_box(boxes[-1]))
-    dealt = deal_box_keys(session, office, boxes, KEY_THRESHOLD, holders, None)
+    dealt = deal_box_keys(session, office, boxes_from(box, 12), KEY_THRESHOLD, holders, None)
     title = _("Share cards of the box keys of {office} (demo): keep each card private; any "
               "{k} members open a box.")  # fmt: skip
     lines = [title.format(office=office.name, k=KEY_THRESHOLD), ""]

@@ -46,3 +46,22 @@ def chromium_page(width: int = 1000, height: int = 800) -> Iterator:
             yield page
         finally:
             browser.close()
+
+
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    """Log in through the login page and wait for the front page."""
+    page.goto(base_url + "login")
+    page.get_by_label("Tên tài khoản").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
+
+
+def confirm_on_screen(page, members, password: str, code: str) -> None:
+    """Each (username, name, role) of ``members`` confirms on the ceremony's screen."""
+    for username, name, _role in members:
+        page.get_by_label("Tên tài khoản", exact=True).fill(username)
+        page.get_by_label("Mật khẩu", exact=True).fill(password)
+        page.get_by_label("Mã xác nhận", exact=True).fill(code)
+        page.get_by_role("button", name="Xác nhận").click()
+        page.get_by_text(f"{name} đã xác nhận.").wait_for()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium_page, needs_chromium
+from tests.browser import chromium_page, confirm_on_screen, log_in, needs_chromium
 from tests.ceremony_helpers import CODE, give_code
 from tests.web_helpers import PASSWORD, create_account, seed
 from tests.web_process import WebProcess
@@ -48,20 +48,11 @@ def server(isolated_home: Path):
 @needs_chromium
 def test_the_secretary_runs_the_ceremony_in_a_browser(server: WebProcess) -> None:
     with chromium_page() as page:
-        page.goto(server.url + "login")
-        page.get_by_label("Tên tài khoản").fill("thu-ky")
-        page.get_by_label("Mật khẩu").fill(PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
-        page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
+        log_in(page, server.url, "thu-ky", PASSWORD)
         page.goto(f"{server.url}offices/{server.office_id}/boxes/2026-10")
         assert page.get_by_role("heading", name="Hòm phiếu tháng 10/2026").is_visible()
         page.get_by_role("button", name="Bắt đầu mở hòm phiếu").click()
-        for username, name, _role in MEMBERS[:3]:
-            page.get_by_label("Tên tài khoản", exact=True).fill(username)
-            page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
-            page.get_by_label("Mã xác nhận", exact=True).fill(CODE)
-            page.get_by_role("button", name="Xác nhận").click()
-            page.get_by_text(f"{name} đã xác nhận.").wait_for()
+        confirm_on_screen(page, MEMBERS[:3], PASSWORD, CODE)
         confirmed = page.locator("#confirmations li")
         assert confirmed.count() == 3
         assert "Lãnh đạo UBND" in confirmed.first.inner_text()

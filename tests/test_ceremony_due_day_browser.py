@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium_page, needs_chromium
+from tests.browser import chromium_page, confirm_on_screen, log_in, needs_chromium
 from tests.ceremony_helpers import CODE, MEMBERS
 from tests.test_ceremony_e2e import pdf_text
 from tests.web_helpers import PASSWORD
@@ -45,21 +45,12 @@ def server(isolated_home: Path, tmp_path: Path):
 @needs_chromium
 def test_the_due_day_ceremony_end_to_end(server: WebProcess) -> None:
     with chromium_page() as page:
-        page.goto(server.url + "login")
-        page.get_by_label("Tên tài khoản").fill("thu-ky")
-        page.get_by_label("Mật khẩu").fill(PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
-        page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
+        log_in(page, server.url, "thu-ky", PASSWORD)
         box_url = f"{server.url}offices/{server.office_id}/boxes/{BOX}"
         page.goto(box_url)
         assert page.locator("#start-reason").count() == 0  # the due day: no reason asked
         page.get_by_role("button", name="Bắt đầu mở hòm phiếu").click()
-        for username, name, _role in MEMBERS[:3]:
-            page.get_by_label("Tên tài khoản", exact=True).fill(username)
-            page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
-            page.get_by_label("Mã xác nhận", exact=True).fill(CODE)
-            page.get_by_role("button", name="Xác nhận").click()
-            page.get_by_text(f"{name} đã xác nhận.").wait_for()
+        confirm_on_screen(page, MEMBERS[:3], PASSWORD, CODE)
         page.get_by_label("Số hồ sơ đã trả kết quả trong tháng (không bắt buộc)").fill("8")
         page.get_by_role("button", name="Xem lại trước khi mở hòm").click()
         review = page.locator("#review")

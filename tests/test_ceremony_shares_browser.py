@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium_page, needs_chromium
+from tests.browser import chromium_page, confirm_on_screen, log_in, needs_chromium
 from tests.ceremony_helpers import CODE, MEMBERS, give_code
 from tests.web_helpers import PASSWORD, create_account, seed
 from tests.web_process import WebProcess
@@ -54,19 +54,10 @@ def server(isolated_home: Path):
 @needs_chromium
 def test_three_members_type_their_shares_and_the_box_opens(server: WebProcess) -> None:
     with chromium_page() as page:
-        page.goto(server.url + "login")
-        page.get_by_label("Tên tài khoản").fill("thu-ky")
-        page.get_by_label("Mật khẩu").fill(PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
-        page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
+        log_in(page, server.url, "thu-ky", PASSWORD)
         page.goto(f"{server.url}offices/{server.office_id}/boxes/{BOX}")
         page.get_by_role("button", name="Bắt đầu mở hòm phiếu").click()
-        for username, name, _role in (MEMBERS[0], MEMBERS[1], MEMBERS[4]):
-            page.get_by_label("Tên tài khoản", exact=True).fill(username)
-            page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
-            page.get_by_label("Mã xác nhận", exact=True).fill(CODE)
-            page.get_by_role("button", name="Xác nhận").click()
-            page.get_by_text(f"{name} đã xác nhận.").wait_for()
+        confirm_on_screen(page, [MEMBERS[0], MEMBERS[1], MEMBERS[4]], PASSWORD, CODE)
         page.get_by_role("button", name="Xem lại trước khi mở hòm").click()
         assert server.fingerprint in page.inner_text("#shares")
         # Two shares only: refused, the box stays sealed and the fields come back empty.

@@ -64,13 +64,21 @@ class TicketRule:
         """The channel of a VOTE's ``body`` cast at ``wall_ms``."""
         if body.get("channel") != Channel.PHONE:
             return BallotChannel.BUTTON
-        code = body.get("ticket")
-        if body.get("source") != "ticket" or not isinstance(code, str) or code in self._used:
+        code = ticket_code(body)
+        if code is None or code in self._used:
             return BallotChannel.PHONE_SCREEN
         if ticket_problem(self._lookup(code), str(body.get("clerk")), wall_ms) is not None:
             return BallotChannel.PHONE_SCREEN
         self._used.add(code)
         return BallotChannel.PHONE_TICKET
+
+
+def ticket_code(body: Mapping[str, Any]) -> str | None:
+    """The ticket code a phone answer came with (None: not a phone answer from a ticket)."""
+    code = body.get("ticket")
+    if body.get("channel") != Channel.PHONE or body.get("source") != "ticket":
+        return None
+    return code if isinstance(code, str) else None
 
 
 def ticket_problem(

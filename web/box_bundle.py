@@ -16,7 +16,8 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hom_phieu.ledger.records import Channel, Kind, decode
+from hom_phieu.ledger.records import Kind, decode
+from web.ballot_channels import ticket_code
 from web.box_count import DeviceRef, HeldRow
 from web.bundle_format import BundleDevice, BundleKey, CountedBefore, Manifest, write_bundle
 from web.minutes import Minutes
@@ -135,12 +136,8 @@ def _tickets_needed(
 
 def _ticket(row: HeldRow) -> list[str]:
     record = decode(row.data)
-    body = record.body
-    if record.kind is Kind.VOTE and body.get("channel") == Channel.PHONE:
-        code = body.get("ticket")
-        if body.get("source") == "ticket" and isinstance(code, str):
-            return [code]
-    return []
+    code = ticket_code(record.body) if record.kind is Kind.VOTE else None
+    return [code] if code is not None else []
 
 
 def _published_keys(session: Session, office_id: int, box: str) -> tuple[BundleKey, ...]:

@@ -38,7 +38,7 @@ class HeldRow(Row):
     box: str = ""
     office_id: int = 0
     received_ms: int | None = None  # when it reached the server (web.clock_ahead)
-    kind: str = ""  # the stored kind column ("": not known): which rows to open ahead
+    kind: str = ""  # the stored kind column ("": not known), as the bundle files it
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from hom_phieu.ledger.box_key import BoxPrivateKey, BoxPublicKey, SealError, new
 from hom_phieu.ledger.key_shares import ShareError
 from hom_phieu.ledger.opinion import KeyRing
 from web import clock
-from web.ceremony_calendar import next_box
+from web.ceremony_calendar import boxes_from
 from web.models import Office, Unit
 from web.models_seal import BoxKey, KeyShare
+from web.unit_calendar import unit_chain
 
 MONTHS_AHEAD = 12  # how far ahead a kiosk is given box keys (offline for weeks, still sealing)
 ESCROW_ROLE = "escrow"
@@ -174,14 +175,12 @@ def current_key(session: Session, office_id: int, box: str) -> BoxKey | None:
 
 def escrow_key_for(session: Session, unit_id: int, exact: bool = False) -> BoxKey | None:
     """The escrow key of ``unit_id`` or of the nearest unit above it that has one."""
-    unit = session.get(Unit, unit_id)
-    while unit is not None:
+    for unit in unit_chain(session, unit_id):
         key = session.scalar(
             select(BoxKey).where(BoxKey.purpose == BoxKey.ESCROW, BoxKey.unit_id == unit.id)
         )
         if key is not None or exact:
             return key
-        unit = unit.parent
     return None
 
 
@@ -189,11 +188,7 @@ def office_keyring(session: Session, office: Office, at: datetime | None = None)
     """The public keys an office's devices seal to: each box's key from last month (a
     kiosk whose clock is behind) to :data:`MONTHS_AHEAD` months on, and the escrow key."""
     now_ms = int((at or clock.now()).timestamp() * 1000)
-    first = box_of(now_ms - 31 * 86_400_000)  # last month
-    boxes, box = [first], first
-    for _month in range(MONTHS_AHEAD + 1):
-        box = next_box(box)
-        boxes.append(box)
+    boxes = boxes_from(box_of(now_ms - 31 * 86_400_000), MONTHS_AHEAD + 2)  # from last month
     keys = session.scalars(
         select(BoxKey).where(
             BoxKey.office_id == office.id, BoxKey.box.in_(boxes), BoxKey.retired_at.is_(None)
@@ -206,12 +201,17 @@ def office_keyring(session: Session, office: Office, at: datetime | None = None)
     )
 
 
+def share_of(key: BoxKey, mnemonic: str) -> KeyShare | None:
+    """Which of ``key``'s cards a share's words are (None: not one of them)."""
+    digest = key_shares.digest(mnemonic, key.fingerprint)
+    return next((share for share in key.shares if share.digest == digest), None)
+
+
 def card_of(key: BoxKey, text: str) -> tuple[key_shares.ShareInfo, KeyShare]:
     """One typed share read, and which of ``key``'s cards it is; raises :class:`ShareError`
     naming a wrong word, or saying it is a card of another key."""
     info = key_shares.read(text)
-    digest = key_shares.digest(info.mnemonic, key.fingerprint)
-    row = next((share for share in key.shares if share.digest == digest), None)
+    row = share_of(key, info.mnemonic)
     if row is None:
         raise ShareError(_("this share is not one of the cards of key {key}").format(
             key=key.fingerprint))  # fmt: skip

@@ -35,6 +35,14 @@ def next_box(box: str) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
+def boxes_from(first: str, count: int) -> list[str]:
+    """``count`` boxes (months) in a row, from ``first`` on."""
+    boxes = [first]
+    while len(boxes) < count:
+        boxes.append(next_box(boxes[-1]))
+    return boxes
+
+
 def box_label(box: str) -> str:
     """``"2026-11"`` → ``"11/2026"`` (how people write a month)."""
     year, month = parse_box(box)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, ngettext
@@ -56,19 +56,19 @@ def box_seal(session: Session, office: Office, box: str) -> BoxSeal:
     return BoxSeal(current_key(session, office.id, box), escrow_key_for(session, office.unit_id))
 
 
-def earlier_keys(session: Session, office_id: int, box: str) -> dict[str, BoxPrivateKey]:
-    """The keys of the office's boxes opened before (published at their opening): the late
-    ballots of those boxes are counted in this opening's supplements."""
-    published = session.scalars(
-        select(BoxKey).where(
-            BoxKey.office_id == office_id,
-            BoxKey.box != box,
-            BoxKey.published_master.is_not(None),
-        )
+def _published(office_id: int, box: str) -> Select[tuple[BoxKey]]:
+    """The keys of the office's boxes opened before (published at their opening)."""
+    return select(BoxKey).where(
+        BoxKey.office_id == office_id, BoxKey.box != box, BoxKey.published_master.is_not(None)
     )
+
+
+def earlier_keys(session: Session, office_id: int, box: str) -> dict[str, BoxPrivateKey]:
+    """The keys of the office's boxes opened before: the late ballots of those boxes are
+    counted in this opening's supplements."""
     return {
         key.fingerprint: BoxPrivateKey.from_master(key.published_master)
-        for key in published
+        for key in session.scalars(_published(office_id, box))
         if key.published_master is not None
     }
 
@@ -104,7 +104,9 @@ def seal_keys(session: Session, opening: Opening, preview: bool) -> SealKeys:
     return SealKeys(
         box=seal.key.fingerprint if seal.key is not None else None,
         escrow=seal.escrow.fingerprint if seal.escrow is not None else None,
-        earlier=frozenset(earlier_keys(session, opening.office_id, opening.box)),
+        earlier=frozenset(  # fingerprints only: no key derived for the preview
+            key.fingerprint for key in session.scalars(_published(opening.office_id, opening.box))
+        ),
         named=named,
     )
 

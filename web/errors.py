@@ -78,11 +78,7 @@ def http_error(exc: HTTPException) -> HTTPException | tuple[Response | str, int]
     if request.path.startswith("/api/"):
         return _answer(status, _api_code(status), _reason(exc))
     headers = {k: v for k, v in exc.get_headers() if k in ("Retry-After", "Allow")}
-    page = render_template(
-        "error.html", status=status, title=_title(status), reason=_reason(exc),
-        citizen=request.path.startswith(CITIZEN_PREFIXES),
-    )  # fmt: skip
-    return page, status, headers
+    return _page(status, _reason(exc)), status, headers
 
 
 def internal_error(exc: InternalServerError) -> tuple[Response | str, int]:
@@ -166,8 +162,12 @@ def disk_full(exc: OperationalError) -> bool:
 def _answer(status: int, error: ErrorCode, reason: str) -> tuple[Response | str, int]:
     if request.path.startswith("/api/"):
         return jsonify(ErrorAnswer(error, reason).to_json()), status
-    page = render_template(
+    return _page(status, reason), status
+
+
+def _page(status: int, reason: str) -> str:
+    """The product's error page, its way back chosen by who asked (a citizen or staff)."""
+    return render_template(
         "error.html", status=status, title=_title(status), reason=reason,
         citizen=request.path.startswith(CITIZEN_PREFIXES),
     )  # fmt: skip
-    return page, status

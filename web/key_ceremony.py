@@ -39,7 +39,7 @@ from web import box_keys, clock, db, key_replacement
 from web.auth import audit, roles_required
 from web.box_keys import DealtKey, Holder
 from web.ceremony import _membership, _require_secretary, _secretary_of
-from web.ceremony_calendar import box_label, next_box
+from web.ceremony_calendar import box_label, boxes_from, next_box
 from web.committee_changes import lock_office
 from web.labels import COMMITTEE_ROLE_LABELS, label
 from web.manage.common import Form
@@ -47,6 +47,7 @@ from web.models import CommitteeRole, Office, Role, Unit
 from web.models_seal import BoxKey
 from web.opening import active_members
 from web.pages import office_or_404
+from web.unit_calendar import unit_chain
 
 bp = Blueprint("key_ceremony", __name__)
 # Who may read an office's keys page besides its committee members (in the unit's scope).
@@ -147,11 +148,7 @@ def _office_key_or_404(office: Office, key_id: int) -> BoxKey:
 
 def month_choices() -> list[tuple[str, str]]:
     """This month and the twelve after it (``YYYY-MM``, shown ``mm/yyyy``)."""
-    box, choices = box_of(clock.now_ms()), []
-    for _month in range(MAX_MONTHS + 1):
-        choices.append((box, box_label(box)))
-        box = next_box(box)
-    return choices
+    return [(box, box_label(box)) for box in boxes_from(box_of(clock.now_ms()), MAX_MONTHS + 1)]
 
 
 class DealForm(Form):
@@ -196,9 +193,7 @@ def _keys_of(office: Office) -> list[BoxKey]:
 
 def top_unit(unit: Unit) -> Unit:
     """The topmost unit above ``unit`` (its province)."""
-    while unit.parent is not None:
-        unit = unit.parent
-    return unit
+    return unit_chain(db.session(), unit.id)[-1]
 
 
 def _replaceable(office: Office) -> list[BoxKey]:
@@ -238,13 +233,6 @@ def office_keys(office_id: int) -> ResponseReturnValue:
     return _keys_page(_office_for_reader(office_id))
 
 
-def _months(first: str, count: int) -> list[str]:
-    boxes = [first]
-    while len(boxes) < count:
-        boxes.append(next_box(boxes[-1]))
-    return boxes
-
-
 @bp.post("/offices/<int:office_id>/keys/deal")
 @roles_required(Role.COMMITTEE)
 def deal(office_id: int) -> ResponseReturnValue:
@@ -257,7 +245,7 @@ def deal(office_id: int) -> ResponseReturnValue:
         return _keys_page(office, form, 400)
     session = db.session()
     lock_office(session, office.id)
-    holders, boxes = _holders(office), _months(form.first.data, form.months.data)
+    holders, boxes = _holders(office), boxes_from(form.first.data, form.months.data)
     if form.threshold.data > len(holders):
         form.threshold.errors.append(
             _("the committee has {n} active members: at most {n} can be needed").format(

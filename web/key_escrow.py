@@ -32,7 +32,7 @@ from web.key_ceremony import (
     read_back,
     read_back_page,
 )
-from web.manage.common import Form
+from web.manage.common import Form, unit_or_404
 from web.models import Role, Unit, User
 from web.models_seal import BoxKey
 from web.unit_tree import subtree
@@ -74,13 +74,6 @@ def candidates(unit: Unit) -> list[User]:
     )  # fmt: skip
 
 
-def _unit_or_404(unit_id: int) -> Unit:
-    unit = db.session().get(Unit, unit_id)
-    if unit is None:
-        abort(404)
-    return unit
-
-
 def _page(unit: Unit, form: EscrowForm | None = None, status: int = 200) -> ResponseReturnValue:
     key = box_keys.escrow_key_for(db.session(), unit.id, exact=True)
     above = None if key else box_keys.escrow_key_for(db.session(), unit.id)
@@ -92,8 +85,7 @@ def _page(unit: Unit, form: EscrowForm | None = None, status: int = 200) -> Resp
 @bp.get("/units/<int:unit_id>/escrow")
 @roles_required()
 def escrow(unit_id: int) -> ResponseReturnValue:
-    unit = _unit_or_404(unit_id)
-    require_unit(unit.id)
+    unit = unit_or_404(unit_id)
     return _page(unit)
 
 
@@ -101,8 +93,7 @@ def escrow(unit_id: int) -> ResponseReturnValue:
 @roles_required()
 def escrow_deal(unit_id: int) -> ResponseReturnValue:
     """An administrator over the unit deals its escrow key: the answer is the cards, once."""
-    unit = _unit_or_404(unit_id)
-    require_unit(unit.id)
+    unit = unit_or_404(unit_id)
     form = EscrowForm(unit)
     if not form.validate():
         return _page(unit, form, 400)
@@ -127,7 +118,7 @@ def escrow_deal(unit_id: int) -> ResponseReturnValue:
 
 def _escrow_key_for_reader(unit_id: int) -> tuple[Unit, BoxKey]:
     """The unit's escrow key, for an administrator over it or one of its holders."""
-    unit = _unit_or_404(unit_id)
+    unit = db.session().get(Unit, unit_id) or abort(404)
     key = box_keys.escrow_key_for(db.session(), unit.id, exact=True)
     holder = key is not None and any(s.user_id == current_user.id for s in key.shares)
     if not holder:

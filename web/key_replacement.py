@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from hom_phieu.i18n import _
 from hom_phieu.ledger import key_shares
 from hom_phieu.ledger.key_shares import MAX_MEMBERS, ShareError
-from web.box_keys import rebuild
+from web.box_keys import rebuild, share_of
 from web.ceremony_calendar import box_label
 from web.ceremony_seal import typed_shares
 from web.models_seal import BoxKey, KeyShare
@@ -73,8 +73,7 @@ def _whose(session: Session, office_id: int, mnemonic: str) -> str:
         select(BoxKey).where(BoxKey.office_id == office_id, BoxKey.purpose == BoxKey.BOX)
     )
     for key in keys:
-        digest = key_shares.digest(mnemonic, key.fingerprint)
-        if any(share.digest == digest for share in key.shares):
+        if share_of(key, mnemonic) is not None:
             month = _month(key)
             if key.retired_at is not None:
                 return _("it is a card of the retired key of {month}").format(month=month)
@@ -97,13 +96,10 @@ def _cards(
             info = key_shares.read(text)
         except ShareError as error:
             raise ShareError(f"{_label(n)}: {error}") from None
-        match = None
-        for key in replaced:
-            digest = key_shares.digest(info.mnemonic, key.fingerprint)
-            row = next((share for share in key.shares if share.digest == digest), None)
-            if row is not None:
-                match = key, row
-                break
+        match = next(
+            ((key, row) for key in replaced if (row := share_of(key, info.mnemonic)) is not None),
+            None,
+        )
         if match is None:
             raise ShareError(f"{_label(n)}: {_whose(session, office_id, info.mnemonic)}")
         key, row = match

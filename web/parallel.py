@@ -17,7 +17,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import TypeVar
@@ -31,22 +31,15 @@ SPAWN_AFTER = 20_000  # an opening's first records go to threads: a process cost
 
 
 def parallel_signatures(check: Callable[[T], bool], items: Sequence[T]) -> list[bool]:
-    """``check`` of every item, in order, spread over the cores."""
-    return signatures_later(check, items)()
-
-
-def signatures_later(check: Callable[[T], bool], items: Sequence[T]) -> Callable[[], list[bool]]:
-    """Start ``check`` of every item on the cores; call the result to wait for the answers
-    (in order), so that the caller can work on something else meanwhile."""
+    """``check`` of every item, in order, spread over the cores (threads)."""
     if len(items) < PARALLEL_FROM or WORKERS == 1:
-        answers = [check(item) for item in items]
-        return lambda: answers
+        return [check(item) for item in items]
     size = -(-len(items) // WORKERS)
     futures = [
         _pool().submit(_checked, check, items[start : start + size])
         for start in range(0, len(items), size)
     ]
-    return lambda: [ok for future in futures for ok in future.result()]
+    return [ok for future in futures for ok in future.result()]
 
 
 def _checked(check: Callable[[T], bool], items: Sequence[T]) -> list[bool]:
@@ -81,18 +74,10 @@ class SignatureWorkers:
             return lambda: answers
         size = -(-len(signed) // self._workers)
         self._handed += len(signed)
-        if self._executor is None and self._handed <= SPAWN_AFTER:  # threads, at no start-up
-            threads = [
-                _pool().submit(good_signatures, public_key_raw, signed[at : at + size])
-                for at in range(0, len(signed), size)
-            ]
-            return lambda: [ok for future in threads for ok in future.result()]
         try:
-            if self._executor is None:
-                spawn = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(self._workers, mp_context=spawn)
+            executor = self._executor_now()
             futures: list[Future[list[bool]]] = [
-                self._executor.submit(good_signatures, public_key_raw, signed[at : at + size])
+                executor.submit(good_signatures, public_key_raw, signed[at : at + size])
                 for at in range(0, len(signed), size)
             ]
         except (BrokenProcessPool, OSError, RuntimeError):
@@ -108,6 +93,15 @@ class SignatureWorkers:
                 return good_signatures(public_key_raw, signed)
 
         return answers_of
+
+    def _executor_now(self) -> Executor:
+        """Threads for an opening's first records (no start-up cost), then processes."""
+        if self._executor is None and self._handed <= SPAWN_AFTER:
+            return _pool()
+        if self._executor is None:
+            spawn = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self._workers, mp_context=spawn)
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
