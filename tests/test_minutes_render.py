@@ -59,13 +59,16 @@ def tally_of(clerks: dict[str, Counter[str]], devices: tuple[int, ...] = (1, 2))
     """A tally of button ballots whose totals, devices and channels agree with its clerks;
     the devices share each level half and half."""
     tally = Tally()
+    first: Counter[str] = Counter()  # each level's ballots left for the first device
+    for by_level in clerks.values():
+        first.update(by_level)
+    first = Counter({level: n // 2 for level, n in first.items()})
     for code, by_level in clerks.items():
-        tally.by_clerk[code].update(by_level)
-        tally.by_level.update(by_level)
-        tally.by_channel["button"].update(by_level)
-    for level, n in tally.by_level.items():
-        tally.by_device[devices[0]][level] += n // 2
-        tally.by_device[devices[-1]][level] += n - n // 2
+        for level, n in by_level.items():
+            taken = min(first[level], n)
+            first[level] -= taken
+            tally.by_cell[code, devices[0], "button"][level] += taken
+            tally.by_cell[code, devices[-1], "button"][level] += n - taken
     tally.votes = sum(tally.by_level.values())
     return tally
 

@@ -380,3 +380,22 @@ def test_one_in_the_servers_database_is_named_at_the_opening_and_never_counted(
     assert minutes["count"]["votes"] + unverified == sum(d["votes"] for d in minutes["devices"])
     by_level = minutes["count"]["by_level"]
     assert set(by_level) <= LEVELS and sum(by_level.values()) == minutes["count"]["votes"]
+
+
+def test_base64_fields_are_checked_exactly_as_their_pattern_says() -> None:
+    """The sealed part's base64 is checked by a byte table (for speed): it accepts exactly
+    what the pattern accepts, and names the fault of what it refuses."""
+    import random
+
+    from hom_phieu.ledger.grammar import BASE64
+
+    alphabet = "ABCxyz019+/=é -_\n"
+    picked = random.Random(7)
+    samples = ["", "=", "==", "A", "A=", "A==", "A===", "=A", "AB=C", "é", "AAAA", "A\n"]
+    samples += ["".join(picked.choices(alphabet, k=picked.randint(0, 8))) for _ in range(5000)]
+    assert BASE64.pattern is not None
+    for text in samples:
+        expected = BASE64.pattern.fullmatch(text) is not None
+        assert BASE64.fits(text) is expected, text
+        assert (BASE64.problem("body.sealed.ct", text) is None) is expected, text
+    assert not BASE64.fits(b"AAAA") and not BASE64.fits(None)

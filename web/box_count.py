@@ -13,7 +13,7 @@ earlier boxes nobody has opened, and the next box's OPEN zero report.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +31,7 @@ from web.parallel import AheadVerifier, SignatureWorkers
 LEVELS = tuple(level.value for level in Level)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HeldRow(Row):
     """A record as the server holds it: the signed bytes plus the server's own columns."""
 
@@ -66,24 +66,21 @@ class DeviceRef:
     counter_id: int | None = None  # the counter it is registered to (reports group by it)
 
 
+Cell = tuple[str, int, str]  # (clerk, device pk, channel)
+
+
 @dataclass(slots=True)
 class Tally:
     """Official ballots counted, by level and by clerk, device and channel; the phone
-    answers that are not official (:mod:`web.ballot_channels`) in ``unverified``, apart."""
+    answers that are not official (:mod:`web.ballot_channels`) in ``unverified``, apart.
+
+    Only the finest cells, (clerk, device, channel) -> levels, are counted ballot by
+    ballot (an opening adds a million); every other view is summed from them when read
+    (a box has a few hundred cells)."""
 
     votes: int = 0
-    by_level: Counter[str] = field(default_factory=Counter)
-    by_clerk: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    by_device: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    by_channel: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    # (clerk, channel) -> levels: each clerk's ballots channel by channel
-    by_clerk_channel: defaultdict[tuple[str, str], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
     # (clerk, device, channel) -> levels: the cells the reports read (web.result_cells)
-    by_cell: defaultdict[tuple[str, int, str], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
+    by_cell: defaultdict[Cell, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     # Phone answers: each detailed criterion's levels, and the comments (clerk, text).
     by_criterion: defaultdict[str, Counter[str]] = field(
@@ -91,6 +88,36 @@ class Tally:
     )
     comments: list[tuple[str, str]] = field(default_factory=list)
     unverified: Tally | None = None
+
+    def _summed(self, key: Callable[[Cell], Any]) -> defaultdict[Any, Counter[str]]:
+        views: defaultdict[Any, Counter[str]] = defaultdict(Counter)
+        for cell, levels in self.by_cell.items():
+            views[key(cell)].update(levels)
+        return views
+
+    @property
+    def by_level(self) -> Counter[str]:
+        levels: Counter[str] = Counter()
+        for cell_levels in self.by_cell.values():
+            levels.update(cell_levels)
+        return levels
+
+    @property
+    def by_clerk(self) -> defaultdict[str, Counter[str]]:
+        return self._summed(lambda cell: cell[0])
+
+    @property
+    def by_device(self) -> defaultdict[int, Counter[str]]:
+        return self._summed(lambda cell: cell[1])
+
+    @property
+    def by_channel(self) -> defaultdict[str, Counter[str]]:
+        return self._summed(lambda cell: cell[2])
+
+    @property
+    def by_clerk_channel(self) -> defaultdict[tuple[str, str], Counter[str]]:
+        """(clerk, channel) -> levels: each clerk's ballots channel by channel."""
+        return self._summed(lambda cell: (cell[0], cell[2]))
 
     def add(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
         """Count a ballot whose body is in clear (format 1, or opened with the box key)."""
@@ -102,20 +129,14 @@ class Tally:
             self.add_ballot(device_pk, body, channel)
 
     def add_ballot(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
-        level = body["level"]
         self.votes += 1
-        self.by_level[level] += 1
-        self.by_clerk[body["clerk"]][level] += 1
-        self.by_device[device_pk][level] += 1
-        self.by_channel[channel.value][level] += 1
-        self.by_clerk_channel[body["clerk"], channel.value][level] += 1
-        self.by_cell[body["clerk"], device_pk, channel.value][level] += 1
+        self.by_cell[body["clerk"], device_pk, channel.value][body["level"]] += 1
         criteria = body.get("criteria")
-        if isinstance(criteria, dict):
+        if criteria is not None:  # (the grammar vouched: an object of levels)
             for criterion, answer in criteria.items():
                 self.by_criterion[criterion][answer] += 1
         comment = body.get("comment")
-        if isinstance(comment, str) and comment:
+        if comment:
             self.comments.append((body["clerk"], comment))
 
 

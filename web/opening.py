@@ -9,11 +9,12 @@ benchmark all open boxes the same way. The minutes are a :class:`web.minutes.Min
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import Connection, Select, func, select, union
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, language
@@ -179,8 +180,8 @@ def devices_of(session: Session, office_id: int) -> list[DeviceRef]:
 
 def rows_of(session: Session, device_pk: int, after_seq: int = 0) -> Iterator[HeldRow]:
     """A device's records after ``after_seq`` in sequence order, streamed from the
-    database."""
-    result = session.execute(
+    database (through the session's connection, not the ORM: plain rows, for a million)."""
+    query = (
         select(
             LedgerRecord.seq,
             LedgerRecord.data,
@@ -192,11 +193,28 @@ def rows_of(session: Session, device_pk: int, after_seq: int = 0) -> Iterator[He
         )
         .where(LedgerRecord.device_pk == device_pk, LedgerRecord.seq > after_seq)
         .order_by(LedgerRecord.seq)
-        .execution_options(yield_per=2000)
     )
-    for seq, data, sig, box, office_id, received_at, kind in result:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows: Iterable[Any] = _binary_rows(connection, query, f"rows_of_{device_pk}")
+    else:
+        rows = connection.execute(query.execution_options(yield_per=2000))
+    for seq, data, sig, box, office_id, received_at, kind in rows:
         arrived = received_ms(received_at)
         yield HeldRow(seq, bytes(data), bytes(sig), box, office_id, arrived, kind)
+
+
+def _binary_rows(connection: Connection, query: Select[Any], name: str) -> Iterator[Any]:
+    """``query``'s rows from PostgreSQL in its binary format, through a server-side cursor:
+    in text, each record's bytes come as hex that the server writes and the client reads
+    back (twice the bytes, and half the CPU of a million-record opening's fetch)."""
+    compiled = query.compile(dialect=connection.dialect)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor(name=name, binary=True) as cursor:
+        cursor.itersize = 2000
+        cursor.execute(str(compiled), compiled.params)
+        yield from cursor
 
 
 def _already_counted(session: Session, office_id: int) -> dict[int, dict[str, int]]:

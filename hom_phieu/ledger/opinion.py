@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from hom_phieu.i18n import _
 from hom_phieu.ledger.box_key import BoxPrivateKey, BoxPublicKey, SealError
-from hom_phieu.ledger.grammar import clear_body_problem
+from hom_phieu.ledger.grammar import SEALED_FIELDS, opinion_problem
 from hom_phieu.ledger.records import Kind, Record, canonical_bytes
 
 SEALED = "sealed"
@@ -45,10 +45,9 @@ SESSION_OPINIONS = 64  # opinions sealed under one session key before a new one 
 NONCE_BYTES = 12
 SESSION_KEY_BYTES = 32
 UNWRAPPED_KEPT = 4096  # session keys an opening keeps unwrapped at a time
-# The fields each kind seals (when present).
+# The fields each kind seals (when present): what its sealed grammar lacks.
 OPINION_FIELDS: dict[Kind, tuple[str, ...]] = {
-    Kind.VOTE: ("level", "button", "criteria", "comment"),
-    Kind.REFUSED: ("button",),
+    kind: tuple(sorted(names)) for kind, names in SEALED_FIELDS.items()
 }
 
 
@@ -188,9 +187,10 @@ class Unsealer:
                 fingerprint,
             )
         try:
-            aead = self._session(key, fingerprint, sealed["wrap"], record.device)
+            device = record.fields["device"]
+            aead = self._session(key, fingerprint, sealed["wrap"], device)
             ct = binascii.a2b_base64(sealed["ct"], strict_mode=True)
-            info = _info(record.device, record.seq, record.kind.value)
+            info = _info(device, record.seq, record.fields["kind"])  # (kind.value: slower)
             plain = aead.decrypt(ct[:NONCE_BYTES], ct[NONCE_BYTES:], info)
         except (SealError, InvalidTag, binascii.Error, ValueError):
             raise OpinionError(
@@ -201,14 +201,14 @@ class Unsealer:
             taken = orjson.loads(plain.rstrip(b" "))
         except orjson.JSONDecodeError:
             taken = None
-        names = OPINION_FIELDS.get(record.kind, ())
-        if not isinstance(taken, dict) or any(name not in names for name in taken):
+        if type(taken) is not dict:
             raise OpinionError(_("the sealed part holds no opinion"), fingerprint)
-        clear = {name: value for name, value in body.items() if name != SEALED}
-        opened = {**clear, **taken}
-        problem = clear_body_problem(record.kind, opened)
+        problem = opinion_problem(record.kind, taken)
         if problem is not None:
             raise OpinionError(problem, fingerprint)
+        opened = dict(body)
+        del opened[SEALED]
+        opened.update(taken)
         return opened
 
 

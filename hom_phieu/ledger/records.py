@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -97,6 +97,7 @@ HEADER_TYPES: dict[str, type] = {
     "mono_ns": int,
 }
 HEADER_FIELDS = tuple(HEADER_TYPES)
+HEADER_FIELDS_AND_BODY = (*HEADER_FIELDS, "body")
 
 
 class RecordFormatError(ValueError):
@@ -124,19 +125,22 @@ def _encode(obj: Mapping[str, Any]) -> bytes:
 _TIME_QUALITIES = frozenset(q.value for q in TimeQuality)
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _reject_floats(value: Any) -> None:
-    # Iterative, with exact type checks, containers only on the stack: this runs for
-    # every record verified, and recursion or isinstance against the collections ABCs
-    # cost more than the JSON parsing itself.
+    # Iterative, containers only on the stack, each container's types read in one C call
+    # (``set(map(type, …))``): this runs for every record verified, and a loop over its
+    # values in Python cost as much as the JSON parsing itself.
     pending = [value]
     while pending:
         item = pending.pop()
-        for inner in item.values() if type(item) is dict else item:
-            kind = type(inner)
-            if kind is float:
-                raise RecordFormatError("floats have no canonical form; use integers")
-            if kind is dict or kind is list or kind is tuple:
-                pending.append(inner)
+        values = item.values() if type(item) is dict else item
+        kinds = set(map(type, values))
+        if float in kinds:
+            raise RecordFormatError("floats have no canonical form; use integers")
+        if dict in kinds or list in kinds or tuple in kinds:
+            pending.extend(inner for inner in values if type(inner) in _CONTAINERS)
 
 
 def record_hash(data: bytes) -> str:
@@ -144,14 +148,14 @@ def record_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """A decoded record. ``data`` is the exact signed byte string; ``hash`` its SHA-256.
 
     Decoding vouches for the header's types (the casts below); the values and the body
     are vouched for only once the grammar passed (``Verifier.check_rule``). The header
     fields every rule reads are kept as attributes, read once (an opening reads each of
-    them a dozen times for each of a million records)."""
+    them a dozen times for each of a million records). A named tuple: immutable, and
+    made four times faster than a frozen dataclass (an opening makes a million)."""
 
     data: bytes
     fields: Mapping[str, Any]
@@ -196,33 +200,56 @@ class Record:
         return cast(int, self.fields["mono_ns"])
 
 
+_HEADER_VALUES = itemgetter(*HEADER_FIELDS, "body")
+_HEADER_VALUE_TYPES = (*HEADER_TYPES.values(), dict)
+_KINDS = {kind.value: kind for kind in Kind}
+_HEADER_NAMES = frozenset(HEADER_FIELDS_AND_BODY)
+
+
 def decode(data: bytes) -> Record:
     """Parse and check the shape of a record; raises RecordFormatError naming the fault."""
     try:
         fields = orjson.loads(data)
     except orjson.JSONDecodeError as exc:  # bad UTF-8 or JSON, a lone surrogate, nesting
         raise RecordFormatError(f"not valid JSON: {str(exc)[:200]}") from None
+    # The usual record passes every check below at once (an opening decodes a million);
+    # any other goes through them one by one, to be told what is wrong.
+    if type(fields) is dict and fields.keys() >= _HEADER_NAMES:
+        values = _HEADER_VALUES(fields)
+        if (
+            tuple(map(type, values)) == _HEADER_VALUE_TYPES
+            and values[0] in FORMAT_VERSIONS
+            and values[4] in _KINDS
+            and values[7] in _TIME_QUALITIES
+        ):
+            _reject_floats(fields)
+            if _encode(fields) == data:
+                kind, seq, box, wall_ms = _KINDS[values[4]], values[2], values[5], values[6]
+                return Record(data, fields, record_hash(data), kind, seq, box, wall_ms, values[10])
+    _shape_fault(fields)
+    raise RecordFormatError("not in canonical encoding")
+
+
+def _shape_fault(fields: Any) -> None:
+    """Raise RecordFormatError naming what is wrong with the decoded ``fields``."""
     if not isinstance(fields, dict):
         raise RecordFormatError("not a JSON object")
     _reject_floats(fields)  # (orjson reads a number beyond 64 bits as a float too)
     if type(fields.get("v")) is not int or fields["v"] not in FORMAT_VERSIONS:
         raise RecordFormatError(f"unknown format version {fields.get('v')!r}")
-    missing = [name for name in (*HEADER_FIELDS, "body") if name not in fields]
+    missing = [name for name in HEADER_FIELDS_AND_BODY if name not in fields]
     if missing:
         raise RecordFormatError(f"missing fields: {', '.join(missing)}")
     for name, expected in HEADER_TYPES.items():  # before any lookup: a list is unhashable
         if type(fields[name]) is not expected:  # exact: a boolean is no integer here
             what = "an integer" if expected is int else "a string"
             raise RecordFormatError(f"field {name} is not {what}")
-    if fields["kind"] not in Kind.__members__:
+    if fields["kind"] not in _KINDS:
         raise RecordFormatError(f"unknown kind {fields['kind'][:20]!r}")
     if fields["tq"] not in _TIME_QUALITIES:
         raise RecordFormatError(f"unknown time quality {fields['tq'][:20]!r}")
     if not isinstance(fields["body"], dict):
         raise RecordFormatError("body is not an object")
-    if _encode(fields) != data:
-        raise RecordFormatError("not in canonical encoding")
-    return Record.of(data, fields)
 
 
 # --- receipt codes -------------------------------------------------------------------
