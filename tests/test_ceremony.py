@@ -15,6 +15,7 @@ from tests.ceremony_helpers import (
     minutes_of,
     october_kiosk,
     post_form,
+    review_token_of,
 )
 from tests.web_helpers import csrf_token, login
 from web import db as web_db
@@ -66,6 +67,35 @@ def test_the_committee_opens_a_box_and_the_count_is_exactly_what_was_pressed(app
 
 
 BUTTONS_LEVELS = tuple(level.value for level in Level)
+
+
+def test_the_box_opens_only_with_the_figures_of_the_summary_read(app, client, tmp_path):
+    """The secretary's browser posts the opening: figures changed after the summary (fewer
+    dossiers for a higher participation rate, another reason) are refused, nothing opens."""
+    october_kiosk(app, client, tmp_path)
+    as_secretary(client)
+    assert post_form(client, app, "2026-10", "start").status_code == 302
+    for username in ("chu-tich", "mttq", "thu-ky"):
+        assert confirm(client, app, "2026-10", username).status_code == 302
+    figures = {"dossiers_returned": "20", "warnings_reason": "Đã kiểm tra camera"}
+    page = client.get(box_url(app, "2026-10"))
+    summary = client.post(box_url(app, "2026-10", "review"),
+                          data={**figures, "csrf_token": csrf_token(page.text)})  # fmt: skip
+    assert summary.status_code == 200
+    token = review_token_of(summary.text)
+    for changed in ({"dossiers_returned": "16"}, {"warnings_reason": "Không sao"},
+                    {"dossiers_returned": ""}):  # fmt: skip
+        refused = post_form(client, app, "2026-10", "open", **{**figures, **changed},
+                            review_token=token)  # fmt: skip
+        assert refused.status_code == 400 and "summary the committee read" in refused.text
+    forged = post_form(client, app, "2026-10", "open", **figures, review_token=token[:-2] + "xx")
+    assert forged.status_code == 400
+    with app.app_context():
+        opening = web_db.session().scalar(select(Opening).where(Opening.box == "2026-10"))
+        assert opening is not None and opening.status != Opening.OPENED
+    opened = post_form(client, app, "2026-10", "open", **figures, review_token=token)
+    assert opened.status_code == 302
+    assert minutes_of(app, "2026-10")["dossiers_returned"] == 20
 
 
 @pytest.mark.parametrize(

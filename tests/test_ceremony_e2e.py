@@ -28,7 +28,7 @@ from hom_phieu.formatting import percent
 from hom_phieu.ledger.records import record_hash
 from hom_phieu.ledger.store import LedgerStore
 from kiosk.provision import load_link
-from tests.ceremony_helpers import CODE, seed_kiosk_office
+from tests.ceremony_helpers import CODE, review_token_of, seed_kiosk_office
 from tests.kiosk_helpers import provision
 from tests.kiosk_process import KioskProcess
 from tests.web_helpers import PASSWORD
@@ -234,12 +234,14 @@ def test_a_month_at_the_counter_is_opened_and_minuted_exactly(isolated_home: Pat
         assert status == 200
         assert "chain intact" in checks.decode()
         assert f"too many votes in a short time: {counting.refused['burst']}" in checks.decode()
-        status, refused = secretary.post(box_page + "/open", box_page, dossiers_returned="20")
+        status, refused = secretary.post(box_page + "/review", box_page, dossiers_returned="20")
         assert status == 400 and "give the reason" in refused  # the burst is a warning
-        status, answer = secretary.post(
-            box_page + "/open", box_page, dossiers_returned="20",
-            warnings_reason="Bấm liên tục nhiều lần, đã kiểm tra camera",
-        )  # fmt: skip
+        figures = {"dossiers_returned": "20",
+                   "warnings_reason": "Bấm liên tục nhiều lần, đã kiểm tra camera"}  # fmt: skip
+        status, summary = secretary.post(box_page + "/review", box_page, **figures)
+        assert status == 200, summary
+        status, answer = secretary.post(box_page + "/open", box_page, **figures,
+                                        review_token=review_token_of(summary))  # fmt: skip
         assert status == 302, answer
 
         # --- the minutes: the content ---------------------------------------------------------

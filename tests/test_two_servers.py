@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from hom_phieu.clock import FakeClock
 from hom_phieu.ledger.device_key import DeviceKey
 from tests.api_helpers import b64, register, signed, wire
-from tests.ceremony_helpers import BUTTONS, CODE, Kiosk, seed_ceremony
+from tests.ceremony_helpers import BUTTONS, CODE, Kiosk, review_token_of, seed_ceremony
 from tests.conftest import PG_URL
 from tests.web_helpers import PASSWORD
 from tests.web_process import Browser, WebProcess
@@ -162,8 +162,11 @@ def test_two_server_processes_on_one_postgresql_count_exactly(
             status, answer = secretary.post(page + "/confirm", page, username=username,
                                             password=PASSWORD, code=CODE)  # fmt: skip
             assert status == 302, answer
-        status, answer = secretary.post(page + "/open", page,
-                                        warnings_reason="Thiết bị chưa đóng hòm tháng")  # fmt: skip
+        reason = {"warnings_reason": "Thiết bị chưa đóng hòm tháng"}
+        status, summary = secretary.post(page + "/review", page, **reason)
+        assert status == 200, summary
+        status, answer = secretary.post(page + "/open", page, **reason,
+                                        review_token=review_token_of(summary))  # fmt: skip
         assert status == 302, answer
         status, raw = secretary.get(page + "/minutes.json")
         assert status == 200

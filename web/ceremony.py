@@ -27,7 +27,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import PasswordField, StringField, TextAreaField
+from wtforms import HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from hom_phieu import formatting
@@ -141,6 +141,7 @@ class OpenForm(Form):
         validators=[Optional(), Length(max=20)], render_kw={"inputmode": "numeric"}
     )
     warnings_reason = TextAreaField(validators=[Optional(), Length(max=2000)])
+    review_token = HiddenField(validators=[Optional(), Length(max=4000)])
 
 
 def _box_or_404(box: str) -> str:
@@ -360,7 +361,7 @@ def _confirmation_refusal(opening: Opening, user: User) -> str | None:
 def open_(office_id: int, box: str):
     office, opening = _ceremony_under_way(office_id, box)
     session = db.session()
-    from web.ceremony_review import parse_dossiers, review_again  # (it imports this module)
+    from web.ceremony_review import parse_dossiers, review_again, reviewed_as  # (imports this)
 
     form = OpenForm()
     try:
@@ -391,6 +392,14 @@ def open_(office_id: int, box: str):
         escrow_needed = escrow_ballots(session, office, count, unsealed)
         if escrow_needed:
             raise OpeningRefused(escrow_needed)
+        reason = (form.warnings_reason.data or "").strip()
+        if not reviewed_as(form.review_token.data, opening.id, dossiers, reason):
+            raise OpeningRefused(
+                _(
+                    "these figures are not the ones of the summary the committee read: "
+                    "read the summary again before opening"
+                )
+            )
     except OpeningRefused as refused:
         session.rollback()
         form.warnings_reason.errors.append(str(refused))

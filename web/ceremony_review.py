@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from flask import Blueprint
+from flask import Blueprint, current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from hom_phieu import formatting
@@ -64,6 +65,26 @@ class Review:
     checks: tuple[Check, ...] = ()  # the whole verification, as the page lists it
     ready: bool = True  # False: refused (a warning without a reason), shown with its checks
     named_keys: Mapping[str, Counter[str]] | None = None  # each device's keys (web.checklist)
+    token: str = ""  # binds the opening's form to these figures (:func:`review_token`)
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="hom-phieu opening review")
+
+
+def review_token(opening_id: int, dossiers: int | None, reason: str) -> str:
+    """The server's signature of the figures a summary showed. The opening's form carries
+    it back: the secretary's browser cannot change the dossiers or the reason between the
+    summary the committee read and the opening (a change needs a new summary, on screen)."""
+    return str(_signer().dumps([opening_id, dossiers, reason]))
+
+
+def reviewed_as(token: str | None, opening_id: int, dossiers: int | None, reason: str) -> bool:
+    """Whether ``token`` is the signature of a summary of exactly these figures."""
+    try:
+        return bool(_signer().loads(token or "") == [opening_id, dossiers, reason])
+    except BadSignature:
+        return False
 
 
 def review_of(session: Session, opening: Opening, dossiers: int | None, reason: str) -> Review:
@@ -86,6 +107,7 @@ def review_of(session: Session, opening: Opening, dossiers: int | None, reason: 
         cut_off=now < month_end(opening.box),
         checks=tuple(c for c in [*checks, extra] if c is not None),
         named_keys=seal.named,
+        token=review_token(opening.id, dossiers, reason),
     )
 
 
