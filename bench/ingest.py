@@ -18,8 +18,6 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from sqlalchemy import create_engine, text
 from bench.report import Row, Settings, log, ms, ratio
 from bench.startup_verify import time_signatures
 from hom_phieu.clock import FakeClock
+from hom_phieu.install import home
 from hom_phieu.ledger.ballot_box import BallotBox
 from hom_phieu.ledger.device_key import DeviceKey
 from hom_phieu.ledger.verify import Row as LedgerRow
@@ -223,20 +222,6 @@ def run(settings: Settings) -> list[Row]:
                 *rows,
                 Row("Ingest, PostgreSQL: failed (the error is on stderr)", "—", "—", "—"),
             ]
-
-
-@contextmanager
-def home(path: Path) -> Iterator[None]:
-    """``HOM_PHIEU_HOME`` for the server's instance folder and key, restored afterwards."""
-    before = os.environ.get("HOM_PHIEU_HOME")
-    os.environ["HOM_PHIEU_HOME"] = str(path)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["HOM_PHIEU_HOME"]
-        else:
-            os.environ["HOM_PHIEU_HOME"] = before
 
 
 def _b64(data: bytes) -> str:

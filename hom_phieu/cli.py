@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from hom_phieu import __version__, formatting
-from hom_phieu.cli_help import Group, Option, option, speak_click
+from hom_phieu import formatting
+from hom_phieu.cli_help import CLICK_MESSAGES, Group, Option, option, show_version, speak_click
 from hom_phieu.i18n import LANGUAGES, N_, _, set_language
 
 speak_click()  # click's own words ("Usage:", "Options") in our language too
@@ -58,7 +58,14 @@ def clock_option(help_text: str):
     callback=lambda _ctx, _param, value: _speak(value),
     help=N_("Language of messages: vi or en (default: the device's configured language, vi)."),
 )
-@click.version_option(__version__, prog_name="hom-phieu")
+@option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=show_version,
+    help=CLICK_MESSAGES[5],  # "Show the version and exit."
+)
 def main(lang: str | None) -> None:
     """(Its help: the decorator's, translated when shown.)"""
 
@@ -285,7 +292,14 @@ def run(config_path: Path | None, simulate: bool, panel_port: int, start_ms: int
 @config_option
 @option("--server", "server_url", required=True, help=N_("The admin server, e.g. https://…/"))
 @option("--code", required=True, help=N_("The one-time enrollment code from the admin page."))
-def provision(config_path: Path | None, server_url: str, code: str) -> None:
+@option(
+    "--new-identity",
+    is_flag=True,
+    help=N_(
+        "A forked chain: move the old key and ledger into a dated folder and enroll a new key."
+    ),
+)
+def provision(config_path: Path | None, server_url: str, code: str, new_identity: bool) -> None:
     from kiosk.config import ConfigError, load_config_or_defaults
     from kiosk.provision import ProvisionError
     from kiosk.provision import provision as enroll
@@ -297,7 +311,8 @@ def provision(config_path: Path | None, server_url: str, code: str) -> None:
     if _chosen_language() is None:
         set_language(config.device.language)
     try:
-        enroll(server_url, code, key_path=config.key_path, echo=_echo)
+        enroll(server_url, code, key_path=config.key_path, echo=_echo,
+               new_identity=new_identity, ledger_path=config.ledger_path)  # fmt: skip
     except ProvisionError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -453,6 +468,14 @@ def _echo(message: str) -> None:
     click.echo(message)
     sys.stdout.flush()
 
+
+from hom_phieu.cli_install import kiosk_install, web_install  # noqa: E402 (after the groups)
+
+kiosk.add_command(kiosk_install)
+web.add_command(web_install)
+from hom_phieu.cli_alerts import alerts as web_alerts  # noqa: E402 (after the groups)
+
+web.add_command(web_alerts)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from hom_phieu.i18n import N_, _, ngettext
+from hom_phieu import __version__
+from hom_phieu.i18n import LANGUAGES, N_, _, ngettext, set_language
 
 # Click's messages a technician meets in the help and in usage errors, for the catalog
 # (their text exactly as click 8 writes them).
@@ -26,7 +27,7 @@ CLICK_MESSAGES = (
     N_("Positional arguments"),
     N_("Show this message and exit."),  # [4]: the --help option's
     N_("Show the version and exit."),
-    N_("%(prog)s, version %(version)s"),
+    N_("%(prog)s, version %(version)s"),  # [6]: --version's
     N_("default: {default}"),
     N_("required"),
     N_("Error: {message}"),
@@ -88,6 +89,34 @@ class Group(_HelpOption, _TranslatedHelp, click.Group):
     command_class = Command
     group_class = type  # subgroups: this class too
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # ``--lang`` before anything speaks, wherever it was typed
+            early_language(args)
+        return super().parse_args(ctx, args)
+
+
+def early_language(args: list[str]) -> None:
+    """Set the language ``--lang`` gives in ``args`` (if any) before click reads them: its
+    eager options (``--help``, ``--version``) answer in the order they were typed, and
+    ``hom-phieu --help --lang en`` asks for English help all the same."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return
+        value = args[index + 1] if arg == "--lang" and index + 1 < len(args) else None
+        if arg.startswith("--lang="):
+            value = arg.removeprefix("--lang=")
+        if value in LANGUAGES:
+            set_language(value)
+            return
+
+
+def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: its words in the language of the messages (click's own option words
+    them once, at import, before ``--lang`` is known)."""
+    if value and not ctx.resilient_parsing:
+        click.echo(_(CLICK_MESSAGES[6]) % {"prog": "hom-phieu", "version": __version__})
+        ctx.exit()
+
 
 option = functools.partial(click.option, cls=Option)
 
@@ -105,4 +134,13 @@ def speak_click() -> None:
             module.ngettext = ngettext  # type: ignore[attr-defined]
 
 
-__all__ = ["CLICK_MESSAGES", "Command", "Group", "Option", "option", "speak_click"]
+__all__ = [
+    "CLICK_MESSAGES",
+    "Command",
+    "Group",
+    "Option",
+    "early_language",
+    "option",
+    "show_version",
+    "speak_click",
+]

@@ -5,8 +5,10 @@ them, asks the press policy what they mean, writes to the ballot box, and only t
 gives feedback (LEDs, beep, the thank-you screen) and sends the ticket to the printer.
 Nothing here blocks on hardware: the printer has its own thread, the screen draws in
 milliseconds, and a fault in either is recorded and shown, never allowed to stop votes.
-The loop sleeps until the next deadline (a settling press, a timeout, the watchdog), and
-at most a second, so an idle kiosk wakes about once a second and uses next to no CPU.
+The loop sleeps until the next deadline (a settling press, a timeout, the watchdog). Idle,
+it looks at the box (month change, clock jumps, the printer) when the screen's minute
+turns and every ``IDLE_TICK_MS``, so an idle kiosk wakes a few times a minute; while
+something is under way (a press, a held screen, a ticket printing) every ``BOX_TICK_MS``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hardware import heap
 from hom_phieu import __version__
 from hom_phieu.clock import Clock
 from hom_phieu.i18n import _
@@ -33,6 +36,7 @@ from kiosk.loop_events import (
     Accepted,
     Acked,
     ChooseClerk,
+    ClockSet,
     Configured,
     Edge,
     LoopEvent,
@@ -49,8 +53,10 @@ from kiosk.sd_notify import Notifier
 from kiosk.server_watch import ServerWatch
 
 CHOOSE_CLERK = "clerk"  # the outcomes' name for the panel's choice of the clerk on duty
-BOX_TICK_MS = 1000  # how often the month change and clock jumps are looked at
-MAX_SLEEP_S = 1.0
+CLOCK_SET = "clock"  # the outcomes' name for the box looked at after the clock was set
+BOX_TICK_MS = 1000  # how often the box is looked at while something is under way
+IDLE_TICK_MS = 30_000  # how often idle (and whenever the minute on the screen turns)
+MINUTE_MS = 60_000
 
 
 class Kiosk:
@@ -91,6 +97,8 @@ class Kiosk:
         self._stopping = False
         self._screen_until_ms: int | None = None  # times on the clock's monotonic scale
         self._last_box_tick_ms: int | None = None
+        self._ticked_minute: int | None = None  # the box time's minute at the last tick
+        self._clock_set = False  # the panel set the clock: say when the box was looked at
         self._last_watchdog = 0.0  # the process's own monotonic time (systemd's view)
         self._select_index = 0
         self.fault: str | None = None  # why votes cannot be taken, for staff
@@ -120,6 +128,10 @@ class Kiosk:
         """The virtual panel: make ``clerk_id`` (of the roster) the clerk on duty."""
         self._events.put(ChooseClerk(clerk_id))
 
+    def clock_set(self) -> None:
+        """The virtual panel set the simulated clock: look at the box at once."""
+        self._events.put(ClockSet())
+
     def stop(self) -> None:
         """Ask the loop to finish (signal handlers call this)."""
         self._events.put(Stop())
@@ -144,12 +156,19 @@ class Kiosk:
             "screen": self.screen.fault,
             "software": __version__,
             "out_of_service": self.fault,
+            # (a refusal, a forked chain too, reaches the server one way only: the sync
+            # thread's ``refused``/``refused_since_ms``/``refused_error``, kiosk.sync_client)
         }
 
     # --- the loop -------------------------------------------------------------------------
     def run(self) -> None:
         self.notifier.ready(presenter.status_text(self.box.state))
+        settled = False  # idle since the heap was last trimmed
         while not self._stopping:
+            idle = self._tick_every_ms() == IDLE_TICK_MS
+            if idle and not settled:  # start-up done, the ticket printed: give back the freed
+                heap.release()
+            settled = idle
             try:
                 item = self._events.get(timeout=self._sleep_s())
             except queue.Empty:
@@ -169,8 +188,10 @@ class Kiosk:
         now_ms = self._now_ms()
         for decision in self.policy.tick(now_ms):
             self._carry_out(decision)
-        if self._last_box_tick_ms is None or now_ms - self._last_box_tick_ms >= BOX_TICK_MS:
-            self._last_box_tick_ms = now_ms
+        minute = self.box.peek_time().wall_ms // MINUTE_MS
+        last = self._last_box_tick_ms
+        if last is None or now_ms - last >= self._tick_every_ms() or minute != self._ticked_minute:
+            self._last_box_tick_ms, self._ticked_minute = now_ms, minute
             self._box_tick()
         if self._screen_until_ms is not None and now_ms >= self._screen_until_ms:
             self._screen_until_ms = None
@@ -184,14 +205,30 @@ class Kiosk:
         if interval is not None and monotonic - self._last_watchdog >= interval:
             self._last_watchdog = monotonic
             self.notifier.watchdog()
+        if self._clock_set:
+            self._clock_set = False
+            self.outcomes.add(CLOCK_SET, "clock_set")
         self.outcomes.passed()
 
+    def _tick_every_ms(self) -> int:
+        """Often while something is under way (a press settling, a screen held, a ticket
+        printing: a hanging printer is shown within seconds), seldom when idle."""
+        busy = (
+            self.policy.next_deadline() is not None
+            or self._screen_until_ms is not None
+            or self.printing.pending > 0
+        )
+        return BOX_TICK_MS if busy else IDLE_TICK_MS
+
     def _sleep_s(self) -> float:
+        if self._last_box_tick_ms is None:
+            return 0.0  # the box has not been looked at yet (start, the clock was set)
         now_ms = self._now_ms()
         due_ms = [self.policy.next_deadline(), self._screen_until_ms]
-        if self._last_box_tick_ms is not None:
-            due_ms.append(self._last_box_tick_ms + BOX_TICK_MS)
-        waits = [MAX_SLEEP_S] + [(t - now_ms) / 1000 for t in due_ms if t is not None]
+        due_ms.append(self._last_box_tick_ms + self._tick_every_ms())
+        wall_ms = self.box.peek_time().wall_ms
+        waits = [IDLE_TICK_MS / 1000, (MINUTE_MS - wall_ms % MINUTE_MS) / 1000]
+        waits += [(t - now_ms) / 1000 for t in due_ms if t is not None]
         if self.notifier.watchdog_interval_s is not None:
             interval = self.notifier.watchdog_interval_s
             waits.append(self._last_watchdog + interval - time.monotonic())
@@ -217,6 +254,8 @@ class Kiosk:
                     self._on_duty(clerk_id)
                     self._show_idle()
                 self.outcomes.add(CHOOSE_CLERK, "clerk_on_duty")
+            case ClockSet():
+                self._last_box_tick_ms, self._clock_set = None, True
             case Stop():
                 self._stopping = True
 
@@ -263,8 +302,11 @@ class Kiosk:
         # The vote is durable: only now may anyone be told.
         self.controls.thank()
         self.controls.show_status(True, armed=False)
-        self._show(self._frame(FrameKind.THANKS, receipt_code=receipt.code), hold=True)
-        self.printing.ticket(presenter.ticket(self.identity, self.clerk(), receipt))
+        if self.server.forked:  # the server will never take this ledger: no receipt it
+            self._show(self._frame(FrameKind.THANKS), hold=True)  # (without a receipt code)
+        else:  # cannot honour is printed, and the screen says the vote is recorded
+            self._show(self._frame(FrameKind.THANKS, receipt_code=receipt.code), hold=True)
+            self.printing.ticket(presenter.ticket(self.identity, self.clerk(), receipt))
         self.time_quality = receipt.time_quality
         if self.sync_waker is not None:
             self.sync_waker()

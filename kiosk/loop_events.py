@@ -71,8 +71,14 @@ class ChooseClerk:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockSet:
+    """The virtual panel set the simulated clock: the box is looked at now (a month may
+    close), not at the idle loop's next look."""
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Finish the loop (SIGTERM, SIGINT)."""
 
 
-LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | ChooseClerk | Stop
+LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | ChooseClerk | ClockSet | Stop

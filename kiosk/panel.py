@@ -12,12 +12,9 @@ this API's protection against cross-site requests.
 from __future__ import annotations
 
 import io
-import socket
-import threading
 from typing import Any
 
 from flask import Flask, abort, jsonify, render_template, request, send_file
-from werkzeug.serving import make_server
 
 from hom_phieu.clock import EARLIEST_PLAUSIBLE_MS, LATEST_PLAUSIBLE_MS, local_iso, parse_iso_ms
 from hom_phieu.i18n import _
@@ -173,23 +170,3 @@ def _png(image: Any):
     response = send_file(buffer, mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-class PanelServer:
-    """The panel's HTTP server on 127.0.0.1 in a thread of its own."""
-
-    def __init__(self, app: Flask, port: int = 0) -> None:
-        # Bind here, so a port in use is an OSError to report (werkzeug would exit).
-        self._socket = socket.create_server(("127.0.0.1", port))
-        self._server = make_server("127.0.0.1", port, app, threaded=True, fd=self._socket.fileno())
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="panel")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._socket.close()

@@ -41,6 +41,7 @@ class Printing:
         self._fault_changed = fault_changed  # the daemon shows the new state to staff
         self.fault: str | None = None  # why the printer failed; None while it prints
         self._job_ids = itertools.count(1)
+        self.pending = 0  # jobs submitted whose outcome the printer thread has not reported
         self._held: Ticket | None = None  # the last vote's ticket, until *served* is pressed
         self._slipped_seq = box.started_at_seq  # slips for box changes from this run on
 
@@ -100,11 +101,13 @@ class Printing:
 
     def submit(self, view: Ticket | Slip) -> None:
         if self.printer is not None:
+            self.pending += 1
             self.printer.submit(f"job-{next(self._job_ids)}", view)
 
     # --- how the printer is doing -----------------------------------------------------------
     def printed(self, job_id: str, ok: bool, error: str | None) -> None:
         """The printer thread's report on a job (through the loop's queue)."""
+        self.pending = max(0, self.pending - 1)
         if ok and self.fault is not None:
             self.fault = None
             self._record_event(EventType.PRINTER_RECOVERED, job=job_id)

@@ -5,6 +5,12 @@
 office, counter and configuration, and the server's public key, which it pins: from
 then on it believes only acknowledgements and configurations that key signed. The
 answer is kept in ``<state>/kiosk/server.json`` (mode 0600).
+
+``--new-identity`` (a forked chain recovered on the server's fork page, ``web.forks``):
+the old key, ledger and ``server.json`` are moved into a dated folder next to the key
+(never deleted: the old ledger is uploaded on the fork page), a new key is made and
+enrolled with the new code. The new key is made beside the old one first and the old
+identity moved aside only once the server took it: a failed enrollment changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,14 +27,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hom_phieu import __version__, paths
+from hom_phieu.clock import Clock, SystemClock
 from hom_phieu.i18n import _
 from hom_phieu.ledger.device_key import DeviceKey, DeviceKeyError
+from hom_phieu.ledger.errors import LedgerStoreError
+from hom_phieu.ledger.store import _take_writer_lock
 from hom_phieu.protocol import fields
 from hom_phieu.protocol.models import DeviceConfig, EnrollRequest, JsonObject, OfficeRef
 from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_enrollment
 from kiosk.sync_http import NetworkError, ServerRefused, call, error_label
 
 SERVER_FILE = "server.json"
+NEW_KEY_SUFFIX = ".new"  # the new identity's key until the server took it
+OLD_FOLDER = "old-identity-{stamp}"
+LEDGER_SIDECARS = ("", "-wal", "-shm", "-journal")
 
 
 class ProvisionError(RuntimeError):
@@ -130,16 +143,37 @@ def provision(
     key_path: Path | None = None,
     timeout_s: float = 20.0,
     echo: Callable[[str], None] = print,
+    new_identity: bool = False,
+    ledger_path: Path | None = None,
+    clock: Clock | None = None,
 ) -> ServerLink:
     """Enroll this kiosk at ``server_url`` with the technician's one-time ``code``.
 
     ``key_path``: the device key (the configuration's ``device.key``; default
     ``<state>/kiosk/device-key.pem``), made now if the kiosk never started. Raises
     :class:`ProvisionError` with the reason (network, wrong or used code, …).
+    ``new_identity``: enroll a new key; the old key, the ledger (``ledger_path``, default
+    ``<state>/kiosk/ballot-box.sqlite3``) and ``server.json`` are moved into a folder
+    dated by ``clock`` once the server took the new key (the daemon must be stopped).
     """
     url = _checked_url(server_url)
+    key_path = key_path or paths.default_key_path()
+    ledger_path = ledger_path or paths.default_ledger_path()
+    lock = _writer_lock(ledger_path) if new_identity else None
     try:
-        key = DeviceKey.load_or_create(key_path or paths.default_key_path())
+        return _provision(url, code, key_path, ledger_path if new_identity else None,
+                          timeout_s, echo, clock or SystemClock())  # fmt: skip
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _provision(url: str, code: str, key_path: Path, retire: Path | None, timeout_s: float,
+               echo: Callable[[str], None], clock: Clock) -> ServerLink:  # fmt: skip
+    """Enroll (``retire``: the ledger of the identity to move aside, with a new key)."""
+    new_key_path = key_path.with_name(key_path.name + NEW_KEY_SUFFIX)
+    try:
+        key = DeviceKey.load_or_create(new_key_path if retire is not None else key_path)
     except DeviceKeyError as exc:
         raise ProvisionError(str(exc)) from None
     request = EnrollRequest(code=code.strip(), public_key=key.public_raw, software=__version__)
@@ -154,6 +188,8 @@ def provision(
             )
         ) from None
     link = _link(url, key, answer)
+    if retire is not None:
+        _retire(key_path, new_key_path, retire, clock, echo)
     where = save_link(link)
     echo(
         _("Enrolled as {device} at {office}, counter {counter}.").format(
@@ -164,6 +200,48 @@ def provision(
     if urlsplit(url).scheme == "http" and urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
         echo(_("Warning: the server is reached without TLS (http); use https in production."))
     return link
+
+
+def _writer_lock(ledger_path: Path) -> int:
+    """The ledger's writer lock, held while the identity changes: the daemon is stopped."""
+    try:
+        return _take_writer_lock(ledger_path)
+    except LedgerStoreError as exc:
+        raise ProvisionError(
+            _("the kiosk's ledger is in use ({reason}): stop the kiosk service first").format(
+                reason=exc
+            )
+        ) from None
+
+
+def _retire(key_path: Path, new_key_path: Path, ledger_path: Path, clock: Clock,
+            echo: Callable[[str], None]) -> None:  # fmt: skip
+    """Move the old identity (key, ledger, server.json) into a dated folder next to the
+    key, then put the new key in its place. Nothing is deleted."""
+    stamp = datetime.fromtimestamp(clock.read().wall_ms / 1000, UTC).strftime("%Y%m%d-%H%M%S")
+    folder = key_path.parent / OLD_FOLDER.format(stamp=stamp)
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = key_path.parent / OLD_FOLDER.format(stamp=f"{stamp}-{n}")
+    old = [key_path, server_file()] + [
+        ledger_path.with_name(ledger_path.name + tail) for tail in LEDGER_SIDECARS
+    ]
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+        for path in old:
+            if path.exists():
+                shutil.move(path, folder / path.name)
+        os.replace(new_key_path, key_path)
+    except OSError as exc:
+        raise ProvisionError(
+            _("the old identity could not be moved to {folder} ({reason}); the new key is "
+              "{key}").format(folder=folder, reason=exc.strerror or exc, key=new_key_path)
+        ) from None  # fmt: skip
+    echo(_("The old key, ledger and enrollment are kept in {folder}.").format(folder=folder))
+    kept = folder / ledger_path.name
+    if kept.exists():
+        echo(_("Upload the old ledger {path} on the device's forked chain page.").format(path=kept))
 
 
 def _checked_url(server_url: str) -> str:

@@ -256,11 +256,17 @@ class _Parts:
         return lambda on_edge: Controls(self.config, on_edge, pin_factory)
 
     def _start_panel(self, kiosk: Kiosk, clock: Any, archive: Any, display: Any, port: int):
-        from kiosk.panel import PanelServer, create_panel_app
+        from kiosk.panel_server import PanelServer
         from kiosk.simulation import Simulation
 
         simulation = Simulation(kiosk, clock, archive, display)
-        server = PanelServer(create_panel_app(simulation), port)
+
+        def app() -> Any:  # Flask only once someone opens the panel (see kiosk.panel_server)
+            from kiosk.panel import create_panel_app
+
+            return create_panel_app(simulation)
+
+        server = PanelServer(app, port)
         server.start()
         self.closers.append(server.stop)
         self.echo(_("Virtual panel: {url}").format(url=server.url))

@@ -24,6 +24,7 @@ from kiosk.loop_events import Acked, Refused
 from kiosk.ports import RecordEvent
 
 ANCHOR_EVERY_MS = 6 * 3600 * 1000  # without NTP: how often the server's time is recorded
+FORKED = "equivocation"  # the server holds other records of this key: the chain forked
 
 
 class ServerWatch:
@@ -47,10 +48,22 @@ class ServerWatch:
         """The refusal in words for staff, or None."""
         if self.refusal is None:
             return None
+        if self.forked:
+            return _(
+                "this kiosk's records conflict with those the server holds from record {seq} "
+                "(a copied or restored card): votes are recorded but no receipts are printed; "
+                "call the technician"
+            ).format(seq=self.refusal.seq)
         return _(
             "the server refuses this kiosk's records ({reason}): votes are kept; call the "
             "technician"
         ).format(reason=self.refusal.message or self.refusal.error)
+
+    @property
+    def forked(self) -> bool:
+        """The server refuses our chain for good (a copied or restored card, a rewritten
+        tail): receipts printed now could never be honoured (``web.forks`` recovers it)."""
+        return self.refusal is not None and self.refusal.error == FORKED
 
     def acked(self, ack: Acked) -> None:
         """The server holds our records up to ``ack.head_seq`` (verified ack)."""

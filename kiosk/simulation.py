@@ -14,7 +14,6 @@ from typing import Any
 
 from hom_phieu.clock import AdjustableClock, local_iso
 from kiosk.presenter import clock_fault_text, sealing_status
-from kiosk.press_policy import SERVED
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +136,13 @@ class Simulation:
         return [{"id": c.id, "name": c.name, "title": c.title} for c in self.kiosk.identity.roster]
 
     def wait_quiet(self) -> None:
-        self.kiosk.wait_settled(SERVED, self.kiosk.outcomes.last_id(), timeout_s=1.5)
+        """After the clock was set: answer once the loop has looked at the box with the
+        new time (a month may have closed), not at its next idle look."""
+        from kiosk.daemon import CLOCK_SET
+
+        before = self.kiosk.outcomes.last_id()
+        self.kiosk.clock_set()
+        self.kiosk.wait_settled(CLOCK_SET, before, timeout_s=30)
 
     def screen_image(self) -> Any:
         return self.display.last_image

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -128,6 +129,7 @@ class SyncClient:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_config = 0.0  # time.monotonic() when the configuration is due
+        self._refused: tuple[int, str] | None = None  # since (wall ms), error: for health
         self._status = SyncStatus("starting", acked_seq)
 
     # --- what the daemon calls ---------------------------------------------------------
@@ -172,6 +174,7 @@ class SyncClient:
                 self.sync_once(store)
                 failures = 0
                 refused = self.status().state == "refused"
+                self._refused = None
                 self._set_status("ok", last_ok_ms=int(time.time() * 1000))
                 if refused and self._on_refusal is not None:
                     self._on_refusal(Accepted())
@@ -183,6 +186,7 @@ class SyncClient:
                     store.close()
                     store = None
                 self._failed(exc, delay)
+                self._report_refusal(store)
                 interruptible = False
             self._sleep(delay, interruptible)
         if store is not None:
@@ -317,6 +321,7 @@ class SyncClient:
             return self._config_version
         if report.unsynced is None:  # sequence numbers have no gaps: the count is the head
             report = replace(report, unsynced=max(0, store.record_count() - self.acked_seq))
+        report = self._truths(report)
         answer = call(
             self.server_url,
             "POST",
@@ -329,6 +334,34 @@ class SyncClient:
             return HealthAnswer.from_json(answer).config_version
         except ProtocolError as exc:
             raise UntrustedAnswer(exc.message) from None
+
+    def _truths(self, report: HealthReport) -> HealthReport:
+        """What only the sync thread knows, added to the daemon's report: the state
+        folder's disk, the records the server refuses (all those not acknowledged: none
+        goes through past the first refused) and since when, and this machine's clock."""
+        try:
+            disk = shutil.disk_usage(self._ledger_path.parent)
+            report = replace(report, disk_free=disk.free, disk_total=disk.total)
+        except OSError:
+            pass  # (unknown: the server shows no disk figure)
+        if self._refused is not None:
+            since_ms, error = self._refused
+            report = replace(report, refused=report.unsynced or 0, refused_since_ms=since_ms,
+                             refused_error=error[:40])  # fmt: skip
+        return replace(report, clock_ms=self._clock.read().wall_ms)
+
+    def _report_refusal(self, store: LedgerStore | None) -> None:
+        """After a refused push (the round stopped before its health report), tell the
+        server anyway: a refused kiosk must not look healthy with "0 unsynced"."""
+        status = self.status()
+        if status.state != "refused" or self._health is None or store is None:
+            return
+        if self._refused is None:
+            self._refused = (self._clock.read().wall_ms, status.error or "refused")
+        try:
+            self._post_health(store)
+        except Exception as exc:  # (the server may refuse that too: the next round retries)
+            log.info("sync: the health report after a refusal failed: %s", exc)
 
     def _pull_config(self) -> None:
         assert self._on_config is not None

@@ -51,6 +51,20 @@ def test_help_on_every_level(args: tuple[str, ...], isolated_home: Path) -> None
     assert "Show this message and exit." in english.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--version",), "hom-phieu, phiên bản "),
+        (("--version", "--lang", "en"), "hom-phieu, version "),  # --lang after an eager option
+        (("--help", "--lang=en"), "Usage: hom-phieu"),
+    ],
+)
+def test_lang_speaks_wherever_it_is_typed(args: tuple[str, ...], expected: str,
+                                          isolated_home: Path) -> None:  # fmt: skip
+    result = run(*args, home=isolated_home)
+    assert result.returncode == 0 and result.stdout.startswith(expected), result.stdout
+
+
 def test_help_of_a_command_speaks_vietnamese(isolated_home: Path) -> None:
     result = run("kiosk", "provision", "--help", home=isolated_home)
     assert "Đăng ký thiết bị này với máy chủ quản trị" in result.stdout

@@ -22,7 +22,7 @@ from tests.ceremony_helpers import (
 )
 from tests.web_helpers import csrf_token
 from web import db as web_db
-from web.models import Device, LedgerRecord, Office
+from web.models import Alert, Device, LedgerRecord, Office
 from web.services import services
 from web.survey import RATE_LIMIT
 from web.survey_box import cast
@@ -182,6 +182,9 @@ def test_a_flood_of_refused_answers_is_summed_not_written_one_by_one(
     answer(app, "/s/demo/binh", "hai_long", "10.9.9.9")  # the next write sums the flood
     summed = [body for body in refused_records(app) if body["reason"] == "storm"]
     assert summed and all(body["answers"] > 0 for body in summed)
+    with app.app_context():  # and the flood is alerted (web.alerts), per clerk
+        (alert,) = web_db.session().scalars(select(Alert).where(Alert.kind == "phone_refusals"))
+        assert alert.params["clerk"] == "lan" and alert.params["answers"] > 0
     minutes = open_november(client, app)
     [line] = [c["message"] for c in minutes["checks"] if c["code"] == "refused"]
     total = RATE_LIMIT - 1 + flood  # … yet every one of them is counted: 9 + 100

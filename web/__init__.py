@@ -75,6 +75,21 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Clock | None =
     from web import key_ceremony
 
     key_ceremony.init_app(app)
+    from web import fleet_pages
+
+    fleet_pages.init_app(app)
+    from web import enroll_batch
+
+    enroll_batch.init_app(app)
+    from web import alerts_page
+
+    alerts_page.init_app(app)
+    from web import forks_page
+
+    forks_page.init_app(app)
+    from web import alert_mail_page
+
+    alert_mail_page.init_app(app)
     app.after_request(_not_framed)
     return app
 

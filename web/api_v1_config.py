@@ -25,7 +25,7 @@ from hom_phieu.protocol.models import (
     ScaleButton,
     SealKeyRef,
 )
-from web import clock, db
+from web import clock, db, fleet_history
 from web.api_v1_requests import MAX_SMALL_BYTES, authenticated, body, read
 from web.box_keys import office_keyring
 from web.models import Clerk, Device, Opening
@@ -39,9 +39,7 @@ def health() -> Response:
     data = body(MAX_SMALL_BYTES)
     device = authenticated(data)
     report = read(data, HealthReport.from_json)
-    # A new dict: the JSON column notices the change.
-    device.health = {**report.to_json(), "reported_at": clock.now().isoformat()}
-    device.last_seen_at = clock.now()
+    fleet_history.keep(db.session(), device, report.to_json(), clock.now())  # (and kept)
     db.session().commit()
     return jsonify(HealthAnswer(config_version=device_config(device).version).to_json())
 

@@ -64,6 +64,10 @@ class DeviceRef:
     evidence: int = 0  # equivocation evidence held against it
     survey: bool = False  # the server's ledger of phone answers, filed just before counting
     counter_id: int | None = None  # the counter it is registered to (reports group by it)
+    # An adopted branch of a forked chain (web.forks): the device its records name and
+    # the common prefix's verified state its walk starts from (its public_key: the same's)
+    signer: str = ""
+    base: Checkpoint | None = None
 
 
 Cell = tuple[str, int, str]  # (clerk, device pk, channel)
@@ -260,14 +264,16 @@ def count_device(
     """
     check = DeviceCheck(device)
     box = count.box
+    start = start or device.base  # (an adopted branch begins after the fork point)
+    signer = device.signer or device.device_id
     ahead = _Ahead(office_id, box, opened_boxes, already_counted, start.seq if start else 0)
-    verifier = AheadVerifier(device.public_key, device.device_id, workers)
+    verifier = AheadVerifier(device.public_key, signer, workers)
     if start is not None:
         verifier.state = LedgerState.from_json(start.state)
         check.resumed_from = check.last_verified_seq = start.seq
         check.checkpoint = start
     walk = LedgerWalk(verifier.checking_ahead(ahead.rows(rows)), device.public_key,
-                      device.device_id, complete=False, verifier=verifier,
+                      signer, complete=False, verifier=verifier,
                       position=check.resumed_from)  # fmt: skip
     settled = True  # every record of the office so far lies in a box opened or counted now
     for record in walk:

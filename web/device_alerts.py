@@ -1,83 +1,106 @@
 """Alerts that name a kiosk whose records are wrong: refused, or dated ahead of the server.
 
-Both come from a push (``web.ingest``) and go to the alerts of the device's office
-(the administrators' and technicians' home page). A device keeps pushing the same records
-while it is wrong, so each alert is raised once for the same reason, and at most once an
-hour (refused) or a day (dated ahead) per device: a device cannot flood the page.
+Both come from a push (``web.ingest``) and go to the alerts page (``web.alerts_page``) of
+the people who act on the device's office. A device keeps pushing the same records while
+it is wrong: ``web.alerts.raise_alert`` keeps one open alert per kind and device (a push
+again only updates when it was last seen), so a device cannot flood the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hom_phieu import formatting
-from hom_phieu.i18n import _
-from hom_phieu.ledger.records import Record
+from hom_phieu.ledger.records import Record, record_hash
+from web.alerts import AlertKind, open_key, raise_alert, resolve
 from web.clock_ahead import is_ahead, received_ms
-from web.models import Alert, Device
+from web.models import Alert, Device, Evidence, LedgerRecord
+from web.models_forks import Fork
 
-REFUSED_KIND = "records_refused"
-AHEAD_KIND = "clock_ahead"
-REFUSED_EVERY = timedelta(hours=1)
-AHEAD_EVERY = timedelta(days=1)
+REFUSED_KIND = str(AlertKind.RECORDS_REFUSED)
+AHEAD_KIND = str(AlertKind.CLOCK_AHEAD)
+EQUIVOCATION_KIND = str(AlertKind.EQUIVOCATION)
+FORK_KINDS = (AlertKind.EQUIVOCATION, AlertKind.RECORDS_REFUSED)
+ADOPTED_NOTE = "fork recovered: branch adopted"  # (the audit's words)
 
 
 def alert_refused(session: Session, device: Device, reason: str, now: datetime) -> None:
     """The server refused ``device``'s records for ``reason``: an alert naming it (a
     restored or cloned card, a rewritten tail: it keeps taking votes that will never sync
     until a technician recovers it). Committed here: the push itself is refused."""
-    message = _(
-        "the server refuses the records of device {device}: {reason}. Its card may have been "
-        "restored, cloned or rewritten; it keeps taking votes that cannot be synced"
-    ).format(device=device.device_id, reason=reason)[:4000]
-    raised = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .where(
-            Alert.device_pk == device.id,
-            Alert.kind == REFUSED_KIND,
-            or_(Alert.message == message, Alert.at > now - REFUSED_EVERY),
-        )
-    )
-    if not raised:
-        session.add(_alert(REFUSED_KIND, device, message, now))
-        session.commit()
+    details = {"device": device.device_id or "", "reason": reason[:1000]}
+    raise_alert(session, AlertKind.RECORDS_REFUSED, device.office_id, device, details, now)
+    session.commit()
+
+
+def alert_equivocation(session: Session, device: Device, seq: int, now: datetime) -> None:
+    """``device`` signed two different records numbered ``seq`` (a clone or a restored
+    card). In the caller's transaction."""
+    details = {"device": device.device_id or "", "seq": seq}
+    raise_alert(session, AlertKind.EQUIVOCATION, device.office_id, device, details, now)
 
 
 def alert_if_ahead(
     session: Session, device: Device, records: Sequence[Record], received: datetime
 ) -> None:
     """An alert naming ``device`` when ``records`` (being stored) are dated ahead of their
-    arrival; at most one a day while its clock stays wrong. In the caller's transaction."""
+    arrival (one open alert while its clock stays wrong). In the caller's transaction."""
     arrived = received_ms(received)
     latest = max((r.wall_ms for r in records), default=0)
     if arrived is None or not is_ahead(latest, arrived):
         return
-    recent = session.scalar(
-        select(func.count())
-        .select_from(Alert)
-        .where(
-            Alert.device_pk == device.id,
-            Alert.kind == AHEAD_KIND,
-            Alert.at > received - AHEAD_EVERY,
-        )
-    )
-    if recent:
-        return
-    message = _(
-        "device {device} sent records dated {dated}, ahead of the server's time {now}: its "
-        "clock is wrong; their ballots are counted in the month they arrived"
-    ).format(
-        device=device.device_id,
-        dated=formatting.date_time(latest)[:16],
-        now=formatting.date_time(arrived)[:16],
-    )
-    session.add(_alert(AHEAD_KIND, device, message, received))
+    details = {
+        "device": device.device_id or "",
+        "dated": formatting.date_time(latest)[:16],
+        "now": formatting.date_time(arrived)[:16],
+    }
+    raise_alert(session, AlertKind.CLOCK_AHEAD, device.office_id, device, details, received)
 
 
-def _alert(kind: str, device: Device, message: str, at: datetime) -> Alert:
-    return Alert(kind=kind, office_id=device.office_id, device_pk=device.id, message=message, at=at)
+def unresolved_forks(session: Session, device_pks: Collection[int]) -> dict[int, int]:
+    """device pk -> the first seq where its chain forked and is not recovered yet: evidence
+    (``web.ingest``) whose fork was not adopted (``web.forks``) and which still differs from
+    the record the server holds (a record altered on the server and repaired from the
+    device's copy is no fork any more)."""
+    if not device_pks:
+        return {}
+    adopted = select(Fork.evidence_id).where(Fork.status == Fork.ADOPTED)
+    rows = session.execute(
+        select(Evidence.device_pk, Evidence.seq, Evidence.data, LedgerRecord.hash)
+        .outerjoin(LedgerRecord, (LedgerRecord.device_pk == Evidence.device_pk)
+                   & (LedgerRecord.seq == Evidence.seq))
+        .where(Evidence.device_pk.in_(list(device_pks)), Evidence.id.not_in(adopted))
+        .order_by(Evidence.seq)
+    )  # fmt: skip
+    found: dict[int, int] = {}
+    for device_pk, seq, data, held in rows:
+        if device_pk not in found and record_hash(bytes(data)) != held:
+            found[device_pk] = seq
+    return found
+
+
+def last_adoptions(session: Session, device_pks: Collection[int]) -> dict[int, datetime]:
+    """device pk -> when a branch of its forked chain was last adopted."""
+    if not device_pks:
+        return {}
+    rows = session.execute(
+        select(Fork.device_pk, func.max(Fork.adopted_at))
+        .where(Fork.device_pk.in_(list(device_pks)), Fork.status == Fork.ADOPTED)
+        .group_by(Fork.device_pk)
+    )
+    return {pk: formatting.aware(at) for pk, at in rows if at is not None}
+
+
+def resolve_fork_alerts(session: Session, device: Device, now: datetime) -> int:
+    """The forked side's branch of ``device`` is adopted: its open equivocation and
+    records-refused alerts are resolved, by the system (audited with no user). In the
+    caller's transaction; returns how many were resolved."""
+    keys = [open_key(kind, device, device.office_id) for kind in FORK_KINDS]
+    resolved = 0
+    for alert in list(session.scalars(select(Alert).where(Alert.open_key.in_(keys)))):
+        resolved += resolve(session, alert, None, now, ADOPTED_NOTE)
+    return resolved

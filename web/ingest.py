@@ -38,9 +38,9 @@ from hom_phieu.ledger.records import (
 )
 from hom_phieu.ledger.verify import Verifier
 from web import clock
-from web.device_alerts import alert_if_ahead, alert_refused
+from web.device_alerts import alert_equivocation, alert_if_ahead, alert_refused
 from web.device_state import StateCache, device_verifier, insert_rows, move_head, row_of
-from web.models import Alert, Device, Evidence, LedgerRecord
+from web.models import Device, Evidence, LedgerRecord
 from web.parallel import parallel_signatures
 
 ATTEMPTS = 3  # a push racing another push of the same records is retried, then refused
@@ -213,11 +213,7 @@ def _expose_equivocation(
         session.add(
             Evidence(device_pk=device.id, seq=item.seq, data=item.data, sig=item.sig, reason=reason)
         )
-        session.add(
-            Alert(
-                kind="equivocation", office_id=device.office_id, device_pk=device.id, message=reason
-            )
-        )
+        alert_equivocation(session, device, item.seq, clock.now())
         session.commit()
     raise Refusal(409, "equivocation", reason, seq=record.seq)
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from hom_phieu.clock import TIMEZONE
 from hom_phieu.i18n import N_, _
 from hom_phieu.ledger.events import EVENT_LABELS, REFUSAL_LABELS  # the ledger core's tables
-from hom_phieu.ledger.records import LEVEL_LABELS, Channel, TimeQuality  # (the kiosk's own)
+from hom_phieu.ledger.records import LEVEL_LABELS, Channel, Kind, TimeQuality  # (the kiosk's)
 from web.device_alerts import AHEAD_KIND, REFUSED_KIND
 from web.models import CommitteeRole
 
@@ -44,6 +44,15 @@ ALERT_KIND_LABELS = {
     REFUSED_KIND: N_("records refused"),
     AHEAD_KIND: N_("clock ahead of the server"),
 }
+# A record's kind (a device's page lists its last records: their kind, never their content).
+RECORD_KIND_LABELS = {
+    Kind.BOOT.value: N_("start-up"),
+    Kind.OPEN.value: N_("box opened"),
+    Kind.VOTE.value: N_("ballot"),
+    Kind.REFUSED.value: N_("refused press"),
+    Kind.EVENT.value: N_("event"),
+    Kind.CLOSE.value: N_("box closed"),
+}
 LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
 
 
@@ -62,6 +71,10 @@ def alert_kind_label(key: str | None) -> str:
     return label(ALERT_KIND_LABELS, key)
 
 
+def record_kind_label(key: str | None) -> str:
+    return label(RECORD_KIND_LABELS, key)
+
+
 def language_label(key: str | None) -> str:
     return label(LANGUAGE_LABELS, key)
 
@@ -71,6 +84,7 @@ TEMPLATE_LABELS = {
     "time_quality_label": time_quality_label,
     "alert_kind_label": alert_kind_label,
     "language_label": language_label,
+    "record_kind_label": record_kind_label,
 }
 
 
@@ -95,6 +109,7 @@ __all__ = [
     "EVENT_LABELS",
     "LANGUAGE_LABELS",
     "LEVEL_LABELS",
+    "RECORD_KIND_LABELS",
     "REFUSAL_LABELS",
     "STATUS_LABELS",
     "TEMPLATE_LABELS",
@@ -103,5 +118,6 @@ __all__ = [
     "label",
     "language_label",
     "place_and_date",
+    "record_kind_label",
     "time_quality_label",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from web import clock
 
@@ -87,6 +87,9 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="vi")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Migration 0016 (web.alert_mail): where alerts are mailed, and the user's own choice.
+    email: Mapped[str | None] = mapped_column(String(254))
+    alert_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     unit: Mapped[Unit | None] = relationship()
 
 
@@ -273,6 +276,18 @@ class Alert(Base):
     device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     message: Mapped[str] = mapped_column(Text)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Migration 0015 (web.alerts): words are rendered from kind + params at display time.
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    severity: Mapped[str] = mapped_column(String(10), default="warning")
+    box: Mapped[str | None] = mapped_column(String(7))
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)  # NULL once resolved
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    seen_count: Mapped[int] = mapped_column(Integer, default=1)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_note: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = synonym("at")
 
 
 class Opening(Base):
@@ -391,8 +406,12 @@ class EnrollFailure(Base):
 # migrations and their test compare the whole of it).
 from web import (  # noqa: E402, F401
     models_accounts,
+    models_alert_mail,
     models_checkpoints,
     models_committee,
+    models_enroll,
+    models_fleet,
+    models_forks,
     models_results,
     models_seal,
     models_survey,

@@ -29,6 +29,7 @@ from web.chain_checkpoints import store_checkpoints, usable_checkpoints
 from web.checklist import Check, SealKeys, checklist, dossiers_check, seal_checks
 from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
+from web.forks import branch_origins
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
 from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
 from web.minutes_changes import ChangeEntry
@@ -162,11 +163,14 @@ def devices_of(session: Session, office_id: int) -> list[DeviceRef]:
     evidence = dict(
         session.execute(select(Evidence.device_pk, func.count()).group_by(Evidence.device_pk)).all()
     )
+    branches = branch_origins(session)  # adopted branches of forked chains (web.forks)
     return [
         DeviceRef(
             pk=d.id,
             device_id=d.device_id or "",
-            public_key=d.public_key or b"",
+            public_key=branches[d.id].public_key if d.id in branches else d.public_key or b"",
+            signer=branches[d.id].device_id if d.id in branches else "",
+            base=branches[d.id].base if d.id in branches else None,
             label=d.label or d.device_id or "",
             counter=d.counter.name if d.counter else None,
             last_seen_at=d.last_seen_at,

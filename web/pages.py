@@ -344,17 +344,21 @@ def device_revoke(device_pk: int):
     return redirect(url_for("pages.devices"))
 
 
-def new_enrollment(device: Device, created_by: int | None) -> str:
-    """A one-time code (shown once, kept only as its hash), valid for some hours."""
+def new_enrollment(
+    device: Device, created_by: int | None, *, expires_at: datetime | None = None
+) -> str:
+    """A one-time code (shown once, kept only as its hash), valid for some hours (or until
+    ``expires_at``: a batch's codes, ``web.enroll_batch``)."""
     raw = "".join(secrets.choice(ENROLLMENT_ALPHABET) for _ in range(12))
     code = "-".join(raw[i : i + 4] for i in range(0, 12, 4))
-    hours = current_app.config["ENROLLMENT_HOURS"]
+    if expires_at is None:
+        expires_at = clock.now() + timedelta(hours=current_app.config["ENROLLMENT_HOURS"])
     db.session().add(
         Enrollment(
             device_pk=device.id,
             code_hash=enrollment_hash(code),
             created_by=created_by,
-            expires_at=clock.now() + timedelta(hours=hours),
+            expires_at=expires_at,
         )
     )
     return code

@@ -40,8 +40,22 @@ def due_sums(
     if window is None or not (closing or _over(window, now)):
         return []
     specs = _sums(window)
+    _alert_flood(session, office_id, window.summed, now)
     window.summed, window.logged, window.started_at = {}, 0, now
     return specs
+
+
+def _alert_flood(session: Session, office_id: int, summed: dict[str, int], now: datetime) -> None:
+    """An alert per clerk whose refused answers were summed (``web.alerts``: one open alert
+    per clerk, a new minute's flood only updates it)."""
+    from web.alerts import AlertKind, raise_alert
+    from web.models import Office
+
+    office = session.get(Office, office_id)
+    for clerk, answers in sorted(summed.items()):
+        details = {"office": office.name if office else "", "clerk": clerk, "answers": answers}
+        raise_alert(session, AlertKind.PHONE_REFUSALS, office_id, None, details, now,
+                    subject=clerk)  # fmt: skip
 
 
 def admit(session: Session, office_id: int, reason: RefusalReason, clerk: str,

@@ -300,6 +300,12 @@ class HealthReport:
     screen: str | None = None  # what is wrong with it, for staff (null: all is well)
     software: str | None = None  # the kiosk's software version
     out_of_service: str | None = None  # why the kiosk takes no votes (null: it does)
+    disk_free: int | None = None  # bytes free on the disk of the kiosk's state folder
+    disk_total: int | None = None  # that disk's size in bytes
+    refused: int | None = None  # records the server refuses to hold (null or 0: none)
+    refused_since_ms: int | None = None  # kiosk wall time of the first refusal in a row
+    refused_error: str | None = None  # the server's error code of that refusal
+    clock_ms: int | None = None  # the kiosk's wall clock when it wrote the report
 
     def to_json(self) -> JsonObject:
         return {
@@ -309,6 +315,12 @@ class HealthReport:
             "screen": self.screen,
             "software": self.software,
             "out_of_service": self.out_of_service,
+            "disk_free": self.disk_free,
+            "disk_total": self.disk_total,
+            "refused": self.refused,
+            "refused_since_ms": self.refused_since_ms,
+            "refused_error": self.refused_error,
+            "clock_ms": self.clock_ms,
         }
 
     @classmethod
@@ -325,6 +337,14 @@ class HealthReport:
             screen=text("screen"),
             software=text("software"),
             out_of_service=text("out_of_service"),
+            disk_free=f.optional_whole(doc.get("disk_free"), "disk_free"),
+            disk_total=f.optional_whole(doc.get("disk_total"), "disk_total"),
+            refused=f.optional_whole(doc.get("refused"), "refused"),
+            refused_since_ms=f.optional_whole(doc.get("refused_since_ms"), "refused_since_ms"),
+            refused_error=f.optional_text(
+                doc.get("refused_error"), "refused_error", limit=NAME_LIMIT
+            ),
+            clock_ms=f.optional_whole(doc.get("clock_ms"), "clock_ms"),
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image
 
-from hom_phieu.i18n import _
+from hom_phieu.i18n import N_, _
 from hom_phieu.render.fonts import line_metrics
 from hom_phieu.render.qr import qr_fit
 from hom_phieu.render.screen_layout import (
@@ -156,12 +156,20 @@ def draw_idle(canvas: Canvas, frame: Frame) -> None:
     canvas.stack(footer, Box(text_box.x, text_box.bottom - used + canvas.spacing, text_box.w, used))
 
 
+NO_RECEIPT = N_("Your vote is recorded. No receipt can be printed now: staff have been told.")
+
+
 def draw_thanks(canvas: Canvas, frame: Frame) -> None:
     """Thanks, keep the ticket, the receipt code. Never the level (promise 6)."""
     body, _legend = body_and_legend(canvas, frame, with_legend=False)
     texts = [
         Text(_("Thank you!"), 46, 20, bold=True, max_lines=2, fill=HEADER),
-        Text(_("Please keep your ticket."), 20, 11, max_lines=2),
+        Text(
+            _("Please keep your ticket.") if frame.receipt_code else _(NO_RECEIPT),
+            20,
+            11,
+            max_lines=3,
+        ),  # (no code: a kiosk whose receipts the server would not honour)
     ]
     if frame.receipt_code:
         texts += [

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from hom_phieu.i18n import LANGUAGES, N_, _
 from web import committee_codes, db, passwords, user_sessions
+from web.alert_mail_settings import email_address
 from web.auth import audit, create_user, roles_required, set_password, units_in_scope
 from web.confirm import ConfirmForm, ask, confirmed
 from web.manage.common import (
@@ -52,6 +53,7 @@ class UserForm(Form):
     unit = SelectField(coerce=int)
     language = SelectField(validators=[DataRequired()])
     password = PasswordField(N_("Initial password"), validators=[DataRequired(), Length(max=200)])
+    email = StringField(filters=[strip], validators=[email_address])  # (web.alert_mail)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -134,6 +136,7 @@ def user_new():
             form.username.errors = [*form.username.errors, str(error)]
         else:
             user.language = form.language.data
+            user.email = form.email.data or None  # (web.alert_mail)
             audit("user_added", f"user {user.username}", role=user.role,
                   unit=user.unit.code if user.unit else None, language=user.language)  # fmt: skip
             if commit(form.username, _("the account {name} exists already").format(
