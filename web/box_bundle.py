@@ -4,7 +4,10 @@ What an independent recount needs and nothing it does not: the minutes' canonica
 stored, each device the minutes name with its public key and its signed records from its
 first up to the last one the opening counted (further when a phone answer's ticket, or
 the fault the minutes name, lies beyond), the box keys published at the openings up to this
-one, and what the openings before this one had opened and counted. The format is
+one, and what the openings before this one had opened and counted. An adopted branch of a
+forked chain (``web.forks``) comes with its fork point and base state, and the forked
+device's records at least up to the fork point (what ties the branch to its chain); a
+record repaired on the server with the damaged bytes it replaced. The format is
 :mod:`web.bundle_format`'s; :mod:`web.bundle_verify` reads it.
 """
 
@@ -19,9 +22,19 @@ from sqlalchemy.orm import Session
 from hom_phieu.ledger.records import Kind, decode
 from web.ballot_channels import ticket_code
 from web.box_count import DeviceRef, HeldRow
-from web.bundle_format import BundleDevice, BundleKey, CountedBefore, Manifest, write_bundle
+from web.bundle_format import (
+    BundleBranch,
+    BundleDevice,
+    BundleKey,
+    BundleRepair,
+    CountedBefore,
+    Manifest,
+    write_bundle,
+)
 from web.minutes import Minutes
+from web.minutes_build import moment
 from web.models import CountedRange, LedgerRecord, Opening
+from web.models_forks import RecordRepair
 from web.models_seal import BoxKey
 from web.opening import devices_of, rows_of
 
@@ -46,6 +59,8 @@ def write_box_bundle(session: Session, opening: Opening, out: IO[bytes]) -> Mani
             last[device.pk] = max(last.get(device.pk, 0), problem.seq)
     for device_pk, seq in _tickets_needed(session, office.id, devices, last):
         last[device_pk] = max(last.get(device_pk, 0), seq)
+    for device_pk, seq in _fork_points(devices):  # a branch's tie to the chain it forks
+        last[device_pk] = max(last.get(device_pk, 0), seq)
     ids = {device.pk: device.device_id for device in devices}
     manifest = Manifest(
         office_id=office.id,
@@ -60,14 +75,54 @@ def write_box_bundle(session: Session, opening: Opening, out: IO[bytes]) -> Mani
             if pk in ids
         ),
         devices=tuple(
-            BundleDevice(d.pk, d.device_id, d.public_key, d.label, d.counter, last.get(d.pk, 0))
+            BundleDevice(
+                d.pk, d.device_id, d.public_key, d.label, d.counter, last.get(d.pk, 0), _branch(d)
+            )
             for d in devices
         ),
         keys=_published_keys(session, office.id, opening.box),
+        repairs=_repairs(session, devices, last),
     )
     rows = {d.device_id: _rows_through(session, d.pk, last.get(d.pk, 0)) for d in devices}
     write_bundle(out, manifest, opening.minutes, rows)
     return manifest
+
+
+def _branch(device: DeviceRef) -> BundleBranch | None:
+    base = device.base
+    if base is None or not device.signer:
+        return None
+    return BundleBranch(device.signer, base.seq + 1, base.hash, base.state)
+
+
+def _fork_points(devices: list[DeviceRef]) -> list[tuple[int, int]]:
+    """(forked device, the last record before the fork) of each adopted branch: the recount
+    verifies the branch's base from the forked device's own records up to it."""
+    pks = {device.device_id: device.pk for device in devices}
+    return [
+        (pks[device.signer], device.base.seq)
+        for device in devices
+        if device.base is not None and device.signer in pks
+    ]
+
+
+def _repairs(
+    session: Session, devices: list[DeviceRef], last: dict[int, int]
+) -> tuple[BundleRepair, ...]:
+    """The repairs of the records the bundle holds (``web.forks.repair_record``)."""
+    ids = {device.pk: device.device_id for device in devices}
+    repairs = session.scalars(
+        select(RecordRepair)
+        .where(RecordRepair.device_pk.in_(list(ids)))
+        .order_by(RecordRepair.device_pk, RecordRepair.seq, RecordRepair.id)
+    )
+    return tuple(
+        BundleRepair(
+            ids[r.device_pk], r.seq, moment(r.at), bytes(r.damaged_data), bytes(r.damaged_sig)
+        )
+        for r in repairs
+        if r.seq <= last.get(r.device_pk, 0)
+    )
 
 
 def _openings_before(session: Session, opening: Opening) -> list[Opening]:

@@ -14,17 +14,19 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from hom_phieu.i18n import _
 from web.box_count import HeldRow
-from web.minutes_json import MinutesFormatError, Reader
+from web.minutes_json import MinutesFormatError, Reader, iso
 
 BUNDLE_FORMAT = 1
 BUNDLE_KIND = "hom-phieu box bundle"
 MANIFEST = "manifest.json"
 MINUTES = "minutes.json"
-_DEVICE_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+# a device's id; an adopted branch's (web.forks): "<the forked device's id>/<fork seq>"
+_DEVICE_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,80}(/[0-9]{1,12})?$")
 
 
 class BundleError(ValueError):
@@ -32,8 +34,33 @@ class BundleError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class BundleBranch:
+    """An adopted branch of a forked chain (``web.forks``): records ``fork_seq`` on, signed
+    by the key of device ``of``, whose walk starts from ``of``'s chain after record
+    ``fork_seq - 1`` (of hash ``base_hash``; the verifier's state then: ``base_state``)."""
+
+    of: str  # the forked device's id (its records, at least up to the fork point, are here)
+    fork_seq: int
+    base_hash: str
+    base_state: str  # hom_phieu.ledger.state.LedgerState.to_json()
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRepair:
+    """A record the server held altered and replaced by the device's own copy
+    (``web.forks.repair_record``): the records file holds the copy; here the damaged bytes."""
+
+    device_id: str
+    seq: int
+    repaired_at: datetime
+    damaged_data: bytes
+    damaged_sig: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class BundleDevice:
-    """A device whose records the bundle holds: its records are seq 1 to ``last_seq``."""
+    """A device whose records the bundle holds: its records are seq 1 to ``last_seq``
+    (an adopted branch's: ``branch.fork_seq`` to ``last_seq``)."""
 
     pk: int  # the server's number for it (the minutes' per-device figures group by it)
     device_id: str
@@ -41,6 +68,7 @@ class BundleDevice:
     label: str
     counter: str | None
     last_seq: int  # 0: no record of it is needed
+    branch: BundleBranch | None = None
 
     @property
     def records_file(self) -> str:
@@ -77,9 +105,10 @@ class Manifest:
     counted_before: tuple[CountedBefore, ...]
     devices: tuple[BundleDevice, ...]
     keys: tuple[BundleKey, ...]
+    repairs: tuple[BundleRepair, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        made = {
             "format": BUNDLE_FORMAT,
             "kind": BUNDLE_KIND,
             "office": {"id": self.office_id, "code": self.office_code, "name": self.office_name},
@@ -90,17 +119,7 @@ class Manifest:
                 {"device_id": c.device_id, "box": c.box, "through_seq": c.through_seq}
                 for c in self.counted_before
             ],
-            "devices": [
-                {
-                    "pk": d.pk,
-                    "device_id": d.device_id,
-                    "public_key": d.public_key.hex(),
-                    "label": d.label,
-                    "counter": d.counter,
-                    "last_seq": d.last_seq,
-                }
-                for d in self.devices
-            ],
+            "devices": [_device_json(d) for d in self.devices],
             "keys": [
                 {
                     "fingerprint": k.fingerprint,
@@ -111,6 +130,18 @@ class Manifest:
                 for k in self.keys
             ],
         }
+        if self.repairs:  # (absent without any: a bundle as the first version wrote it)
+            made["repairs"] = [
+                {
+                    "device_id": r.device_id,
+                    "seq": r.seq,
+                    "repaired_at": iso(r.repaired_at),
+                    "damaged_data": base64.b64encode(r.damaged_data).decode(),
+                    "damaged_sig": base64.b64encode(r.damaged_sig).decode(),
+                }
+                for r in self.repairs
+            ]
+        return made
 
     @classmethod
     def from_json(cls, data: object) -> Manifest:
@@ -128,6 +159,7 @@ class Manifest:
             counted_before=r.items("counted_before", _counted_before),
             devices=r.items("devices", _device),
             keys=r.items("keys", _key),
+            repairs=r.opt_items("repairs", _repair) or (),
         )
         office.done()
         r.done()
@@ -154,6 +186,26 @@ def _counted_before(data: object, where: str) -> CountedBefore:
     return made
 
 
+def _device_json(d: BundleDevice) -> dict[str, Any]:
+    made: dict[str, Any] = {
+        "pk": d.pk,
+        "device_id": d.device_id,
+        "public_key": d.public_key.hex(),
+        "label": d.label,
+        "counter": d.counter,
+        "last_seq": d.last_seq,
+    }
+    if d.branch is not None:  # (absent for a device's own chain)
+        b = d.branch
+        made["branch"] = {
+            "of": b.of,
+            "fork_seq": b.fork_seq,
+            "base_hash": b.base_hash,
+            "base_state": b.base_state,
+        }
+    return made
+
+
 def _device(data: object, where: str) -> BundleDevice:
     r = Reader(data, where)
     made = BundleDevice(
@@ -163,10 +215,38 @@ def _device(data: object, where: str) -> BundleDevice:
         label=r.text("label"),
         counter=r.opt_text("counter"),
         last_seq=r.integer("last_seq"),
+        branch=r.absent_or_obj("branch", _branch),
     )
     r.done()
     if not _DEVICE_FILE.match(made.device_id):
         raise MinutesFormatError(f"{where}.device_id: {made.device_id!r}")
+    return made
+
+
+def _branch(data: object, where: str) -> BundleBranch:
+    r = Reader(data, where)
+    made = BundleBranch(
+        r.text("of"), r.integer("fork_seq"), r.text("base_hash"), r.text("base_state")
+    )
+    r.done()
+    if made.fork_seq < 1:
+        raise MinutesFormatError(f"{where}.fork_seq: {made.fork_seq}")
+    return made
+
+
+def _repair(data: object, where: str) -> BundleRepair:
+    r = Reader(data, where)
+    try:
+        made = BundleRepair(
+            device_id=r.text("device_id"),
+            seq=r.integer("seq"),
+            repaired_at=r.time("repaired_at"),
+            damaged_data=base64.b64decode(r.text("damaged_data"), validate=True),
+            damaged_sig=base64.b64decode(r.text("damaged_sig"), validate=True),
+        )
+    except binascii.Error:
+        raise MinutesFormatError(f"{where}: not base64") from None
+    r.done()
     return made
 
 

@@ -7,7 +7,8 @@ server's own code (:func:`web.box_count.count_device` into a :class:`web.box_cou
 holding the published keys), turns the tallies into the minutes' figures with the minutes'
 own code (:func:`web.minutes_build.count_tables`), and compares them with the minutes:
 total, levels, clerks, channels, supplements, and each device's counted range and faults.
-Every difference is named. Pure: no database, no Flask.
+An adopted branch of a forked chain and a repaired record are checked and read as
+:mod:`web.bundle_forks` says. Every difference is named. Pure: no database, no Flask.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from hom_phieu.ledger.records import (
     record_hash,
 )
 from web.ballot_channels import TicketLookup, TicketRule
-from web.box_count import LEVELS, BoxCount, DeviceRef, HeldRow, count_device
+from web.box_count import LEVELS, BoxCount, HeldRow, count_device
 from web.bundle_compare import compare_counts, compare_devices
+from web.bundle_forks import device_ref, repaired_rows
 from web.bundle_format import Bundle, BundleDevice, BundleError, Manifest
 from web.ceremony_calendar import box_label, next_box
 from web.minutes import ClerkRow, Count, Minutes, MinutesFormatError
@@ -90,19 +92,15 @@ def recount(bundle: Bundle) -> Recount:
     for counted in manifest.counted_before:
         through = earlier.setdefault(counted.device_id, {})
         through[counted.box] = max(through.get(counted.box, 0), counted.through_seq)
+    notes: list[str] = []
     with SignatureWorkers() as workers:  # the signatures on all cores, as the server does
         for device in devices:
+            ref = device_ref(bundle, device, workers, faults)
+            rows = _checked_rows(bundle.rows(device), device, faults)
             count_device(
                 count,
-                DeviceRef(
-                    device.pk,
-                    device.device_id,
-                    device.public_key,
-                    device.label,
-                    device.counter,
-                    None,
-                ),
-                _checked_rows(bundle.rows(device), device, faults),
+                ref,
+                repaired_rows(rows, ref, manifest.repairs, minutes.opened_at, faults, notes),
                 office_id=manifest.office_id,
                 next_box=next_box(manifest.box),
                 opened_boxes=frozenset(manifest.opened_before),
@@ -110,7 +108,7 @@ def recount(bundle: Bundle) -> Recount:
                 held_in_box=held.get(device.device_id, 0),
                 workers=workers,
             )
-    result = Recount(manifest, minutes, count)
+    result = Recount(manifest, minutes, count, notes=notes)
     result.differences.extend(faults)
     compare_devices(minutes.devices, count.devices, result.differences)
     compare_counts(minutes, count, devices, result.differences)
