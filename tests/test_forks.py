@@ -78,8 +78,11 @@ def open_box_at(app, box: str, at: str) -> BoxCount:
             session.add(Confirmation(opening_id=opening.id, user_id=user.id,
                                      committee_role=role, at=now))  # fmt: skip
         session.flush()
-        count, _checks = open_box(session, opening, users[0][0].id, warnings_reason="test", now=now)
+        count, checks = open_box(session, opening, users[0][0].id, warnings_reason="test", now=now)
         session.commit()
+        adopted = [c for c in checks if c.code == "adopted_branch"]
+        assert len(adopted) == sum(1 for d in count.devices if d.device.signer and (
+            d.votes or d.supplement_votes))  # fmt: skip
         return count
 
 
@@ -169,7 +172,8 @@ def test_a_copied_card_is_refused_resolved_and_both_sides_counted(ceremony_app, 
     assert fork_alerts(app) == {"equivocation": ("resolved", f"/devices/{pk}/fork", None)}
     original.vote("lan", "khong_hai_long", 1)  # the original goes on as ever
     original.sync(client)
-    count = open_box_at(app, "2026-11", "2026-12-02T10:00:00")
+    count = open_box_at(app, "2026-11", "2026-12-02T10:00:00")  # (its warning: checked there)
+    assert any(d.device.signer and d.votes for d in count.devices)  # the branch's ballots
     assert votes_by_clerk(count) == {"lan": 6, "binh": 4}
     assert count.main.by_level == {"very_satisfied": 5, "not_satisfied": 1, "satisfied": 4}
     assert all(check.problem is None for check in count.devices)

@@ -40,7 +40,8 @@ from hom_phieu.ledger.records import record_hash as hash_of
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.verify import Row, Verifier, verify_rows
 from web import clock
-from web.box_count import Checkpoint
+from web.box_count import BoxCount, Checkpoint
+from web.checklist import WARNING, Check
 from web.device_alerts import resolve_fork_alerts
 from web.device_state import insert_rows, move_head, row_of
 from web.forks_minutes import BRANCH_ADOPTED, FORK_CONFIRMED, RECORD_REPAIRED
@@ -324,3 +325,27 @@ def evidence_rows(session: Session, device: Device) -> Sequence[Row]:
         Row(e.seq, bytes(e.data), bytes(e.sig))
         for e in session.scalars(select(Evidence).where(Evidence.device_pk == device.id))
     ]
+
+
+def branch_checks(count: BoxCount) -> list[Check]:
+    """A warning for each adopted branch that brings ballots to this opening: adoption is
+    one technician's act, and whoever could copy a card could have written the branch, so
+    its ballots count only if the committee, at the opening, gives its reason to accept them
+    (a warning needs one; the reason is in the minutes)."""
+    checks = []
+    for check in count.devices:
+        brought = check.votes + sum(check.supplement_votes.values())
+        if check.device.signer and brought:
+            checks.append(
+                Check(
+                    "adopted_branch",
+                    WARNING,
+                    check.device.device_id,
+                    _(
+                        "{count} ballots come from a branch adopted after device {device}'s "
+                        "card was copied or restored: count them only if the committee "
+                        "accepts them (the technician's evidence on the device's fork page)"
+                    ).format(count=brought, device=check.device.signer),
+                )
+            )
+    return checks

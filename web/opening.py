@@ -29,7 +29,7 @@ from web.chain_checkpoints import store_checkpoints, usable_checkpoints
 from web.checklist import Check, SealKeys, checklist, dossiers_check, seal_checks
 from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
-from web.forks import branch_origins
+from web.forks import branch_checks, branch_origins
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
 from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
 from web.minutes_changes import ChangeEntry
@@ -269,7 +269,7 @@ def verification(
     checks = checklist(count, month_end(opening.box), until)  # (the due day's cut-off)
     if seal is None:
         seal = seal_keys(session, opening, preview=keys is None)
-    checks += seal_checks(count, seal)
+    checks += seal_checks(count, seal) + branch_checks(count)
     office_checks = committee_checks(session, opening, until) + settings_checks(
         session, opening, until
     )
