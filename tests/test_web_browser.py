@@ -41,7 +41,7 @@ def test_login_register_a_device_and_see_it_listed(running_server: WebProcess) -
         page.get_by_label("Mật khẩu").fill(PASSWORD)
         page.get_by_role("button", name="Đăng nhập").click()
         page.get_by_role("heading", name="Hòm phiếu", exact=True).wait_for()
-        page.get_by_role("link", name="Thiết bị").click()
+        page.get_by_role("link", name="Thiết bị", exact=True).click()
         page.get_by_role("link", name="Đăng ký thiết bị").click()
         page.get_by_label("Ghi chú (vị trí đặt máy)").fill("Cạnh quầy 1")
         page.get_by_role("button", name="Đăng ký và lấy mã kích hoạt").click()

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
@@ -239,7 +239,10 @@ def adopt_branch(session: Session, fork: Fork, rows: Iterable[Row], user_id: int
 
 
 def branch_origins(session: Session) -> dict[int, BranchOrigin]:
-    """branch device pk → what its walk needs (``web.opening.devices_of``)."""
+    """branch device pk → what its walk needs (``web.opening.devices_of``). None before
+    migration 0018 (an earlier migration recounts opened boxes with today's code)."""
+    if not inspect(session.connection()).has_table(Fork.__tablename__):
+        return {}
     found = {}
     for fork in session.scalars(select(Fork).where(Fork.status == Fork.ADOPTED)):
         base = Checkpoint(fork.fork_seq - 1, fork.base_hash, fork.base_state)
