@@ -22,7 +22,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from hom_phieu.i18n import _
-from hom_phieu.ledger.records import RecordFormatError, decode
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.verify import LedgerWalk, Verifier
 from web.box_count import Checkpoint, DeviceRef, HeldRow
@@ -149,7 +148,7 @@ def repaired_rows(
             yield row
             continue
         named = {"device": device.device_id, "seq": row.seq, "at": repair.repaired_at}
-        if not _own_record(verifier, row):
+        if not verifier.is_own(row):
             faults.append(
                 _(
                     "Device {device}, record {seq}: the copy that replaced the damaged record "
@@ -175,15 +174,3 @@ def repaired_rows(
                 ).format(**named)
             )
             yield row
-
-
-def _own_record(verifier: Verifier, row: HeldRow) -> bool:
-    try:
-        record = decode(row.data)
-    except RecordFormatError:
-        return False
-    return (
-        record.seq == row.seq
-        and record.device == verifier.device_id
-        and verifier.signature_ok(row.data, row.sig)
-    )

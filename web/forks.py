@@ -260,19 +260,6 @@ def _held(session: Session, device: Device, seq: int) -> LedgerRecord | None:
     )
 
 
-def _sound(verifier: Verifier, row: Row) -> bool:
-    """The held bytes are a record of the device, correctly signed."""
-    try:
-        record = decode(row.data)
-    except RecordFormatError:
-        return False
-    return (
-        record.seq == row.seq
-        and record.device == verifier.device_id
-        and verifier.signature_ok(row.data, row.sig)
-    )
-
-
 def repairable(session: Session, device: Device, copies: Iterable[Row]) -> list[Row]:
     """The device's own copies (from its ledger file, or the evidence it re-sent) of held
     records that no longer verify, each copy correctly signed and linking to the held
@@ -284,9 +271,8 @@ def repairable(session: Session, device: Device, copies: Iterable[Row]) -> list[
         if held is None or bytes(held.data) == copy.data:
             continue
         stored = Row(held.seq, bytes(held.data), bytes(held.sig))
-        if (_sound(verifier, stored) and hash_of(stored.data) == held.hash) or not _sound(
-            verifier, copy
-        ):
+        sound = verifier.is_own(stored) and hash_of(stored.data) == held.hash
+        if sound or not verifier.is_own(copy):
             continue  # the held record is sound (a fork, not damage), or the copy is not
         if _links(session, device, decode(copy.data)):
             found.append(copy)

@@ -84,6 +84,19 @@ class Verifier:
             return False
         return True
 
+    def is_own(self, row: Row) -> bool:
+        """Whether ``row`` holds a record of this device, numbered as the row says, and
+        signed by its key (a copy offered to repair or stand in for a held record)."""
+        try:
+            record = decode(row.data)
+        except RecordFormatError:
+            return False
+        return (
+            record.seq == row.seq
+            and record.device == self.device_id
+            and self.signature_ok(row.data, row.sig)
+        )
+
     def check_rule(self, record: Record, placed: bool = False) -> tuple[Fault, str] | None:
         """Why ``record`` may not follow the ledger so far, or None. Does not change state.
 
