@@ -1,35 +1,35 @@
-"""The kiosk daemon as a process: cold start to ready, resident memory, idle CPU.
+"""The kiosk daemon as a process: cold start to ready, and again on an existing ledger.
 
 ``hom-phieu --lang en kiosk run --simulate`` is started as a subprocess with a fresh
-``HOM_PHIEU_HOME``; it is ready when it prints the virtual panel's address (after the
-ledger is open and READY is sent). A second start on the same home shows a start on an
-existing ledger. While the kiosk idles, its resident memory and CPU are read from /proc.
+``HOM_PHIEU_HOME`` and its systemd unit's environment (:func:`unit_environment`); it is ready
+when it prints the virtual panel's address (after the ledger is open and READY is sent). A
+second start on the same home shows a start on an existing ledger. How it idles (wake-ups,
+CPU, memory) is :mod:`bench.kiosk_idle`'s, which uses this module's helpers.
 
 The floor is a Python process with the same interpreter that imports what any such
-daemon needs (gpiozero, Pillow, python-escpos, cryptography, Flask, qrcode), prints a
-line and sleeps: its time to that line, its memory and its idle CPU, measured the same
-way and at the same time as the kiosk's.
+daemon needs (gpiozero, Pillow, python-escpos, cryptography, Flask, qrcode) and prints a
+line: its time to that line, measured the same way.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shlex
 import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench.report import Row, Settings, log, ms, ratio
+from hom_phieu.install import unit_values
+from kiosk.install import UNIT
 
 ORDER = 3
 REPEATS, REPEATS_QUICK = 5, 2
-IDLE_S, IDLE_S_QUICK = 5.0, 2.0
-SETTLE_S = 0.5  # after ready, before the idle window: the loop's first pass, the panel thread
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 MARKER = "Virtual panel: http://127.0.0.1:"
@@ -107,15 +107,6 @@ class Process:
         return code, time.perf_counter() - started
 
 
-@dataclass(slots=True)
-class Samples:
-    start_ns: list[int]
-    rss_kib: list[int]
-    cpu_pct: list[float]
-    cpu_s: list[float]
-    wakeups_per_s: list[float]
-
-
 def child_env(workdir: Path, home: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
     escpos, tmp = workdir / "escpos-cache", workdir / "tmp"
@@ -134,80 +125,83 @@ def child_env(workdir: Path, home: Path | None) -> dict[str, str]:
     return env
 
 
-def idle(processes: list[Process], seconds: float) -> list[tuple[float, float, float]]:
-    """Each process over the same ``seconds``: (percent of one core, CPU seconds, wake-ups
-    per second)."""
-    time.sleep(SETTLE_S)
-    before = [(p.cpu_s(), p.wakeups()) for p in processes]
-    started = time.perf_counter()
-    time.sleep(seconds)
-    after = [(p.cpu_s(), p.wakeups()) for p in processes]
-    wall = time.perf_counter() - started
-    return [
-        (100 * (cpu - cpu0) / wall, cpu - cpu0, (woke - woke0) / wall)
-        for (cpu0, woke0), (cpu, woke) in zip(before, after, strict=True)
+def unit_environment() -> dict[str, str]:
+    """The variables the kiosk's unit sets (``Environment=`` lines of
+    ``systemd/hom-phieu-kiosk.service``, such as ``MALLOC_ARENA_MAX``), but for those naming
+    systemd's own folders (``%t``): the kiosk measured as installed."""
+    found: dict[str, str] = {}
+    for value in unit_values(UNIT, "Environment"):
+        for assignment in shlex.split(value):
+            name, _, setting = assignment.partition("=")
+            if "%" not in setting:
+                found[name] = setting
+    return found
+
+
+def kiosk_env(workdir: Path, home: Path | None) -> dict[str, str]:
+    return child_env(workdir, home) | unit_environment()
+
+
+def argvs() -> tuple[list[str], list[str]]:
+    """The floor's command and the kiosk's."""
+    script = Path(sys.executable).with_name("hom-phieu")
+    floor = [
+        sys.executable,
+        "-c",
+        f"import {IMPORTS}; import time; print({FLOOR_MARKER!r}); time.sleep(3600)",
     ]
+    kiosk = [str(script), "--lang", "en", "kiosk", "run", "--simulate", "--panel-port", "0"]
+    return floor, kiosk
+
+
+def warm_up(workdir: Path) -> None:
+    """Unrecorded: one start of each, which brings the interpreter's and the libraries' files
+    into the page cache and compiles the bytecode cache, for both alike, so that the first
+    measured repetition is not a disk read or a compilation for one of them."""
+    floor_argv, kiosk_argv = argvs()
+    for argv, marker, home in ((floor_argv, FLOOR_MARKER, None), (kiosk_argv, MARKER, "warm")):
+        warm = Process(argv, kiosk_env(workdir, workdir / home if home else None),
+                       workdir / "warm-up.err")  # fmt: skip
+        try:
+            warm.wait_for(marker)
+        finally:
+            warm.stop()
 
 
 def run(settings: Settings) -> list[Row]:
     workdir = settings.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     repeats = REPEATS_QUICK if settings.quick else REPEATS
-    window = IDLE_S_QUICK if settings.quick else IDLE_S
-    script = Path(sys.executable).with_name("hom-phieu")
-    floor_argv = [
-        sys.executable,
-        "-c",
-        f"import {IMPORTS}; import time; print({FLOOR_MARKER!r}); time.sleep(3600)",
-    ]
-    kiosk_argv = [str(script), "--lang", "en", "kiosk", "run", "--simulate", "--panel-port", "0"]
-    floor, kiosk = Samples([], [], [], [], []), Samples([], [], [], [], [])
+    floor_argv, kiosk_argv = argvs()
+    floor: list[int] = []
+    first: list[int] = []
     second: list[int] = []
-    # Unrecorded: bring the interpreter's and the libraries' files into the page cache for
-    # both alike, so that the first measured repetition is not a disk read for one of them.
-    for argv, marker, home in ((floor_argv, FLOOR_MARKER, None), (kiosk_argv, MARKER, "warm")):
-        env = child_env(workdir, workdir / home if home else None)
-        warm = Process(argv, env, workdir / "warm-up.err")
-        try:
-            warm.wait_for(marker)
-        finally:
-            warm.stop()
+    warm_up(workdir)
     for rep in range(repeats):
         home = workdir / f"home-{rep}"
-        # The floor first, then the kiosk while the floor sleeps; then both idle together.
-        sleeper = Process(floor_argv, child_env(workdir, None), workdir / f"floor-{rep}.err")
+        sleeper = Process(floor_argv, kiosk_env(workdir, None), workdir / f"floor-{rep}.err")
         try:
-            floor.start_ns.append(sleeper.wait_for(FLOOR_MARKER))
-            daemon = Process(kiosk_argv, child_env(workdir, home), workdir / f"kiosk-{rep}.err")
-            try:
-                kiosk.start_ns.append(daemon.wait_for(MARKER))
-                for samples, (pct, cpu, woke) in zip(
-                    (floor, kiosk), idle([sleeper, daemon], window), strict=True
-                ):
-                    samples.cpu_pct.append(pct)
-                    samples.cpu_s.append(cpu)
-                    samples.wakeups_per_s.append(woke)
-                floor.rss_kib.append(sleeper.rss_kib())
-                kiosk.rss_kib.append(daemon.rss_kib())
-            finally:
-                code, stopped = daemon.stop()
-                _check_exit("kiosk (empty ledger)", code, stopped, workdir / f"kiosk-{rep}.err")
+            floor.append(sleeper.wait_for(FLOOR_MARKER))
         finally:
             sleeper.stop()
+        daemon = Process(kiosk_argv, kiosk_env(workdir, home), workdir / f"kiosk-{rep}.err")
+        try:
+            first.append(daemon.wait_for(MARKER))
+        finally:
+            code, stopped = daemon.stop()
+            _check_exit("kiosk (empty ledger)", code, stopped, workdir / f"kiosk-{rep}.err")
         # The same home again: the ledger exists (a restart).
-        again = Process(kiosk_argv, child_env(workdir, home), workdir / f"again-{rep}.err")
+        again = Process(kiosk_argv, kiosk_env(workdir, home), workdir / f"again-{rep}.err")
         try:
             second.append(again.wait_for(MARKER))
         finally:
             code, took = again.stop()
             _check_exit("kiosk (existing ledger)", code, took, workdir / f"again-{rep}.err")
         log(
-            f"  kiosk start-up {rep + 1}/{repeats}: ready in {ms(kiosk.start_ns[-1])} "
-            f"(again {ms(second[-1])}), imports {ms(floor.start_ns[-1])}; "
-            f"{kiosk.rss_kib[-1] / 1024:.1f} MiB; idle CPU {kiosk.cpu_pct[-1]:.2f} %, "
-            f"{kiosk.wakeups_per_s[-1]:.0f} wake-ups/s; SIGTERM → exit {stopped:.2f} s"
+            f"  kiosk start-up {rep + 1}/{repeats}: ready in {ms(first[-1])} "
+            f"(again {ms(second[-1])}), imports {ms(floor[-1])}; SIGTERM → exit {stopped:.2f} s"
         )
-    return _rows(repeats, window, floor, kiosk, second)
+    return _rows(repeats, floor, first, second)
 
 
 def _check_exit(what: str, code: int, took: float, stderr: Path) -> None:
@@ -217,21 +211,10 @@ def _check_exit(what: str, code: int, took: float, stderr: Path) -> None:
         log(f"  note: {what} exited {code} {took:.1f} s after SIGTERM; stderr: {tail}")
 
 
-def _cpu(samples: Samples) -> str:
-    pct, cpu_s = statistics.median(samples.cpu_pct), statistics.median(samples.cpu_s)
-    woke = statistics.median(samples.wakeups_per_s)
-    return f"{pct:.2f} % ({cpu_s * 1000:.0f} ms CPU; {woke:.0f} wake-ups/s)"
-
-
-def _rows(
-    repeats: int, window: float, floor: Samples, kiosk: Samples, second: list[int]
-) -> list[Row]:
+def _rows(repeats: int, floor: list[int], first: list[int], second: list[int]) -> list[Row]:
     imports = f"`python -c 'import {IMPORTS}'`"
-    started, again = statistics.median(kiosk.start_ns), statistics.median(second)
-    bottom = statistics.median(floor.start_ns)
-    rss, rss_floor = statistics.median(kiosk.rss_kib), statistics.median(floor.rss_kib)
-    pct, pct_floor = statistics.median(kiosk.cpu_pct), statistics.median(floor.cpu_pct)
-    resolution = 1000 / TICK
+    started, again = statistics.median(first), statistics.median(second)
+    bottom = statistics.median(floor)
     return [
         Row(
             f"Kiosk cold start → ready, empty ledger (`kiosk run --simulate`, median of {repeats})",
@@ -244,17 +227,5 @@ def _rows(
             ms(again),
             ms(bottom),
             ratio(again, bottom),
-        ),
-        Row(
-            "Kiosk resident memory (VmRSS) after ready",
-            f"{rss / 1024:.1f} MiB",
-            f"{rss_floor / 1024:.1f} MiB (the same imports, sleeping)",
-            ratio(rss, rss_floor),
-        ),
-        Row(
-            f"Kiosk idle CPU over {window:.0f} s (one core = 100 %; ticks of {resolution:.0f} ms)",
-            _cpu(kiosk),
-            _cpu(floor) + " (the same imports, sleeping)",
-            ratio(pct, pct_floor) if pct_floor > 0 else "— (floor 0)",
         ),
     ]

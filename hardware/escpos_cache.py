@@ -7,6 +7,11 @@ cut that file short on the ledger's disk, and every import after it failed: the 
 stayed broken for good. :func:`prepare_escpos` makes the pickle itself, from the JSON, in
 memory, only for the import; nothing is left to be damaged, and a damaged file an older
 version left behind is never read.
+
+Three modules python-escpos and python-barcode import but a kiosk seldom uses, ``yaml`` (for
+the capabilities, read from the pickle instead), ``xml.dom.minidom`` (for SVG barcodes) and
+``serial`` (pyserial, for a serial printer only), are imported lazily (:func:`lazily`):
+loaded only if something uses them, which keeps about 1 MiB out of the idle kiosk.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,11 @@ from typing import Any
 from hom_phieu.i18n import _
 
 _IMPORT_LOCK = threading.Lock()
+_DEFERRED_LOCK = threading.RLock()
+# Imported at import time by python-escpos (capabilities.py, printer/serial.py) and
+# python-barcode (writer.py, which escpos.escpos imports), used only to parse YAML, to write
+# SVG and to open a serial printer.
+DEFERRED_IMPORTS = ("yaml", "xml.dom.minidom", "serial")
 
 
 class EscposError(Exception):
@@ -50,11 +61,51 @@ def prepare_escpos() -> None:
         if "escpos.capabilities" in sys.modules:
             return
         folder = _capabilities_folder()
+        for name in DEFERRED_IMPORTS:
+            lazily(name)
         try:
             with _reading_from(folder):
                 import escpos.capabilities  # noqa: F401
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Deferred(types.ModuleType):
+    """A module whose code runs when a name it defines is first read. Its metadata
+    (``__spec__``, ``__path__``…) is there from the start, so ``import`` itself does not run
+    it (the standard library's ``LazyLoader`` runs it on any attribute, ``__spec__`` too,
+    which ``import`` reads in Python 3.11)."""
+
+    def __getattr__(self, attr: str) -> Any:
+        with _DEFERRED_LOCK:  # another thread waits for the code to have run
+            if self.__dict__.pop("__deferred__", False):
+                try:
+                    self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
+                except BaseException:
+                    self.__dict__["__deferred__"] = True
+                    raise
+                self.__class__ = types.ModuleType
+        try:
+            return self.__dict__[attr]
+        except KeyError:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}") from None
+
+
+def lazily(name: str) -> None:
+    """``name`` importable at no cost: its code runs when a name it defines is first read
+    (:class:`_Deferred`). Nothing happens if it is already imported or not installed."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)  # (imports the parent packages)
+    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = _Deferred
+    module.__dict__["__deferred__"] = True
+    sys.modules[name] = module
+    parent, _dot, child = name.rpartition(".")
+    if parent:  # as an import would: ``xml.dom.minidom`` reachable from ``xml.dom``
+        setattr(sys.modules[parent], child, module)
 
 
 def _capabilities_file() -> Path:

@@ -42,6 +42,7 @@ from kiosk.loop_events import (
     LoopEvent,
     Printed,
     Refused,
+    Settle,
     Stop,
 )
 from kiosk.outcomes import Outcome, OutcomeLog
@@ -459,7 +460,9 @@ class Kiosk:
         def idle() -> bool:
             return self._events.empty() and not self.policy.pending(button)
 
-        return self.outcomes.wait_settled(button, after_outcome, idle, timeout_s)
+        return self.outcomes.wait_settled(
+            button, after_outcome, idle, timeout_s, nudge=lambda: self._events.put(Settle())
+        )
 
     def close(self) -> None:
         self.controls.close()

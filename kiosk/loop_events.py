@@ -81,4 +81,12 @@ class Stop:
     """Finish the loop (SIGTERM, SIGINT)."""
 
 
-LoopEvent = Edge | Printed | Acked | Refused | Accepted | Configured | ChooseClerk | ClockSet | Stop
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """Nothing to do but one more pass of the loop: the simulator waits for a press to be
+    settled (``Kiosk.wait_settled``)."""
+
+
+LoopEvent = (
+    Edge | Printed | Acked | Refused | Accepted | Configured | ChooseClerk | ClockSet | Settle
+) | Stop

@@ -59,10 +59,17 @@ class OutcomeLog:
             return [o for o in self._outcomes if o.id > outcome_id]
 
     def wait_settled(
-        self, button: str, after_outcome: int, idle: Callable[[], bool], timeout_s: float
+        self,
+        button: str,
+        after_outcome: int,
+        idle: Callable[[], bool],
+        timeout_s: float,
+        nudge: Callable[[], None] | None = None,
     ) -> list[Outcome]:
         """Wait until ``button``'s last edge has been settled and carried out: ``idle()``
-        says nothing of it waits in the loop's queue or the press policy."""
+        says nothing of it waits in the loop's queue or the press policy. ``nudge()`` makes
+        the loop pass once more: an idle loop passes only every half minute, and a press
+        it ignored (shorter than the bounce time) leaves no outcome to wait for."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
             start = self._passes
@@ -76,4 +83,6 @@ class OutcomeLog:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return mine
+                if nudge is not None and idle():
+                    nudge()
                 self._changed.wait(remaining)

@@ -1,45 +1,32 @@
 """The virtual panel's HTTP server: on 127.0.0.1, in a thread of its own, idle until asked.
 
-Light on purpose, for the idle kiosk: the standard library's WSGI server, which sleeps in
-``select()`` until a connection comes (no half-second poll), and the panel's Flask app
+Light on purpose, for the idle kiosk: the thread sleeps in ``select()`` on the listening
+socket until a connection comes (no half-second poll); only then is the standard library's
+WSGI server made on that socket (:mod:`kiosk.panel_http`), and the panel's Flask app
 (:mod:`kiosk.panel`) built on the first request, so a kiosk nobody looks at never loads
-Flask, Werkzeug and Jinja. Stopping knocks on the socket to wake the sleeping server.
+``wsgiref``, ``http.server``, Flask, Werkzeug or Jinja. Stopping knocks on the socket to wake
+the sleeping thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import TCPServer, ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-IDLE_POLL_S = 3600.0  # serve_forever's select() timeout: stop() knocks, nothing else wakes it
+IDLE_POLL_S = 3600.0  # select()'s timeout: a connection or stop()'s knock wakes it, nothing else
 KNOCK_EVERY_S = 0.05
+BACKLOG = 5  # connections waiting to be accepted (socketserver's own default)
 BODY_MAX = 64 * 1024  # a request body the panel reads (its own limit is smaller: a 413)
 DISCARD_MAX = 16 * 1024 * 1024  # read and dropped beyond BODY_MAX, so the answer arrives
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a request still held open never keeps the kiosk from stopping
-    block_on_close = False
-
-    def server_bind(self) -> None:
-        """Bound as asked, named 127.0.0.1 (no reverse DNS look-up of the address)."""
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-        self.setup_environ()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    timeout = 30  # seconds a silent client may hold a request thread
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Requests are not logged (the kiosk's output is for staff)."""
 
 
 class LazyApp:
@@ -87,24 +74,43 @@ class PanelServer:
 
     def __init__(self, app: Callable[[], WsgiApp], port: int = 0) -> None:
         self.app = LazyApp(app)
-        self._server = _Server(("127.0.0.1", port), _QuietHandler)
-        self._server.set_app(self.app)
-        self.port = self._server.server_port
+        self._socket = socket.create_server(("127.0.0.1", port), backlog=BACKLOG)
+        self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
+        self._server: WSGIServer | None = None
+        self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="panel", daemon=True)
 
+    @property
+    def serving(self) -> bool:
+        """Whether the HTTP server has been made (a connection came)."""
+        return self._server is not None
+
     def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=IDLE_POLL_S)
+        while not self._stopping:  # asleep until the first connection (or the stop's knock)
+            if select.select([self._socket], [], [], IDLE_POLL_S)[0]:
+                break
+        if self._stopping:
+            return
+        from kiosk.panel_http import wsgi_server
+
+        server = wsgi_server(self._socket, self.app)
+        self._server = server
+        server.serve_forever(poll_interval=IDLE_POLL_S)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            stopping = threading.Thread(target=self._server.shutdown, name="panel-stop")
-            stopping.start()
-            while stopping.is_alive():  # the server sleeps in select(): a connection wakes it
-                with contextlib.suppress(OSError):
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                stopping.join(KNOCK_EVERY_S)
-        self._server.server_close()
+        self._stopping = True
+        shutting: threading.Thread | None = None
+        while self._thread.is_alive():  # asleep in select(): a connection wakes it
+            if shutting is None and self._server is not None:
+                shutting = threading.Thread(target=self._server.shutdown, name="panel-stop")
+                shutting.start()
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            self._thread.join(KNOCK_EVERY_S)
+        if shutting is not None:
+            shutting.join()
+        self._socket.close()

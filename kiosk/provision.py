@@ -35,7 +35,6 @@ from hom_phieu.ledger.store import _take_writer_lock
 from hom_phieu.protocol import fields
 from hom_phieu.protocol.models import DeviceConfig, EnrollRequest, JsonObject, OfficeRef
 from hom_phieu.protocol.signing import API, UntrustedAnswer, verified_enrollment
-from kiosk.sync_http import NetworkError, ServerRefused, call, error_label
 
 SERVER_FILE = "server.json"
 NEW_KEY_SUFFIX = ".new"  # the new identity's key until the server took it
@@ -177,6 +176,10 @@ def _provision(url: str, code: str, key_path: Path, retire: Path | None, timeout
     except DeviceKeyError as exc:
         raise ProvisionError(str(exc)) from None
     request = EnrollRequest(code=code.strip(), public_key=key.public_raw, software=__version__)
+    # The HTTP client (urllib, ssl, email) only where it talks: a kiosk reading its link at
+    # start-up keeps it out of memory until its sync thread needs it.
+    from kiosk.sync_http import NetworkError, ServerRefused, call, error_label
+
     try:
         answer = call(url, "POST", f"{API}/enroll", key=key, payload=request, timeout_s=timeout_s)
     except NetworkError as exc:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hardware import heap
 from hom_phieu import paths
 from hom_phieu.clock import AdjustableClock, Clock, SystemClock
 from hom_phieu.i18n import _, set_language
@@ -66,6 +67,7 @@ def run(
 ) -> int:
     """``start_ms`` (simulation only): the simulated wall clock's time at start, synced, so
     that a technician or a test can replay a past month from the device's first record."""
+    heap.steady()  # the screen redrawn each minute given back, not kept (hardware.heap)
     config = _load(config_path, language, echo)
     if config is None:
         return 2

@@ -4,6 +4,8 @@ injected clock (no timings; ``python -m bench --only kiosk_idle`` measures them)
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -102,10 +104,11 @@ def test_the_panel_server_sleeps_until_asked_and_loads_its_app_then() -> None:
     assert panel_server.IDLE_POLL_S >= 60  # select() without a half-second poll
     server.start()
     try:
-        assert not server.app.built  # nobody asked: no Flask, no app
+        assert not server.app.built  # nobody asked: no Flask, no app…
+        assert not server.serving  # …and no HTTP server either
         with urllib.request.urlopen(server.url + "api/state", timeout=10) as answer:
             assert json.loads(answer.read()) == {"path": "/api/state"}
-        assert built == [True] and server.app.built
+        assert built == [True] and server.app.built and server.serving
         request = urllib.request.Request(
             server.url + "api/press", data=b"x" * 300_000, method="POST"
         )  # a body the app never reads: the answer still arrives whole
@@ -131,3 +134,48 @@ def test_a_size_only_measured_keeps_no_face_open_and_the_heap_can_be_given_back(
         - fonts._open(97, True).getbbox(fonts.TALLEST)[1],
     )
     assert isinstance(heap.release(), bool)  # glibc: trimmed; elsewhere: nothing to do
+
+
+def test_a_panel_nobody_opened_stops_at_once_and_frees_its_port() -> None:
+    server = PanelServer(lambda: pytest.fail("nobody asked"))
+    server.start()
+    stopping = threading.Thread(target=server.stop)
+    stopping.start()
+    stopping.join(10)
+    assert not stopping.is_alive() and not server.serving
+    again = PanelServer(lambda: pytest.fail("nobody asked"), server.port)  # the port is free
+    again.stop()  # never started: nothing to wake
+
+
+IDLE_IMPORTS = """
+import sys, types
+import hom_phieu.cli, kiosk.runner, kiosk.simulation, kiosk.panel_server, hardware.output
+from hardware.escpos_cache import prepare_escpos
+prepare_escpos()
+import escpos.printer
+from hardware.printer import ticket_bytes
+from PIL import Image
+ticket_bytes(Image.new("1", (384, 40)), "POS-5890")
+heavy = ("wsgiref", "http.server", "urllib.request", "ssl", "flask", "yaml", "xml.dom.minidom",
+         "serial")
+print(" ".join(m for m in heavy if type(sys.modules.get(m)) is types.ModuleType))
+import yaml, xml.dom.minidom, serial  # deferred, not missing: loaded when used
+print(yaml.safe_load("a: 1"), xml.dom.minidom.parseString("<a/>").documentElement.tagName,
+      serial.PARITY_NONE, type(sys.modules["yaml"]) is types.ModuleType)
+"""
+
+
+def test_the_idle_kiosk_loads_no_http_server_client_or_unused_printer_modules() -> None:
+    """What keeps the idle kiosk under 55 MiB: the panel's HTTP server, the sync thread's HTTP
+    client, python-escpos' YAML, SVG and serial modules are loaded when used, not before."""
+    done = subprocess.run(
+        [sys.executable, "-c", IDLE_IMPORTS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["", "{'a': 1} a N True"]
+
+
+def test_large_blocks_are_given_back_when_freed() -> None:
+    from hardware import heap
+
+    assert isinstance(heap.steady(), bool)  # glibc: mallopt set; elsewhere: nothing to do
