@@ -1,7 +1,9 @@
 """The independent recount of a box whose office recovered a fork (``web.forks``): the bundle
 carries the adopted branch (its signer, fork point and base) and the forked device's chain up
 to the fork point, ``hom-phieu box verify`` recounts it to exactly the minutes' figures, and a
-doctored branch is named. Likewise a record repaired on the server after its box was opened."""
+doctored branch is named; a branch held apart (its adoption not approved, or refused) is in
+neither the count nor the bundle, and the recount still gives the opening's figures. Likewise
+a record repaired on the server after its box was opened."""
 
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from tests.test_forks import (
     as_user,
     copy_of,
     damage,
+    decide,
     device_pk_of,
+    fork_alerts,
+    fork_id_of,
     kiosk_at,
     open_box_at,
     recover,
@@ -30,6 +35,7 @@ from tests.test_forks import (
 from tests.web_helpers import csrf_token, login
 from web import db as web_db
 from web.models import LedgerRecord
+from web.models_forks import HeldRecord
 
 BOX = "2026-11"
 
@@ -41,9 +47,9 @@ def client(ceremony_app):
     return client
 
 
-def download(app, client, path):
+def download(app, client, path, box: str = BOX):
     assert login(client, "mttq").status_code == 302
-    response = client.get(box_url(app, BOX, "bundle.zip"))
+    response = client.get(box_url(app, box, "bundle.zip"))
     assert response.status_code == 200 and response.mimetype == "application/zip"
     path.write_bytes(response.data)
     return path
@@ -143,6 +149,52 @@ def test_a_box_with_an_adopted_branch_recounts_offline_and_a_doctored_branch_is_
     same = b"".join(json.dumps(line).encode() + b"\n" for line in lines if line["seq"] >= seq)
     matches, out = recounted(rewrite(bundle, {**files, name: same}, "twice.zip"))
     assert not matches and "hai lần" in out, out
+
+
+def test_a_branch_held_apart_or_refused_is_counted_nowhere_and_recounts_alike(
+    ceremony_app, client, tmp_path, server_clock
+):
+    app = ceremony_app
+    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
+    original.vote("lan", "rat_hai_long", 3)
+    original.sync(client)
+    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
+    original.vote("lan", "rat_hai_long", 2)
+    original.sync(client)
+    copy.vote("binh", "hai_long", 4)
+    seq = refuse_fork(client, copy)
+    pk = device_pk_of(app, original)
+    recover(app, pk, seq, copy, client, approver=None)  # uploaded, waiting for approval
+    november = open_box_at(app, BOX, "2026-12-02T10:00:00")
+    assert votes_by_clerk(november) == {"lan": 5}
+    bundle = download(app, client, tmp_path / "held.zip")
+    manifest = json.loads(entries(bundle)["manifest.json"])
+    assert not [d for d in manifest["devices"] if "branch" in d or "/" in d["device_id"]]
+    matches, out = recounted(bundle)
+    assert matches and "5 (Rất hài lòng 5, Hài lòng 0, Không hài lòng 0)" in out, out
+
+    server_clock.advance_to("2026-12-03T09:00:00")
+    answer = decide(app, "admin", pk, fork_id_of(app, pk), reason="Chữ ký lạ, không nhận")
+    assert answer.status_code == 302
+    # decided: the fork's alert is resolved by the sweep (no adoption to wait for)
+    assert fork_alerts(app)["equivocation"][0] == "resolved"
+    december = open_box_at(app, "2026-12", "2027-01-04T10:00:00")
+    assert december.main.votes == 0 and not december.supplements.get(BOX)
+    changes = json.loads(_minutes_of(app, "2026-12"))["changes"]
+    (refused,) = [change for change in changes if change["kind"] == "branch_refused"]
+    assert "Chữ ký lạ" in refused["after"]
+    matches, out = recounted(download(app, client, tmp_path / "refused.zip", "2026-12"))
+    assert matches, out
+    with app.app_context():
+        kept = web_db.session().scalars(select(HeldRecord.seq)).all()
+    assert len(kept) == 5 and min(kept) == seq  # kept apart, never deleted
+
+
+def _minutes_of(app, box: str) -> bytes:
+    from web.models import Opening
+
+    with app.app_context():
+        return web_db.session().scalar(select(Opening.minutes).where(Opening.box == box))
 
 
 def _with_branch(manifest: dict, branch: dict) -> dict:

@@ -1,7 +1,8 @@
 """Forks recovered without losing a vote (web.forks): a copied card and a card restored from
 a backup are refused by the server, confirmed by the technician on the device's fork page,
-the forked side re-enrolled with a new key and its old ledger uploaded; every receipt of
-both sides is then counted at the next opening (in its box, or its supplement). And a
+the forked side re-enrolled with a new key and its old ledger uploaded (held apart), its
+adoption approved by an administrator who did not ask (web.forks_approval); every receipt
+of both sides is then counted at the next opening (in its box, or its supplement). And a
 record altered on the server is repaired from the device's copy."""
 
 from __future__ import annotations
@@ -94,10 +95,33 @@ def refuse_fork(client, kiosk: Kiosk) -> int:
     return response.json["seq"]
 
 
-def recover(app, device_pk: int, seq: int, forked: Kiosk, client) -> DeviceKey:
+def recover(
+    app,
+    device_pk: int,
+    seq: int,
+    forked: Kiosk,
+    client,
+    *,
+    approver: str | None = "admin",
+    technician: str = "kt-dong",
+) -> DeviceKey:
     """The technician confirms the fork on the device's page, the forked kiosk re-enrolls
-    with a new key, and its old ledger file is uploaded."""
-    tech = as_user(app, "kt-dong")
+    with a new key, and its old ledger file is uploaded (held apart); then ``approver`` (an
+    administrator; None: nobody yet) approves its adoption."""
+    new_key, fork_id = confirm_side(app, device_pk, seq, forked, client, technician)
+    upload_branch(app, device_pk, fork_id, forked, technician)
+    if approver is not None:
+        assert decide(app, approver, device_pk, fork_id).status_code == 302
+        assert "adopted:" in as_user(app, approver).get(f"/devices/{device_pk}/fork?lang=en").text
+    return new_key
+
+
+def confirm_side(
+    app, device_pk: int, seq: int, forked: Kiosk, client, technician: str = "kt-dong"
+) -> tuple[DeviceKey, int]:
+    """The fork confirmed on the device's page and the forked kiosk re-enrolled: its new
+    key and the fork's id."""
+    tech = as_user(app, technician)
     page = tech.get(f"/devices/{device_pk}/fork")
     assert page.status_code == 200 and f'id="fork-{seq}"' in page.text
     evidence = re.search(r'name="evidence" value="(\d+)"', page.text).group(1)
@@ -107,9 +131,12 @@ def recover(app, device_pk: int, seq: int, forked: Kiosk, client) -> DeviceKey:
     code = re.search(r'id="enrollment-code">([^<]+)<', answer.text).group(1)
     new_key = DeviceKey.load_or_create(forked.folder / "new-identity" / "device-key.pem")
     assert enroll(client, new_key, code).status_code == 200
-    with app.app_context():
-        fork = web_db.session().scalar(select(Fork).where(Fork.device_pk == device_pk))
-        fork_id = fork.id
+    return new_key, fork_id_of(app, device_pk)
+
+
+def upload_branch(app, device_pk: int, fork_id: int, forked: Kiosk, technician: str) -> None:
+    """The forked kiosk's old ledger file uploaded on the fork page: held apart."""
+    tech = as_user(app, technician)
     forked.box.store.checkpoint()
     ledger = (forked.folder / "box.sqlite3").read_bytes()
     page = tech.get(f"/devices/{device_pk}/fork")
@@ -119,8 +146,18 @@ def recover(app, device_pk: int, seq: int, forked: Kiosk, client) -> DeviceKey:
         content_type="multipart/form-data",
     )
     assert adopted.status_code == 302
-    assert "adopted:" in tech.get(f"/devices/{device_pk}/fork?lang=en").text
-    return new_key
+    assert "held apart, not counted" in tech.get(f"/devices/{device_pk}/fork?lang=en").text
+
+
+def decide(app, username: str, device_pk: int, fork_id: int, reason: str | None = None):
+    """``username`` approves (no reason) or refuses the adoption on the fork page, as seen."""
+    user = as_user(app, username)
+    page = user.get(f"/devices/{device_pk}/fork?lang=en")
+    held = re.search(r'name="held" value="(\d+)"', page.text)
+    form = {"csrf_token": csrf_token(page.text), "held": held.group(1) if held else ""}
+    if reason is None:
+        return user.post(f"/devices/{device_pk}/fork/{fork_id}/approve", data=form)
+    return user.post(f"/devices/{device_pk}/fork/{fork_id}/refuse", data={**form, "reason": reason})
 
 
 def fork_alerts(app) -> dict[str, tuple[str, str | None, int | None]]:
@@ -134,6 +171,11 @@ def fork_alerts(app) -> dict[str, tuple[str, str | None, int | None]]:
         kinds = ["equivocation", "records_refused"]
         found = session.scalars(select(Alert).where(Alert.kind.in_(kinds)))
         return {a.kind: (str(state_of(a)), alert_words(a).link, a.resolved_by) for a in found}
+
+
+def fork_id_of(app, device_pk: int) -> int:
+    with app.app_context():
+        return web_db.session().scalar(select(Fork.id).where(Fork.device_pk == device_pk))
 
 
 def device_pk_of(app, kiosk: Kiosk) -> int:
@@ -167,7 +209,10 @@ def test_a_copied_card_is_refused_resolved_and_both_sides_counted(ceremony_app, 
     assert seq == original.sent - 2 + 1  # the first record after the copy was made
     pk = device_pk_of(app, original)
     assert fork_alerts(app) == {"equivocation": ("open", f"/devices/{pk}/fork", None)}
-    recover(app, pk, seq, copy, client)
+    recover(app, pk, seq, copy, client, approver=None)
+    # held apart, not approved yet: the fork is not recovered
+    assert fork_alerts(app) == {"equivocation": ("open", f"/devices/{pk}/fork", None)}
+    assert decide(app, "admin", pk, fork_id_of(app, pk)).status_code == 302
     # the branch adopted: the alert is resolved by the system, and the sweep raises no other
     assert fork_alerts(app) == {"equivocation": ("resolved", f"/devices/{pk}/fork", None)}
     original.vote("lan", "khong_hai_long", 1)  # the original goes on as ever
@@ -183,9 +228,9 @@ def test_a_copied_card_is_refused_resolved_and_both_sides_counted(ceremony_app, 
             session.scalars(select(LedgerRecord.receipt).where(LedgerRecord.receipt.is_not(None)))
         )
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.in_(
-            ["fork_confirmed", "branch_adopted"]))))  # fmt: skip
+            ["fork_confirmed", "branch_held", "branch_approved"]))))  # fmt: skip
     assert set(original.receipts) | set(copy.receipts) <= receipts
-    assert actions == ["fork_confirmed", "branch_adopted"]
+    assert actions == ["fork_confirmed", "branch_held", "branch_approved"]
 
 
 def test_a_restored_card_after_its_box_was_opened_goes_to_the_supplement(
@@ -209,7 +254,7 @@ def test_a_restored_card_after_its_box_was_opened_goes_to_the_supplement(
     supplement = december.supplements["2026-11"]
     assert supplement.votes == 2 and supplement.by_level == {"not_satisfied": 2}
     minutes_kinds = [change["kind"] for change in json.loads(_minutes(app, "2026-12"))["changes"]]
-    assert "fork_confirmed" in minutes_kinds and "branch_adopted" in minutes_kinds
+    assert {"fork_confirmed", "branch_held", "branch_approved"} <= set(minutes_kinds)
 
 
 def _minutes(app, box: str) -> bytes:

@@ -68,7 +68,7 @@ def unresolved_forks(session: Session, device_pks: Collection[int]) -> dict[int,
     device's copy is no fork any more)."""
     if not device_pks:
         return {}
-    adopted = select(Fork.evidence_id).where(Fork.status == Fork.ADOPTED)
+    adopted = select(Fork.evidence_id).where(Fork.status.in_(Fork.DECIDED))  # (or refused)
     rows = session.execute(
         select(Evidence.device_pk, Evidence.seq, Evidence.data, LedgerRecord.hash)
         .outerjoin(LedgerRecord, (LedgerRecord.device_pk == Evidence.device_pk)

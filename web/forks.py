@@ -15,9 +15,13 @@ device's fork page (``web.forks_page``):
    after its old key and ledger are put aside); its old ledger file is uploaded.
 3. :func:`adopt_branch`: the records from the fork point on, signed by the old key, are
    verified from the kept state (signatures, links from the prefix, the ledger's rules)
-   and stored under the branch's row. An opening walks that row from the kept state
-   (``DeviceRef.base``) with the old key (``DeviceRef.signer``): both sides' ballots are
-   counted, in their box or its supplement.
+   and held apart (``HeldRecord``): not counted, since whoever copied the card could have
+   written them with its key.
+4. An administrator, never an account that confirmed the fork or uploaded its branch,
+   approves the adoption after seeing the evidence (``web.forks_approval``): the held
+   records are stored under the branch's row, and an opening walks that row from the kept
+   state (``DeviceRef.base``) with the old key (``DeviceRef.signer``): both sides' ballots
+   are counted, in their box or its supplement. Or refuses it: kept apart for good.
 
 :func:`repairable` and :func:`repair_record`: a record the server holds that no longer
 verifies (a damaged database) is replaced by the device's own copy, once it verifies and
@@ -31,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _
@@ -42,11 +46,9 @@ from hom_phieu.ledger.verify import Row, Verifier, verify_rows
 from web import clock
 from web.box_count import BoxCount, Checkpoint
 from web.checklist import WARNING, Check
-from web.device_alerts import resolve_fork_alerts
-from web.device_state import insert_rows, move_head, row_of
-from web.forks_minutes import BRANCH_ADOPTED, FORK_CONFIRMED, RECORD_REPAIRED
-from web.models import AuditEntry, Device, Evidence, LedgerRecord
-from web.models_forks import Fork, RecordRepair
+from web.forks_minutes import BRANCH_HELD, FORK_CONFIRMED, RECORD_REPAIRED
+from web.models import AuditEntry, Device, Evidence, LedgerRecord, User
+from web.models_forks import Fork, HeldRecord, RecordRepair
 
 GENESIS = "0" * 64
 
@@ -106,7 +108,7 @@ def forks_seen(session: Session, device: Device) -> list[ForkSeen]:
     ]
 
 
-def _record(
+def record_step(
     session: Session, user_id: int | None, action: str, device: Device, **detail: object
 ) -> None:
     """The audit entry of a step, with the office (the minutes list it)."""
@@ -166,7 +168,9 @@ def confirm_fork(
                 branch_pk=branch.id, confirmed_by=user_id, confirmed_at=now)  # fmt: skip
     session.add(fork)
     code = new_code(new_device)
-    _record(session, user_id, FORK_CONFIRMED, device, seq=evidence.seq, new_device=new_device.id)
+    record_step(
+        session, user_id, FORK_CONFIRMED, device, seq=evidence.seq, new_device=new_device.id
+    )
     session.flush()
     return fork, code
 
@@ -197,9 +201,13 @@ def _checked(verifier: Verifier, row: Row, seq: int) -> Record:
 
 def adopt_branch(session: Session, fork: Fork, rows: Iterable[Row], user_id: int | None) -> int:
     """Verify the forked side's records from the fork point on (its old ledger's rows) and
-    hold the new ones under the branch's row (in the caller's transaction). Returns how
-    many were added; a second upload adds only what is new. Raises :class:`ForkError`."""
-    origin, branch = fork.device, fork.branch
+    hold the new ones apart (``HeldRecord``), for an administrator to approve or refuse
+    (``web.forks_approval``), in the caller's transaction. Returns how many were added; a
+    second upload, while no decision is taken, adds only what is new. Raises
+    :class:`ForkError`."""
+    if fork.status not in (Fork.CONFIRMED, Fork.ASKED):
+        raise ForkError(_("the adoption of this branch was decided already: nothing can be added"))
+    origin = fork.device
     wanted = sorted((row for row in rows if row.seq >= fork.fork_seq), key=lambda row: row.seq)
     evidence = session.get(Evidence, fork.evidence_id)
     if not wanted or evidence is None or wanted[0].data != bytes(evidence.data):
@@ -209,31 +217,31 @@ def adopt_branch(session: Session, fork: Fork, rows: Iterable[Row], user_id: int
             ).format(seq=fork.fork_seq)
         )
     verifier = Verifier(origin.public_key or b"", origin.device_id or "")
-    verifier.state = LedgerState.from_json(branch.verifier_state or fork.base_state)
-    held = branch.head_seq
+    verifier.state = LedgerState.from_json(fork.held_state or fork.base_state)
+    held = verifier.state.head_seq if fork.held_state else 0
     if held:
         kept = session.scalar(
-            select(LedgerRecord.hash).where(
-                LedgerRecord.device_pk == branch.id, LedgerRecord.seq == held
-            )
+            select(HeldRecord.hash).where(HeldRecord.fork_id == fork.id, HeldRecord.seq == held)
         )
         if not any(row.seq == held and hash_of(row.data) == kept for row in wanted):
-            raise ForkError(_("this ledger does not hold the branch adopted already"))
+            raise ForkError(_("this ledger does not hold the branch uploaded already"))
     now, stored = clock.now(), []
     for row in wanted:
         if row.seq <= held:
             continue
         record = _checked(verifier, row, verifier.state.head_seq + 1)
         verifier.accept(record)
-        stored.append(row_of(branch, record, row.sig, now))
-    if stored:
-        insert_rows(session, stored)
-        move_head(branch, verifier.state)
-    fork.status, fork.adopted_by, fork.adopted_at = Fork.ADOPTED, user_id, now
-    fork.adopted = branch.head_seq - fork.fork_seq + 1
-    resolve_fork_alerts(session, origin, now)  # (by the system: the fork is recovered)
-    _record(session, user_id, BRANCH_ADOPTED, origin, seq=fork.fork_seq, through=branch.head_seq,
-            records=len(stored), branch=branch.device_id)  # fmt: skip
+        stored.append(HeldRecord(fork_id=fork.id, seq=record.seq, kind=record.kind.value,
+                                 box=record.box, wall_ms=record.wall_ms, data=row.data,
+                                 sig=row.sig, hash=record.hash, held_by=user_id,
+                                 held_at=now))  # fmt: skip
+    session.add_all(stored)
+    fork.held_state = verifier.state.to_json()
+    fork.status, fork.adopted_by, fork.adopted_at = Fork.ASKED, user_id, now
+    fork.adopted = verifier.state.head_seq - fork.fork_seq + 1
+    record_step(session, user_id, BRANCH_HELD, origin, seq=fork.fork_seq,
+                through=verifier.state.head_seq, records=len(stored),
+                branch=fork.branch.device_id)  # fmt: skip
     session.flush()
     return len(stored)
 
@@ -304,7 +312,7 @@ def repair_record(session: Session, device: Device, copy: Row, user_id: int | No
     held.data, held.sig, held.hash = copy.data, copy.sig, record.hash
     held.kind, held.box, held.wall_ms = record.kind.value, record.box, record.wall_ms
     held.receipt = receipt_code(record.hash) if record.kind is Kind.VOTE else None
-    _record(session, user_id, RECORD_REPAIRED, device, seq=copy.seq)
+    record_step(session, user_id, RECORD_REPAIRED, device, seq=copy.seq)
     session.flush()
 
 
@@ -316,11 +324,15 @@ def evidence_rows(session: Session, device: Device) -> Sequence[Row]:
     ]
 
 
-def branch_checks(count: BoxCount) -> list[Check]:
-    """A warning for each adopted branch that brings ballots to this opening: adoption is
-    one technician's act, and whoever could copy a card could have written the branch, so
-    its ballots count only if the committee, at the opening, gives its reason to accept them
-    (a warning needs one; the reason is in the minutes)."""
+def branch_checks(
+    count: BoxCount, session: Session | None = None, office_id: int | None = None
+) -> list[Check]:
+    """A warning for each adopted branch that brings ballots to this opening: whoever could
+    copy a card could have written the branch, so even approved by a second person (its
+    label names who asked and who approved) its ballots count only if the committee, at the
+    opening, gives its reason to accept them (a warning needs one; it is in the minutes).
+    With ``session`` and ``office_id``: also a warning for each branch of the office whose
+    adoption waits for approval, its ballots held apart and not counted."""
     checks = []
     for check in count.devices:
         brought = check.votes + sum(check.supplement_votes.values())
@@ -331,10 +343,56 @@ def branch_checks(count: BoxCount) -> list[Check]:
                     WARNING,
                     check.device.device_id,
                     _(
-                        "{count} ballots come from a branch adopted after device {device}'s "
-                        "card was copied or restored: count them only if the committee "
-                        "accepts them (the technician's evidence on the device's fork page)"
-                    ).format(count=brought, device=check.device.signer),
+                        "{count} ballots come from branch {branch} ({label}), adopted after "
+                        "device {device}'s card was copied or restored: count them only if "
+                        "the committee accepts them (the evidence on the device's fork page)"
+                    ).format(
+                        count=brought,
+                        branch=check.device.device_id,
+                        label=check.device.label,
+                        device=check.device.signer,
+                    ),
                 )
             )
+    if session is not None and office_id is not None:
+        checks += held_checks(session, office_id, count.box)
     return checks
+
+
+def held_checks(session: Session, office_id: int, box: str) -> list[Check]:
+    """A warning for each branch of ``office_id`` whose adoption waits for an
+    administrator's approval: its ballots of ``box`` and earlier boxes are held apart."""
+    rows = session.execute(
+        select(Fork, func.count(HeldRecord.id))
+        .join(Device, Device.id == Fork.branch_pk)
+        .join(HeldRecord, HeldRecord.fork_id == Fork.id)
+        .where(Device.office_id == office_id, Fork.status == Fork.ASKED,
+               HeldRecord.kind == Kind.VOTE.value, HeldRecord.box <= box)
+        .group_by(Fork.id)
+        .order_by(Fork.id)
+    ).all()  # fmt: skip
+    asked = dict(
+        session.execute(select(User.id, User.display_name).where(
+            User.id.in_([fork.adopted_by for fork, _n in rows]))).all()
+    )  # fmt: skip
+    return [
+        Check(
+            "held_branch",
+            WARNING,
+            fork.branch.device_id or "",
+            _(
+                "{count} ballots of branch {branch} (device {device}'s chain forked at record "
+                "{seq}), whose adoption {asked} asked for, are held apart and not counted: an "
+                "administrator who did not ask must approve or refuse the adoption on the "
+                "device's fork page; approved after this opening, they are counted in the "
+                "supplement of the next one"
+            ).format(
+                count=ballots,
+                branch=fork.branch.device_id,
+                device=fork.device.device_id,
+                seq=fork.fork_seq,
+                asked=asked.get(fork.adopted_by or 0, "—"),
+            ),
+        )
+        for fork, ballots in rows
+    ]

@@ -13,9 +13,10 @@ from web.month_changes import NOTHING, OFFICE_CHANGES, Described
 
 FORK_CONFIRMED, BRANCH_ADOPTED, RECORD_REPAIRED = (
     "fork_confirmed",
-    "branch_adopted",
+    "branch_adopted",  # (before migration 0019: one technician's act)
     "record_repaired",
 )
+BRANCH_HELD, BRANCH_APPROVED, BRANCH_REFUSED = "branch_held", "branch_approved", "branch_refused"
 
 
 def _fork(office: Office, detail: Mapping[str, Any]) -> Described:
@@ -38,6 +39,30 @@ def _adopted(office: Office, detail: Mapping[str, Any]) -> Described:
     return Described(subject, NOTHING, after)
 
 
+def _held(office: Office, detail: Mapping[str, Any]) -> Described:
+    subject = _("The chain of device {device} of {office}").format(
+        device=detail.get("device_id"), office=office.name
+    )
+    after = _(
+        "records {first} to {last} of the forked side verified and held apart as {branch}, "
+        "not counted until an administrator approves their adoption"
+    ).format(first=detail.get("seq"), last=detail.get("through"), branch=detail.get("branch"))
+    return Described(subject, NOTHING, after)
+
+
+def _decided(office: Office, detail: Mapping[str, Any], approved: bool) -> Described:
+    subject = _("The adoption of branch {branch} of device {device} of {office}").format(
+        branch=detail.get("branch"), device=detail.get("device_id"), office=office.name
+    )
+    before = _("asked for by {asked}: records {first} to {last} held apart").format(
+        asked=detail.get("asked"), first=detail.get("seq"), last=detail.get("through")
+    )
+    if approved:
+        return Described(subject, before, _("approved: its records are counted"))
+    after = _("refused: its records are kept apart, never counted (reason: {reason})")
+    return Described(subject, before, after.format(reason=detail.get("reason")))
+
+
 def _repaired(office: Office, detail: Mapping[str, Any]) -> Described:
     subject = _("Record {seq} of device {device} of {office}").format(
         seq=detail.get("seq"), device=detail.get("device_id"), office=office.name
@@ -49,4 +74,13 @@ def _repaired(office: Office, detail: Mapping[str, Any]) -> Described:
     )
 
 
-OFFICE_CHANGES.update({FORK_CONFIRMED: _fork, BRANCH_ADOPTED: _adopted, RECORD_REPAIRED: _repaired})
+OFFICE_CHANGES.update(
+    {
+        FORK_CONFIRMED: _fork,
+        BRANCH_ADOPTED: _adopted,
+        BRANCH_HELD: _held,
+        BRANCH_APPROVED: lambda office, detail: _decided(office, detail, True),
+        BRANCH_REFUSED: lambda office, detail: _decided(office, detail, False),
+        RECORD_REPAIRED: _repaired,
+    }
+)

@@ -1,8 +1,9 @@
 """The fork page of a device (``/devices/<pk>/fork``): the evidence that its chain forked
 (where, and when each side wrote its record), the technician's steps to recover it
 (confirm: a new identity for the forked side; upload its old ledger file: its records
-adopted) and the administrator's repair of records altered on the server
-(``web.forks``)."""
+verified and held apart), the administrator's approval or refusal of their adoption, seen
+with the evidence (``web.forks_approval``: never by an account that asked for it), and the
+administrator's repair of records altered on the server (``web.forks``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from web.forks import (
     repair_record,
     repairable,
 )
+from web.forks_approval import MAX_REASON, approve_branch, branch_evidence, refuse_branch
 from web.models import Device, Role
 from web.models_forks import Fork, RecordRepair
 from web.pages import new_enrollment, office_or_404
@@ -74,8 +76,18 @@ def fork_page(device_pk: int) -> ResponseReturnValue:
     device = _device(device_pk)
     session = db.session()
     repairs = session.query(RecordRepair).filter_by(device_pk=device.id).all()
-    return render_template("forks/fork.html", device=device, seen=forks_seen(session, device),
-                           repairs=repairs, form=ConfirmForm())  # fmt: skip
+    seen = forks_seen(session, device)
+    evidence = {item.fork.id: branch_evidence(session, item.fork) for item in seen if item.fork}
+    return render_template("forks/fork.html", device=device, seen=seen, evidence=evidence,
+                           repairs=repairs, form=ConfirmForm(),
+                           max_reason=MAX_REASON)  # fmt: skip
+
+
+def _fork(device: Device, fork_id: int) -> Fork:
+    fork = db.session().get(Fork, fork_id)
+    if fork is None or fork.device_pk != device.id:
+        abort(404)
+    return fork
 
 
 @bp.post("/devices/<int:device_pk>/fork/confirm")
@@ -104,9 +116,7 @@ def confirm(device_pk: int) -> ResponseReturnValue:
 def adopt(device_pk: int, fork_id: int) -> ResponseReturnValue:
     device = _device(device_pk)
     session = db.session()
-    fork = session.get(Fork, fork_id)
-    if fork is None or fork.device_pk != device.id:
-        abort(404)
+    fork = _fork(device, fork_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     rows = _uploaded_rows()
@@ -120,7 +130,49 @@ def adopt(device_pk: int, fork_id: int) -> ResponseReturnValue:
         flash(str(error))
         return _back(device)
     session.commit()
-    flash(_("{count} records of the forked side were verified and adopted.").format(count=added))
+    flash(
+        _(
+            "{count} records of the forked side were verified and are held apart: they are "
+            "counted once another person, an administrator, approves their adoption."
+        ).format(count=added)
+    )
+    return _back(device)
+
+
+@bp.post("/devices/<int:device_pk>/fork/<int:fork_id>/approve")
+@roles_required()  # administrators only (and never one who asked: web.forks_approval)
+def approve(device_pk: int, fork_id: int) -> ResponseReturnValue:
+    return _decide(device_pk, fork_id, approved=True)
+
+
+@bp.post("/devices/<int:device_pk>/fork/<int:fork_id>/refuse")
+@roles_required()  # administrators only
+def refuse(device_pk: int, fork_id: int) -> ResponseReturnValue:
+    return _decide(device_pk, fork_id, approved=False)
+
+
+def _decide(device_pk: int, fork_id: int, approved: bool) -> ResponseReturnValue:
+    device = _device(device_pk)
+    fork = _fork(device, fork_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    session = db.session()
+    seen = request.form.get("held", type=int)
+    try:
+        if approved:
+            added = approve_branch(session, fork, current_user.id, seen)
+        else:
+            refuse_branch(session, fork, current_user.id, seen, request.form.get("reason", ""))
+    except ForkError as error:
+        session.rollback()
+        flash(str(error))
+        return _back(device)
+    session.commit()
+    if approved:
+        flash(_("Adoption approved: {count} records of the branch will be counted.").format(
+            count=added))  # fmt: skip
+    else:
+        flash(_("Adoption refused: the branch's records are kept apart, never counted."))
     return _back(device)
 
 
