@@ -1,7 +1,7 @@
 """``hom-phieu web alerts sweep``: raise and resolve the alerts derived from state.
 
-A systemd timer (``systemd/hom-phieu-web-alerts@.timer``) runs it every minute; the
-alerts page runs the same sweep on the offices it shows.
+A systemd timer (``systemd/hom-phieu-web-alerts@.timer``) runs it every minute: the one
+place the sweep runs (the alerts page only reads what it left).
 """
 
 from __future__ import annotations

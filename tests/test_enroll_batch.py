@@ -43,6 +43,8 @@ def counters(app, office: int) -> list[int]:
 
 
 def make_batch(client, office: int, chosen: list[int], days: int = 7):
+    # the server's configured address, which the sheet names (never the request's Host)
+    client.application.config.setdefault("SERVER_URL", "https://localhost")
     page = client.get(f"/devices/batches/new?office={office}")
     assert page.status_code == 200, page.text
     data = {"counters": chosen, "days": days, "csrf_token": csrf_token(page.text)}
@@ -63,6 +65,7 @@ def test_a_sheet_for_three_counters_enrolls_them_and_new_codes_replace_the_unuse
     app, client, ids = site
     office = ids["dong"]["office"]
     chosen = counters(app, office)
+    app.config["SERVER_URL"] = "https://localhost"  # (the sheet names it: see make_batch)
     login(client, "kt-dong")
     client.get("/devices?lang=en")
     form = client.get(f"/devices/batches/new?office={office}").text

@@ -39,9 +39,29 @@ def silent_kiosk_server(isolated_home: Path):
                            health=annotated(None, report, now)))  # fmt: skip
         session.commit()
     close_app(app)
+    swept_at(LATER)  # (the timer's sweep, at the server's clock: the page only reads)
     server = WebProcess(isolated_home, clock=LATER)
     yield server
     server.stop()
+
+
+def swept_at(moment: str) -> None:
+    """``hom-phieu web alerts sweep`` as its timer runs it, the server's clock at ``moment``."""
+    from hom_phieu.clock import FakeClock
+    from web import create_app, db
+    from web.alerts_sweep import sweep
+    from web.services import close_app
+
+    app = create_app(clock=FakeClock.at(moment))
+    try:
+        with app.app_context():
+            from web import clock
+
+            session = db.session()
+            sweep(session, clock.now())
+            session.commit()
+    finally:
+        close_app(app)
 
 
 @needs_chromium
@@ -55,7 +75,7 @@ def test_a_silent_kiosk_offline_its_alert_followed_acknowledged_and_resolved(
         row = page.locator("table.fleet tr", has_text=DEVICE)
         assert row.get_attribute("data-state") == "offline"
         assert "mất kết nối" in row.inner_text()
-        page.goto(url + "alerts")  # (the page sweeps: the silence is alerted)
+        page.goto(url + "alerts")  # (the sweep at ten past alerted the silence)
         alert = page.locator("table.alerts tr", has_text=DEVICE)
         assert "Thiết bị mất kết nối" in alert.inner_text()
         alert.locator("a.alert-link").click()

@@ -4,7 +4,8 @@ what, and when).
 A mail is written in its recipient's language (Vietnamese unless the account chose
 otherwise): the alert's title, the office and device, what to do, and a link to the alert's
 device or box on the server's public address. It carries only ``web.alerts.alert_words``:
-never a count by level. SMTP errors are named in words an administrator can act on
+never a count by level. Names typed by people (an office, a device's label) reach a header
+only on one line (:func:`one_line`). SMTP errors are named in words an administrator can act on
 (:func:`explain`).
 """
 
@@ -46,7 +47,7 @@ def compose(session: Session, settings: SmtpSettings, user: User,
             "An automatic mail from the hom-phieu server. To stop receiving alerts by mail: {link}"
         ).format(link=settings.link("/account/alert-mail"))
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["From"] = formataddr((SENDER_NAME, settings.sender))
     message["To"] = user.email or ""
     message["Auto-Submitted"] = "auto-generated"
@@ -54,6 +55,12 @@ def compose(session: Session, settings: SmtpSettings, user: User,
     message["Message-ID"] = make_msgid("alert", domain=domain)
     message.set_content(body)
     return message
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a header cannot carry a line break (an office named with one
+    would add a header, or make the mail refused and stop the sending of all mails)."""
+    return " ".join(text.split())
 
 
 def trial_message(settings: SmtpSettings, to: str) -> EmailMessage:
@@ -179,4 +186,4 @@ def explain(error: BaseException, settings: SmtpSettings) -> str:
     return _("The SMTP server failed: {error}").format(error=error)
 
 
-__all__ = ["Connection", "compose", "explain", "permanent", "trial_message"]
+__all__ = ["Connection", "compose", "explain", "one_line", "permanent", "trial_message"]

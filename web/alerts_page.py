@@ -1,8 +1,9 @@
 """The alerts page: the open alerts first, for the roles who act on each kind, in their unit.
 
 Acknowledge (I am on it) and resolve (it is fixed, with a note) are CSRF forms; both are
-audited by ``web.alerts``. Loading the page runs the sweep on the offices shown
-(``web.alerts_sweep``), so a kiosk gone silent is shown even if the timer is late.
+audited by ``web.alerts``. The page only reads: the alerts derived from state are raised
+and resolved by the sweep (``web.alerts_sweep``, ``hom-phieu web alerts sweep`` every minute
+from its systemd timer), never by a GET.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from wtforms.validators import Length
 from hom_phieu.i18n import _
 from web import alerts, clock, db
 from web.alerts import STATE_LABELS, State, acknowledge, alert_words, kinds_for, state_of
-from web.alerts_sweep import sweep
 from web.auth import roles_required
 from web.form_input import StorableInputMeta
 from web.models import Alert, Device, Role
@@ -65,9 +65,6 @@ def index():
         shown = "active"
     offices, query = _visible()
     session = db.session()
-    if offices:
-        sweep(session, clock.now(), offices=offices)
-        session.commit()
     if shown in ("active", "open", "acknowledged"):
         query = query.where(Alert.resolved_at.is_(None))
     if shown == "open":

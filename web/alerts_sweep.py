@@ -9,8 +9,9 @@ A forked chain (``web.device_alerts.unresolved_forks``: evidence not yet recover
 fork page) is an equivocation alert; records refused for another reason, one; records
 waiting to sync too long, one. A refusal's alert ends when a newer report says the kiosk's
 pushes go through again, or when the forked side's branch is adopted (``web.forks``).
-Run every minute by ``hom-phieu web alerts sweep`` (a systemd timer) and on the alerts
-page's load. Reads no ballot's content: refused presses are counted as records.
+Run every minute by ``hom-phieu web alerts sweep`` (a systemd timer) only: the alerts
+page reads what it left (a GET writes nothing). Reads no ballot's content: refused
+presses are counted as records.
 """
 
 from __future__ import annotations

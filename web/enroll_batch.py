@@ -27,7 +27,7 @@ from hom_phieu.clock import TIMEZONE
 from hom_phieu.formatting import aware
 from hom_phieu.i18n import _
 from hom_phieu.render.qr import qr_data_url
-from web import clock, db
+from web import clock, db, server_address
 from web.auth import audit, roles_required
 from web.confirm import ConfirmForm, ask, confirmed
 from web.enroll_batch_pdf import SheetCard, sheet_pdf
@@ -41,6 +41,15 @@ bp = Blueprint("enroll_batch", __name__)
 VALID_DAYS = (2, 7, 14, 30)  # how long a batch's codes may last (the sheet says until when)
 DEFAULT_DAYS = 7
 RECENT_BATCHES = 20  # the devices page lists this many batches, newest first
+
+
+def no_address_message() -> str:
+    """Why no sheet can be made, in the request's language."""
+    return _(
+        "The server's public address is not set, so the sheet cannot say where the "
+        "kiosks enroll: ask an administrator to set it (on the Alert e-mail page: the "
+        "server's public address; or HOM_PHIEU_SERVER_URL in /etc/hom-phieu/web.env)."
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -185,6 +194,11 @@ def new_batch():
             abort(404)
         return render_template("enroll_batch_new.html", offices=offices, office=None)
     session = db.session()
+    address = server_address.configured(session)
+    if address is None:  # (the sheet would name no server, or the request's Host)
+        page = render_template("enroll_batch_new.html", offices=offices, office=office,
+                               no_address=no_address_message())  # fmt: skip
+        return page, 400 if request.method == "POST" else 200
     choices = counter_choices(session, office)
     form = BatchForm()
     form.days.choices = [(n, _("{n} days").format(n=n)) for n in VALID_DAYS]
@@ -194,7 +208,7 @@ def new_batch():
         valid = form.validate()
         chosen = _chosen(form.counters.data if valid else None, choices)
         if chosen:
-            return _make_batch(session, office, chosen, form.days.data)
+            return _make_batch(session, office, chosen, form.days.data, address)
         if valid or form.counters.errors:  # (not for a wrong token or number of days)
             form.counters.errors = [_("Choose at least one counter in service of this office.")]
     page = render_template("enroll_batch_new.html", offices=offices, office=office,
@@ -211,7 +225,8 @@ def _chosen(ticked: list[int] | None, choices: list[CounterChoice]) -> list[Coun
     return [offered[i] for i in ticked]
 
 
-def _make_batch(session: Session, office: Office, counters: list[Counter], days: int):
+def _make_batch(session: Session, office: Office, counters: list[Counter], days: int,
+                address: str):  # fmt: skip
     now = clock.now()
     batch = EnrollmentBatch(office_id=office.id, created_by=current_user.id, created_at=now,
                             valid_days=days, expires_at=now + timedelta(days=days))  # fmt: skip
@@ -227,7 +242,7 @@ def _make_batch(session: Session, office: Office, counters: list[Counter], days:
     audit("enrollment_batch_created", f"batch {batch.id}", office=office.code,
           devices=[device.id for device, _code in issued], days=days)  # fmt: skip
     session.commit()
-    return _sheet(batch, issued)
+    return _sheet(batch, issued, address)
 
 
 def _issue(device: Device, batch: EnrollmentBatch) -> str:
@@ -238,17 +253,18 @@ def _issue(device: Device, batch: EnrollmentBatch) -> str:
 # --- the sheet ------------------------------------------------------------------------------
 
 
-def install_command(code: str) -> str:
-    """What the technician types (or scans) on the kiosk: the server's address and the code."""
-    return f"hom-phieu kiosk install --server {request.url_root.rstrip('/')} --code {code}"
+def install_command(address: str, code: str) -> str:
+    """What the technician types (or scans) on the kiosk: the server's configured address
+    (``web.server_address``, never the request's Host) and the code."""
+    return f"hom-phieu kiosk install --server {address} --code {code}"
 
 
-def _sheet(batch: EnrollmentBatch, issued: list[tuple[Device, str]]):
+def _sheet(batch: EnrollmentBatch, issued: list[tuple[Device, str]], address: str):
     """The printable sheet (and its PDF, inside the page): the only time the codes show."""
     expires = day(batch.expires_at)
     cards = [
         SheetCard(office=batch.office.name, counter=device.counter.name if device.counter else "—",
-                  code=code, command=install_command(code), expires=expires)
+                  code=code, command=install_command(address, code), expires=expires)
         for device, code in issued
     ]  # fmt: skip
     shown = [(card, qr_data_url(card.command, box_size=4)) for card in cards]
@@ -292,6 +308,10 @@ def reissue(batch_id: int):
     if not unused:
         flash(_("Every device of this batch is enrolled or revoked: no code to replace."))
         return redirect(back)
+    address = server_address.configured(db.session())
+    if address is None:  # (before the old codes are withdrawn)
+        flash(no_address_message(), "error")
+        return redirect(back)
     form = ConfirmForm()
     if not confirmed(form):
         return ask(
@@ -305,10 +325,10 @@ def reissue(batch_id: int):
             button=_("Make new codes"),
             cancel=back,
         )  # fmt: skip
-    return _reissue(batch, unused)
+    return _reissue(batch, unused, address)
 
 
-def _reissue(batch: EnrollmentBatch, unused: list[Device]):
+def _reissue(batch: EnrollmentBatch, unused: list[Device], address: str):
     session, now = db.session(), clock.now()
     withdrawn = now - timedelta(seconds=1)  # (a code is refused once its expiry is past)
     for code in session.scalars(
@@ -322,4 +342,4 @@ def _reissue(batch: EnrollmentBatch, unused: list[Device]):
     audit("enrollment_batch_reissued", f"batch {batch.id}", office=batch.office.code,
           devices=[device.id for device in unused])  # fmt: skip
     session.commit()
-    return _sheet(batch, issued)
+    return _sheet(batch, issued, address)
