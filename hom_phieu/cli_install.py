@@ -126,6 +126,16 @@ def kiosk_install(
     show_default=True,
     help=N_("The worker's port on 127.0.0.1 (the unit's instance)."),
 )
+@option(
+    "--server-url",
+    default=None,
+    metavar="URL",
+    help=N_(
+        "The server's public address, e.g. https://hom-phieu.tinh.gov.vn: kiosks enroll with "
+        "it and the posters' QR codes name it (HOM_PHIEU_SERVER_URL in web.env; default: "
+        "keep the one there)."
+    ),
+)
 @option("--admin", default="admin", show_default=True, help=N_("The administrator's account."))
 @option("--admin-name", default=None, help=N_("The administrator's full name shown on pages."))
 @option(
@@ -139,6 +149,7 @@ def web_install(
     root: Path | None,
     database_url: str | None,
     port: int,
+    server_url: str | None,
     admin: str,
     admin_name: str | None,
     password_stdin: bool,
@@ -162,6 +173,7 @@ def web_install(
         request = web_install_steps.WebInstall(
             database_url=database_url,
             port=port,
+            server_url=server_url,
             admin=admin,
             admin_name=admin_name,
             command=command_path,

@@ -225,3 +225,41 @@ def test_a_wrong_configuration_a_file_as_root_and_no_root_are_refused(tmp_path, 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     done = cli("web", "install")
     assert done.exit_code == 2 and "sudo" in done.output, done.output
+
+
+def test_web_install_writes_the_public_address_once_and_refuses_a_bad_one(tmp_path):
+    root = tmp_path / "server"
+    env = root / "etc/hom-phieu/web.env"
+    bad_addresses = [
+        "hom-phieu.tinh.gov.vn",
+        "ftp://hp.example.vn",
+        "https://hp.example.vn/?a=1",
+        "https://hp.example.vn\nHOM_PHIEU_SECRET_KEY=chosen",
+        "https://hp example.vn",
+    ]
+    for bad in bad_addresses:
+        done = cli("web", "install", "--root", str(root), "--server-url", bad,
+                   "--command", COMMAND, "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+        assert done.exit_code == 2 and "--server-url" in done.output, (bad, done.output)
+        assert "Traceback" not in done.output, done.output
+        assert not root.exists() or not any(root.rglob("*")), bad  # nothing written
+
+    env.parent.mkdir(parents=True)
+    env.write_text("HOM_PHIEU_SERVER_URL=http://old.example\nHOM_PHIEU_SECRET_KEY=shared\n")
+    args = ("web", "install", "--root", str(root), "--command", COMMAND)
+    first = cli(*args, "--server-url", " https://hp.example.vn/ ", "--password-stdin",
+                stdin=PASSWORD + "\n")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    assert env.read_text() == (
+        "HOM_PHIEU_SERVER_URL=https://hp.example.vn\nHOM_PHIEU_SECRET_KEY=shared\n"
+    )  # in its place, the other settings kept
+    before = tree_hash(root)
+    for again in (cli(*args, "--server-url", "https://hp.example.vn"), cli(*args)):
+        assert again.exit_code == 0 and NOTHING_VI in again.output, again.output
+        assert tree_hash(root) == before  # the same address, or none given: kept as it is
+    moved = cli(*args, "--server-url", "https://hom-phieu.tinh.gov.vn:8443/hp")
+    assert moved.exit_code == 0 and NOTHING_VI not in moved.output, moved.output
+    assert (
+        env.read_text().splitlines()[0]
+        == "HOM_PHIEU_SERVER_URL=https://hom-phieu.tinh.gov.vn:8443/hp"
+    )

@@ -29,6 +29,7 @@ WORDS = {"very_satisfied": "Very satisfied", "satisfied": "Satisfied",
 
 @pytest.fixture
 def app(ceremony_app):
+    ceremony_app.config["SERVER_URL"] = "http://localhost"  # (the poster's QR names it)
     return ceremony_app
 
 

@@ -6,8 +6,10 @@ proves the kiosk holds it. The answer pins the server's key on the kiosk.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,16 +55,13 @@ def enroll() -> Response:
             ErrorCode.KEY_IN_USE,
             _("this device key is already enrolled as {device}").format(device=device_id),
         )
-    now = clock.now()
-    device.device_id, device.public_key, device.status = device_id, asked.public_key, "active"
-    device.enrolled_at = device.last_seen_at = now
-    enrollment.used_at = now
-    audit(
-        "device_enrolled", f"device {device.id}", device_id=device_id, software=asked.software or ""
-    )
     try:
+        _claim(session, enrollment, device, device_id, asked.public_key, clock.now())
+        audit("device_enrolled", f"device {device.id}", device_id=device_id,
+              software=asked.software or "")  # fmt: skip
         session.commit()
-    except IntegrityError:
+    except IntegrityError:  # (the same key enrolled at this moment with another code)
+        session.rollback()
         raise Refusal(409, ErrorCode.KEY_IN_USE, _("this device key is already enrolled")) from None
     config = device_config(device)
     answer = EnrollAnswer(
@@ -76,12 +75,59 @@ def enroll() -> Response:
     return jsonify(answer.to_json())
 
 
+def _claim(
+    session: Session,
+    enrollment: Enrollment,
+    device: Device,
+    device_id: str,
+    public_key: bytes,
+    now: datetime,
+) -> None:
+    """Use the code and bind the key in conditional updates: of two kiosks sending the same
+    code at the same moment (both past ``_enrollable``'s checks), the database lets one
+    change the rows; the other is told the code was used, and nothing of it is kept."""
+    used = session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        session.rollback()
+        raise Refusal(410, ErrorCode.CODE_USED, _code_used())
+    bound = session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.status == "pending")
+        .values(
+            device_id=device_id,
+            public_key=public_key,
+            status="active",
+            enrolled_at=now,
+            last_seen_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if bound.rowcount != 1:  # (enrolled at this moment with another code of the device)
+        session.rollback()
+        raise Refusal(410, ErrorCode.DEVICE_NOT_PENDING, _not_pending("active"))
+    session.expire(enrollment)
+    session.expire(device)
+
+
+def _code_used() -> str:
+    return _("this enrollment code was already used; ask for a new one")
+
+
+def _not_pending(status: str) -> str:
+    return _("the device this code was made for is {status}; register it again").format(
+        status=_status_word(status)
+    )
+
+
 def _enrollable(session: Session, enrollment: Enrollment, address: str) -> Device:
     if enrollment.used_at is not None:
         enroll_failed(session, address)
-        raise Refusal(
-            410, ErrorCode.CODE_USED, _("this enrollment code was already used; ask for a new one")
-        )
+        raise Refusal(410, ErrorCode.CODE_USED, _code_used())
     if aware(enrollment.expires_at) < clock.now():
         enroll_failed(session, address)
         raise Refusal(
@@ -89,13 +135,7 @@ def _enrollable(session: Session, enrollment: Enrollment, address: str) -> Devic
         )
     device = enrollment.device
     if device.status != "pending":
-        raise Refusal(
-            410,
-            ErrorCode.DEVICE_NOT_PENDING,
-            _("the device this code was made for is {status}; register it again").format(
-                status=_status_word(device.status)
-            ),
-        )
+        raise Refusal(410, ErrorCode.DEVICE_NOT_PENDING, _not_pending(device.status))
     return device
 
 

@@ -1,16 +1,18 @@
 """``hom-phieu web install``: the admin server installed and running in one command.
 
-The configuration folder with ``web.env`` (the PostgreSQL URL, when one is given; the
-administrator's other lines kept), the state folder, the ``hom-phieu-web@.service`` unit
-enabled for one port (and the alerts timer, when this version ships one), the database
-migrated to the newest schema and an administrator account; then, on the machine itself,
-the start. Each step is skipped when already done: a second run changes nothing.
+The configuration folder with ``web.env`` (the PostgreSQL URL, when one is given, and the
+server's public address, ``--server-url``; the administrator's other lines kept), the
+state folder, the ``hom-phieu-web@.service`` unit enabled for one port (and the alerts
+timer, when this version ships one), the database migrated to the newest schema and an
+administrator account; then, on the machine itself, the start. Each step is skipped when
+already done: a second run changes nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hom_phieu import install, paths
 from hom_phieu.i18n import _
@@ -22,6 +24,9 @@ CONFIG_DIR = "/etc/hom-phieu"
 ENV_FILE = f"{CONFIG_DIR}/web.env"
 STATE = "/var/lib/hom-phieu-web"  # the unit's StateDirectory; $STATE_DIRECTORY for hom-phieu
 URL_KEY = "HOM_PHIEU_DATABASE_URL"
+# What one line of web.env (a systemd EnvironmentFile) holds as written: printable ASCII
+# without blanks, quotes or backslashes (a line break would add a setting of its own).
+ENV_VALUE = re.compile(r"[!#-&(-\[\]-~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,7 @@ class WebInstall:
     port: int = 8080  # the unit's instance
     admin: str = "admin"
     admin_name: str | None = None
+    server_url: str | None = None  # the public address (None: keep the one web.env names)
     command: str | None = None  # ExecStart's hom-phieu (default: the one running)
     start: bool = True  # on the machine itself
 
@@ -41,6 +47,12 @@ def checked_url(url: str | None) -> str | None:
     if url is None:
         return None
     url = url.strip()
+    if not ENV_VALUE.fullmatch(url):
+        raise InstallError(
+            _("--database-url must be one line without spaces, quotes or backslashes "
+              "(percent-encode them in the password, e.g. %20 for a space), got {url}")
+            .format(url=repr(url))
+        )  # fmt: skip
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
             return "postgresql+psycopg://" + url.removeprefix(plain)
@@ -51,21 +63,50 @@ def checked_url(url: str | None) -> str | None:
     )
 
 
+def checked_server_url(url: str | None) -> str | None:
+    """The server's public address as ``web.server_address`` reads it (``http(s)://host
+    [:port][/path]``, no final ``/``), or None when not given."""
+    from web.server_address import ADDRESS
+
+    if url is None:
+        return None
+    address = url.strip().rstrip("/")
+    if not ADDRESS.fullmatch(address):
+        raise InstallError(
+            _("--server-url must be the server's public address, http(s)://host[:port][/path] "
+              "(e.g. https://hom-phieu.tinh.gov.vn), got {url}").format(url=repr(url))
+        )  # fmt: skip
+    return address
+
+
 def shipped_alerts() -> list[str]:
     """The alerts sweep's unit files this version ships (none before it has one)."""
     return sorted(p.name for p in (install.SHIPPED / "systemd").glob(f"{ALERTS}.*"))
 
 
-def env_file(where: Target, url: str | None) -> bytes:
-    """``web.env`` with the database URL line set (or removed for SQLite), others kept."""
+def env_file(where: Target, url: str | None, server_url: str | None = None) -> bytes:
+    """``web.env`` with the database URL line set (or removed for SQLite) and the public
+    address's set when given, each in its place; the other lines kept."""
+    from web.server_address import ENV
+
     path = where.path(ENV_FILE)
     kept = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     if not kept:
         kept = ["# hom-phieu admin server: its settings and secrets (0600, root)."]
-    lines = [line for line in kept if not line.startswith(f"{URL_KEY}=")]
-    if url is not None:
-        lines.append(f"{URL_KEY}={url}")
+    lines = _setting(kept, URL_KEY, url)
+    if server_url is not None:
+        lines = _setting(lines, ENV, server_url)
     return ("\n".join(lines) + "\n").encode()
+
+
+def _setting(lines: list[str], key: str, value: str | None) -> list[str]:
+    """``lines`` with ``key=value`` in place of the first line of ``key`` (at the end if
+    none; removed if ``value`` is None), its other lines dropped."""
+    new = None if value is None else f"{key}={value}"
+    found = [n for n, line in enumerate(lines) if line.startswith(f"{key}=")]
+    where = found[0] if found else len(lines)
+    kept = [line for n, line in enumerate(lines) if n not in found]
+    return kept[:where] + ([new] if new is not None else []) + kept[where:]
 
 
 def _configured_url(where: Target) -> str | None:
@@ -80,7 +121,7 @@ def plan(request: WebInstall, where: Target, url: str | None) -> list[Entry]:
     reload = (("systemctl", "daemon-reload"),)
     entries = [
         Entry(CONFIG_DIR, mode=0o755),
-        Entry(ENV_FILE, env_file(where, url), mode=0o600),
+        Entry(ENV_FILE, env_file(where, url, request.server_url), mode=0o600),
         Entry(STATE, mode=0o700),
         Entry(f"{install.UNIT_DIR}/{UNIT}", install.unit(UNIT, command), then=reload),
         install.enabled(f"hom-phieu-web@{request.port}.service", UNIT),
@@ -97,7 +138,16 @@ def plan(request: WebInstall, where: Target, url: str | None) -> list[Entry]:
 
 def run(request: WebInstall, where: Target, *, password: Callable[[], str]) -> Report:
     """Install the server on ``where``; ``password()`` is asked only for a new administrator."""
+    from web.manage.common import USERNAME  # (the accounts page's rule for a name)
+
     url = checked_url(request.database_url or _configured_url(where))
+    request = replace(request, server_url=checked_server_url(request.server_url))
+    if not USERNAME.fullmatch(request.admin):
+        raise InstallError(
+            _("--admin must be 3 to 80 lower-case letters, digits, dots, dashes or "
+              "underscores, got {name}").format(name=repr(request.admin))
+        )  # fmt: skip
+    _reachable(url)  # (before anything is written: a wrong URL changes nothing)
     report = Report()
     changed = install.apply(plan(request, where, url), where, report)
     with install.home(where.path(STATE)):
@@ -150,13 +200,35 @@ def _database(
             session.commit()
             report.change(_("administrator {name}").format(name=request.admin))
     except SQLAlchemyError as exc:
-        raise InstallError(
-            _("the database cannot be used: {reason}").format(
-                reason=str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            )
-        ) from None
+        raise _unusable(exc) from None
     finally:
         close_app(app)
+
+
+def _unusable(exc: Exception) -> InstallError:
+    reason = (str(getattr(exc, "orig", None) or exc).splitlines() or ["?"])[0]
+    return InstallError(_("the database cannot be used: {reason}").format(reason=reason))
+
+
+def _reachable(url: str | None) -> None:
+    """A PostgreSQL URL names a database this machine can reach (SQLite: made later)."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from web.db import make_engine
+
+    if url is None or url.startswith("sqlite:"):
+        return
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ValueError) as exc:
+        raise _unusable(exc) from None
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        raise _unusable(exc) from None
+    finally:
+        engine.dispose()
 
 
 def _revision(url: str) -> str | None:

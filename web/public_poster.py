@@ -1,6 +1,7 @@
 """The poster of an opened office-month for the office's wall: an A4 page (HTML to print,
 and a PDF) in the administrative style, with the month's totals, level shares and rate, and
-a QR code to the public results page of that office and month.
+a QR code to the public results page of that office and month at the server's configured
+address (none while no address is set: a forged ``Host`` must not put its own on the wall).
 
 Public like the results page: no clerk, figures from :mod:`web.public_figures` with small
 cells hidden. A sealed or unknown box is a 404, as if it did not exist.
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, render_template, url_for
 from sqlalchemy import select
 
 from hom_phieu.i18n import _
 from hom_phieu.render.qr import qr_data_url
-from web import db
+from web import db, server_address
 from web.ceremony_calendar import box_label, parse_box
 from web.labels import place_and_date
 from web.minutes import Minutes, OfficeHeader
@@ -40,7 +41,9 @@ class Poster:
     row: PublicRow
     minimum: int
     late: int  # ballots of the month counted by later openings (included in ``row``)
-    url: str  # the public results page of this office and month
+    # The public results page of this office and month, at the server's configured address
+    # (``web.server_address``, never the request's Host); None while no address is set.
+    url: str | None
     office_id: int = 0
 
     @property
@@ -77,9 +80,9 @@ def poster_of(office_id: int, box: str) -> Poster:
     minutes = Minutes.from_bytes(opening.minutes or b"")
     minimum = public_minimum(session)
     period = Period.month(box)
-    url = request.url_root.rstrip("/") + url_for(
-        "public.results", office=office.id, **period.to_args()
-    )
+    address = server_address.configured(session)
+    path = url_for("public.results", office=office.id, **period.to_args())
+    url = address + path if address is not None else None
     return Poster(
         office=minutes.office,
         box=box,
@@ -99,7 +102,12 @@ def poster(office_id: int, box: str):
     return render_template(
         "public/poster.html",
         poster=made,
-        qr=qr_data_url(made.url, box_size=QR_BOX_PX),
+        qr=qr_data_url(made.url, box_size=QR_BOX_PX) if made.url else None,
+        no_address=_(
+            "The server's public address is not set, so this poster has no QR code to the "
+            "results online: ask an administrator to set it (on the Alert e-mail page: the "
+            "server's public address; or HOM_PHIEU_SERVER_URL in /etc/hom-phieu/web.env)."
+        ),
         nation=NATION,
         motto=MOTTO,
     )

@@ -99,7 +99,10 @@ def _figures(pdf: FPDF, poster: Poster) -> None:
 
 
 def _qr(pdf: FPDF, poster: Poster) -> None:
-    """The QR code to the public page, centred, with the address under it."""
+    """The QR code to the public page, centred, with the address under it (none while the
+    server's public address is not set)."""
+    if poster.url is None:
+        return
     if pdf.get_y() + QR_MM + 20 > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(4)
