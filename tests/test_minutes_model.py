@@ -30,6 +30,7 @@ from tests.ceremony_helpers import (
 )
 from web import db as web_db
 from web.box_count import LEVELS
+from web.ceremony_calendar import next_box
 from web.checklist import device_status
 from web.minutes import Minutes, MinutesFormatError
 from web.minutes_csv import minutes_csv
@@ -87,7 +88,7 @@ def old_minutes_content(session, opening, count, checks) -> dict:
             for box, tally in sorted(count.supplements.items())
         ],
         "next_box": {
-            "box": web.opening.next_box(opening.box),
+            "box": next_box(opening.box),
             "devices": [
                 {
                     "device_id": d.device.device_id,

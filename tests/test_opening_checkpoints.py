@@ -21,7 +21,7 @@ from hom_phieu.ledger.records import Level, decode
 from hom_phieu.ledger.verify import Row
 from tests.test_ceremony import tamper
 from web import db as web_db
-from web import opening as opening_module
+from web import opening_count
 from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
 from web.device_state import insert_rows, row_of
 from web.models import Confirmation, Device, Office, Opening, User
@@ -59,9 +59,11 @@ def ledger(folder: Path, index: int, sealer: KeyRing | None = None) -> tuple[Dev
 class Server:
     """The office's server: its devices, the records they synced, its openings."""
 
-    def __init__(self, app, tmp_path: Path, devices: int = 2) -> None:
+    def __init__(
+        self, app, tmp_path: Path, devices: int = 2, sealer: KeyRing | None = None
+    ) -> None:
         self.app, self.office_id = app, app.config["OFFICE_ID"]
-        self.ledgers = [ledger(tmp_path / f"kiosk-{i}", i) for i in range(devices)]
+        self.ledgers = [ledger(tmp_path / f"kiosk-{i}", i, sealer) for i in range(devices)]
         self.sent = [0] * devices
         with app.app_context():
             session = web_db.session()
@@ -98,7 +100,7 @@ class Server:
             session = web_db.session()
             office = session.get(Office, self.office_id)
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(opening_module, "usable_checkpoints", lambda *_args: {})
+                patch.setattr(opening_count, "usable_checkpoints", lambda *_args: {})
                 whole = count_box(session, office, box)
             users = [
                 (session.scalar(select(User).where(User.username == name)), role)
@@ -208,7 +210,7 @@ def test_a_record_altered_before_the_checkpoint_is_not_read_again_but_one_after_
         office = session.get(Office, server.office_id)
         september = count_box(session, office, "2026-09")
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(opening_module, "usable_checkpoints", lambda *_args: {})
+            patch.setattr(opening_count, "usable_checkpoints", lambda *_args: {})
             whole = count_box(session, office, "2026-09")
         assert [c.problem for c in september.devices] == [None, None]
         assert september.main.votes == 6

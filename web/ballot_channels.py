@@ -60,6 +60,11 @@ class TicketRule:
         self._lookup = lookup
         self._used: set[str] = set()
 
+    @property
+    def used(self) -> frozenset[str]:
+        """The ticket codes this count has let through (each counts once)."""
+        return frozenset(self._used)
+
     def channel(self, body: Mapping[str, Any], wall_ms: int) -> BallotChannel:
         """The channel of a VOTE's ``body`` cast at ``wall_ms``."""
         if body.get("channel") != Channel.PHONE:

@@ -36,7 +36,8 @@ from web.minutes_build import moment
 from web.models import CountedRange, LedgerRecord, Opening
 from web.models_forks import RecordRepair
 from web.models_seal import BoxKey
-from web.opening import devices_of, rows_of
+from web.opening_count import devices_of
+from web.opening_rows import rows_of
 
 
 def bundle_name(opening: Opening) -> str:

@@ -13,7 +13,7 @@ earlier boxes nobody has opened, and the next box's OPEN zero report.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,9 +24,10 @@ from hom_phieu.ledger.opinion import SEALED, OpinionError, Unsealer
 from hom_phieu.ledger.records import Kind, Level, Record, TimeQuality
 from hom_phieu.ledger.state import LedgerState
 from hom_phieu.ledger.verify import LedgerWalk, Row
-from web.ballot_channels import OFFICIAL, BallotChannel, TicketRule, no_tickets
+from web.ballot_channels import BallotChannel, TicketRule, no_tickets
 from web.clock_ahead import counted_box
 from web.parallel import AheadVerifier, SignatureWorkers
+from web.tally import Tally
 
 LEVELS = tuple(level.value for level in Level)
 
@@ -68,80 +69,6 @@ class DeviceRef:
     # the common prefix's verified state its walk starts from (its public_key: the same's)
     signer: str = ""
     base: Checkpoint | None = None
-
-
-Cell = tuple[str, int, str]  # (clerk, device pk, channel)
-
-
-@dataclass(slots=True)
-class Tally:
-    """Official ballots counted, by level and by clerk, device and channel; the phone
-    answers that are not official (:mod:`web.ballot_channels`) in ``unverified``, apart.
-
-    Only the finest cells, (clerk, device, channel) -> levels, are counted ballot by
-    ballot (an opening adds a million); every other view is summed from them when read
-    (a box has a few hundred cells)."""
-
-    votes: int = 0
-    # (clerk, device, channel) -> levels: the cells the reports read (web.result_cells)
-    by_cell: defaultdict[Cell, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-
-    # Phone answers: each detailed criterion's levels, and the comments (clerk, text).
-    by_criterion: defaultdict[str, Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
-    comments: list[tuple[str, str]] = field(default_factory=list)
-    unverified: Tally | None = None
-
-    def _summed(self, key: Callable[[Cell], Any]) -> defaultdict[Any, Counter[str]]:
-        views: defaultdict[Any, Counter[str]] = defaultdict(Counter)
-        for cell, levels in self.by_cell.items():
-            views[key(cell)].update(levels)
-        return views
-
-    @property
-    def by_level(self) -> Counter[str]:
-        levels: Counter[str] = Counter()
-        for cell_levels in self.by_cell.values():
-            levels.update(cell_levels)
-        return levels
-
-    @property
-    def by_clerk(self) -> defaultdict[str, Counter[str]]:
-        return self._summed(lambda cell: cell[0])
-
-    @property
-    def by_device(self) -> defaultdict[int, Counter[str]]:
-        return self._summed(lambda cell: cell[1])
-
-    @property
-    def by_channel(self) -> defaultdict[str, Counter[str]]:
-        return self._summed(lambda cell: cell[2])
-
-    @property
-    def by_clerk_channel(self) -> defaultdict[tuple[str, str], Counter[str]]:
-        """(clerk, channel) -> levels: each clerk's ballots channel by channel."""
-        return self._summed(lambda cell: (cell[0], cell[2]))
-
-    def add(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
-        """Count a ballot whose body is in clear (format 1, or opened with the box key)."""
-        if channel not in OFFICIAL:
-            if self.unverified is None:
-                self.unverified = Tally()
-            self.unverified.add_ballot(device_pk, body, channel)
-        else:
-            self.add_ballot(device_pk, body, channel)
-
-    def add_ballot(self, device_pk: int, body: Mapping[str, Any], channel: BallotChannel) -> None:
-        self.votes += 1
-        self.by_cell[body["clerk"], device_pk, channel.value][body["level"]] += 1
-        criteria = body.get("criteria")
-        if criteria is not None:  # (the grammar vouched: an object of levels)
-            for criterion, answer in criteria.items():
-                self.by_criterion[criterion][answer] += 1
-        comment = body.get("comment")
-        if comment:
-            self.comments.append((body["clerk"], comment))
 
 
 @dataclass(slots=True)
@@ -211,6 +138,23 @@ class BoxCount:
         """Ballots of the box cast at the counters (the phone survey's apart): what the
         dossiers returned are compared with (each dossier served gives one press)."""
         return sum(check.votes for check in self.devices if not check.device.survey)
+
+    def merge(self, part: BoxCount) -> None:
+        """Add ``part``, the count of further devices walked by another process (merged in
+        the devices' order, it is the count one walk over them all would give)."""
+        self.main.merge(part.main)
+        for box, tally in part.supplements.items():
+            self.supplements.setdefault(box, Tally()).merge(tally)
+        self.devices += part.devices
+        for clerk, times in part.answer_times.items():
+            self.answer_times[clerk] += times
+        self.sealed += part.sealed
+        self.unreadable += part.unreadable
+        self.keys_used.update(part.keys_used)
+
+    def forget_keys(self) -> None:
+        """Drop the box keys (and what was made of them) once the ballots are read."""
+        self.keys, self._unsealer = None, None
 
     def _unsealed(self, record: Record, keys: Mapping[str, BoxPrivateKey]) -> Mapping[str, Any]:
         if self._unsealer is None:

@@ -9,27 +9,24 @@ benchmark all open boxes the same way. The minutes are a :class:`web.minutes.Min
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, language
 from hom_phieu.ledger.box_key import BoxPrivateKey
 from hom_phieu.ledger.records import canonical_bytes, record_hash
 from web import clock
-from web.ballot_channels import TicketRule
-from web.box_count import BoxCount, DeviceRef, HeldRow, count_device
-from web.ceremony_calendar import month_end, next_box
+from web.box_count import BoxCount
+from web.ceremony_calendar import month_end
 from web.ceremony_seal import seal_keys
-from web.chain_checkpoints import store_checkpoints, usable_checkpoints
+from web.chain_checkpoints import store_checkpoints
 from web.checklist import Check, SealKeys, checklist, dossiers_check, seal_checks
-from web.clock_ahead import received_ms
 from web.committee_changes import change_entries, committee_checks
-from web.forks import branch_checks, branch_origins
+from web.forks import branch_checks
 from web.minutes import Attendee, Minutes, OfficeHeader, QuorumSize
 from web.minutes_build import NO_FIELD, Ceremony, ClerkInfo, build_minutes, moment
 from web.minutes_changes import ChangeEntry
@@ -38,8 +35,6 @@ from web.models import (
     Clerk,
     CommitteeMember,
     CountedRange,
-    Device,
-    Evidence,
     LedgerRecord,
     Office,
     Opening,
@@ -47,10 +42,9 @@ from web.models import (
     User,
 )
 from web.month_changes import minutes_changes, settings_checks
-from web.parallel import SignatureWorkers
+from web.opening_count import count_box
 from web.quorum import Quorum
 from web.result_cells import write_cells
-from web.ticket_lookup import ticket_lookup
 from web.unit_calendar import calendar_of
 
 
@@ -101,139 +95,6 @@ def quorum_of(session: Session, opening: Opening) -> Quorum:
     return Quorum(opening.office.quorum, len(members), roles)
 
 
-# --- verifying and counting ---------------------------------------------------------------
-
-
-def count_box(
-    session: Session,
-    office: Office,
-    box: str,
-    keys: Mapping[str, BoxPrivateKey] | None = None,
-) -> BoxCount:
-    """Verify every device that holds records of ``office`` and count ``box`` (and the
-    late ballots of boxes opened before). ``keys``: the box keys rebuilt for the opening,
-    by fingerprint (None: sealed ballots are numbered, not read).
-    Each chain is walked from the checkpoint of an earlier opening (web.chain_checkpoints)."""
-    opened = frozenset(
-        session.scalars(
-            select(Opening.box).where(
-                Opening.office_id == office.id, Opening.status == Opening.OPENED
-            )
-        )
-    )
-    counted = _already_counted(session, office.id)
-    held = dict(
-        session.execute(
-            select(LedgerRecord.device_pk, func.count())
-            .where(LedgerRecord.office_id == office.id, LedgerRecord.box == box)
-            .group_by(LedgerRecord.device_pk)
-        ).all()
-    )
-    count = BoxCount(box, tickets=TicketRule(ticket_lookup(session, office.id)), keys=keys)
-    following = next_box(box)
-    starts = usable_checkpoints(session, office.id, opened, following)
-    with SignatureWorkers() as workers:  # on all cores, for this opening only
-        for device in devices_of(session, office.id):
-            start = starts.get(device.pk)
-            count_device(
-                count,
-                device,
-                rows_of(session, device.pk, after_seq=start.seq if start else 0),
-                office_id=office.id,
-                next_box=following,
-                opened_boxes=opened,
-                already_counted=counted.get(device.pk, {}),
-                held_in_box=held.get(device.pk, 0),
-                start=start,
-                workers=workers,
-            )
-    return count
-
-
-def devices_of(session: Session, office_id: int) -> list[DeviceRef]:
-    """Enrolled devices of the office and any device that filed records under it."""
-    with_records = select(LedgerRecord.device_pk).where(LedgerRecord.office_id == office_id)
-    registered = select(Device.id).where(
-        Device.office_id == office_id, Device.public_key.is_not(None)
-    )
-    ids = union(with_records, registered).subquery()
-    devices = list(
-        session.scalars(select(Device).where(Device.id.in_(select(ids))).order_by(Device.id))
-    )
-    evidence = dict(
-        session.execute(select(Evidence.device_pk, func.count()).group_by(Evidence.device_pk)).all()
-    )
-    branches = branch_origins(session)  # adopted branches of forked chains (web.forks)
-    return [
-        DeviceRef(
-            pk=d.id,
-            device_id=d.device_id or "",
-            public_key=branches[d.id].public_key if d.id in branches else d.public_key or b"",
-            signer=branches[d.id].device_id if d.id in branches else "",
-            base=branches[d.id].base if d.id in branches else None,
-            label=d.label or d.device_id or "",
-            counter=d.counter.name if d.counter else None,
-            last_seen_at=d.last_seen_at,
-            evidence=evidence.get(d.id, 0),
-            survey=d.kind == "survey",
-            counter_id=d.counter_id,
-        )
-        for d in devices
-    ]
-
-
-def rows_of(session: Session, device_pk: int, after_seq: int = 0) -> Iterator[HeldRow]:
-    """A device's records after ``after_seq`` in sequence order, streamed from the
-    database (through the session's connection, not the ORM: plain rows, for a million)."""
-    query = (
-        select(
-            LedgerRecord.seq,
-            LedgerRecord.data,
-            LedgerRecord.sig,
-            LedgerRecord.box,
-            LedgerRecord.office_id,
-            LedgerRecord.received_at,
-            LedgerRecord.kind,
-        )
-        .where(LedgerRecord.device_pk == device_pk, LedgerRecord.seq > after_seq)
-        .order_by(LedgerRecord.seq)
-    )
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        rows: Iterable[Any] = _binary_rows(connection, query, f"rows_of_{device_pk}")
-    else:
-        rows = connection.execute(query.execution_options(yield_per=2000))
-    for seq, data, sig, box, office_id, received_at, kind in rows:
-        arrived = received_ms(received_at)
-        yield HeldRow(seq, bytes(data), bytes(sig), box, office_id, arrived, kind)
-
-
-def _binary_rows(connection: Connection, query: Select[Any], name: str) -> Iterator[Any]:
-    """``query``'s rows from PostgreSQL in its binary format, through a server-side cursor:
-    in text, each record's bytes come as hex that the server writes and the client reads
-    back (twice the bytes, and half the CPU of a million-record opening's fetch)."""
-    compiled = query.compile(dialect=connection.dialect)
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor(name=name, binary=True) as cursor:
-        cursor.itersize = 2000
-        cursor.execute(str(compiled), compiled.params)
-        yield from cursor
-
-
-def _already_counted(session: Session, office_id: int) -> dict[int, dict[str, int]]:
-    rows = session.execute(
-        select(CountedRange.device_pk, CountedRange.box, func.max(CountedRange.through_seq))
-        .join(Opening, CountedRange.opening_id == Opening.id)
-        .where(Opening.office_id == office_id)
-        .group_by(CountedRange.device_pk, CountedRange.box)
-    )
-    found: dict[int, dict[str, int]] = {}
-    for device_pk, box, through in rows:
-        found.setdefault(device_pk, {})[box] = through
-    return found
-
-
 # --- opening ------------------------------------------------------------------------------
 
 
@@ -269,7 +130,7 @@ def verification(
     checks = checklist(count, month_end(opening.box), until)  # (the due day's cut-off)
     if seal is None:
         seal = seal_keys(session, opening, preview=keys is None)
-    checks += seal_checks(count, seal) + branch_checks(count)
+    checks += seal_checks(count, seal) + branch_checks(count, session, opening.office_id)
     office_checks = committee_checks(session, opening, until) + settings_checks(
         session, opening, until
     )

@@ -2,13 +2,13 @@
 
 Signature verification is most of the cost of taking in a push and of opening a box.
 ``cryptography`` releases the GIL while it verifies Ed25519, so a push's signatures are
-checked by threads. An opening walks hundreds of thousands of records: there the caller's
-own Python work (decoding, the grammar and chain rules, counting) and the threads would
-take turns at the GIL, which measured 45 % more CPU than the signatures alone; so an
-opening hands its signatures, a chunk at a time, to worker processes
-(:class:`AheadVerifier`), which are given public keys and signed bytes only. (Sealed
-ballots are opened in the caller: with a session key per 64 ballots,
-``hom_phieu.ledger.opinion``, that costs a few microseconds a ballot.)
+checked by threads. A long walk in one process (the offline recount of a
+bundle, an opening on SQLite or of one huge chain) would have its own Python work (decoding,
+the grammar and chain rules, counting) and the threads take turns at the GIL, which
+measured 45 % more CPU than the signatures alone; so it hands its signatures, a chunk at a
+time, to worker processes (:class:`AheadVerifier`), which are given public keys and signed
+bytes only. A large opening on PostgreSQL walks whole devices in workers instead
+(:mod:`web.opening_workers`).
 """
 
 from __future__ import annotations

@@ -143,7 +143,8 @@ def backfill(session: Session) -> int:
 
 def _recount(session: Session, opening: Opening) -> BoxCount:
     """``opening``'s count again, from the records it counted (its counted ranges)."""
-    from web.opening import devices_of, rows_of
+    from web.opening_count import devices_of
+    from web.opening_rows import rows_of
 
     earlier = select(Opening.id).where(
         Opening.office_id == opening.office_id,

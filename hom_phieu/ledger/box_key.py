@@ -98,6 +98,15 @@ class BoxPrivateKey:
         seed = HKDF(hashes.SHA256(), length=32, salt=None, info=_DERIVE_INFO).derive(master)
         return cls(X25519PrivateKey.from_private_bytes(seed))
 
+    def private_raw(self) -> bytes:
+        """The private key's 32 bytes, for the opening's own worker processes only
+        (``web.opening_workers``: handed through a pipe, gone when the opening ends)."""
+        return self._private.private_bytes_raw()
+
+    @classmethod
+    def from_private_raw(cls, raw: bytes) -> BoxPrivateKey:
+        return cls(X25519PrivateKey.from_private_bytes(raw))
+
     def open(self, ciphertext: bytes, info: bytes) -> bytes:
         try:
             return _SUITE.decrypt(ciphertext, self._private, info=info)
