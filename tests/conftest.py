@@ -81,6 +81,9 @@ from sqlalchemy import create_engine  # noqa: E402
 from tests import server_db  # noqa: E402
 
 PG_URL = os.environ.get("HOM_PHIEU_TEST_DATABASE_URL")
+if PG_URL and os.environ.get("PYTEST_XDIST_WORKER"):  # (./run test runs two workers)
+    PG_URL = server_db.worker_database(PG_URL, os.environ["PYTEST_XDIST_WORKER"])
+    os.environ["HOM_PHIEU_TEST_DATABASE_URL"] = PG_URL  # (for the processes tests start)
 DATABASES = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 

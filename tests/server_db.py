@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, TextClause, create_engine, text
+from sqlalchemy import Engine, TextClause, create_engine, make_url, text
 
 from web import db
 
@@ -70,6 +70,26 @@ def copy_sqlite(template: Path, target: Path) -> str:
     """A copy of the migrated template at ``target``; its URL."""
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
+
+
+def worker_database(url: str, worker: str) -> str:
+    """The URL of this pytest-xdist worker's own database beside ``url``'s (``<name>_gw1``),
+    made on first use (the test role needs CREATEDB: ``.ci/run`` gives it): two workers
+    emptying one schema under each other's tests would see each other's rows."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def clean_postgresql(engine: Engine) -> None:
