@@ -20,7 +20,7 @@ from tests.ceremony_helpers import box_url
 from tests.test_box_bundle import entries, recounted, rewrite, verify
 from tests.test_forks import (
     as_user,
-    copy_of,
+    copied_card,
     damage,
     decide,
     device_pk_of,
@@ -29,7 +29,6 @@ from tests.test_forks import (
     kiosk_at,
     open_box_at,
     recover,
-    refuse_fork,
     votes_by_clerk,
 )
 from tests.web_helpers import csrf_token, login
@@ -68,15 +67,7 @@ def test_a_box_with_an_adopted_branch_recounts_offline_and_a_doctored_branch_is_
     ceremony_app, client, tmp_path
 ):
     app = ceremony_app
-    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
-    original.vote("lan", "rat_hai_long", 3)
-    original.sync(client)
-    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
-    original.vote("lan", "rat_hai_long", 2)
-    original.sync(client)
-    copy.vote("binh", "hai_long", 4)
-    seq = refuse_fork(client, copy)
-    pk = device_pk_of(app, original)
+    original, copy, seq, pk = copied_card(app, client, tmp_path)
     recover(app, pk, seq, copy, client)
     count = open_box_at(app, BOX, "2026-12-02T10:00:00")
     assert votes_by_clerk(count) == {"lan": 5, "binh": 4}
@@ -155,15 +146,7 @@ def test_a_branch_held_apart_or_refused_is_counted_nowhere_and_recounts_alike(
     ceremony_app, client, tmp_path, server_clock
 ):
     app = ceremony_app
-    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
-    original.vote("lan", "rat_hai_long", 3)
-    original.sync(client)
-    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
-    original.vote("lan", "rat_hai_long", 2)
-    original.sync(client)
-    copy.vote("binh", "hai_long", 4)
-    seq = refuse_fork(client, copy)
-    pk = device_pk_of(app, original)
+    _original, copy, seq, pk = copied_card(app, client, tmp_path)
     recover(app, pk, seq, copy, client, approver=None)  # uploaded, waiting for approval
     november = open_box_at(app, BOX, "2026-12-02T10:00:00")
     assert votes_by_clerk(november) == {"lan": 5}

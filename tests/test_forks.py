@@ -185,6 +185,21 @@ def device_pk_of(app, kiosk: Kiosk) -> int:
         )
 
 
+def copied_card(app, client, tmp_path: Path) -> tuple[Kiosk, Kiosk, int, int]:
+    """A kiosk that synced 3 ballots of Lan, then a copy of its card that cast 4 of Binh
+    (refused by the server) while the original cast 2 more of Lan: the original, the copy,
+    the seq the chains part at, the original's device pk."""
+    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
+    original.vote("lan", "rat_hai_long", 3)
+    original.sync(client)
+    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
+    original.vote("lan", "rat_hai_long", 2)
+    original.sync(client)
+    copy.vote("binh", "hai_long", 4)
+    seq = refuse_fork(client, copy)
+    return original, copy, seq, device_pk_of(app, original)
+
+
 def votes_by_clerk(count: BoxCount) -> dict[str, int]:
     return {clerk: sum(levels.values()) for clerk, levels in count.main.by_clerk.items()}
 
@@ -198,16 +213,8 @@ def client(ceremony_app):
 
 def test_a_copied_card_is_refused_resolved_and_both_sides_counted(ceremony_app, client, tmp_path):
     app = ceremony_app
-    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
-    original.vote("lan", "rat_hai_long", 3)
-    original.sync(client)
-    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
-    original.vote("lan", "rat_hai_long", 2)
-    original.sync(client)
-    copy.vote("binh", "hai_long", 4)
-    seq = refuse_fork(client, copy)
+    original, copy, seq, pk = copied_card(app, client, tmp_path)
     assert seq == original.sent - 2 + 1  # the first record after the copy was made
-    pk = device_pk_of(app, original)
     assert fork_alerts(app) == {"equivocation": ("open", f"/devices/{pk}/fork", None)}
     recover(app, pk, seq, copy, client, approver=None)
     # held apart, not approved yet: the fork is not recovered

@@ -13,11 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from tests.test_forks import (
     as_user,
     confirm_side,
-    copy_of,
+    copied_card,
     decide,
-    device_pk_of,
-    kiosk_at,
-    refuse_fork,
     upload_branch,
     votes_by_clerk,
 )
@@ -60,15 +57,8 @@ def test_adoption_takes_a_second_person_in_scope(ceremony_app, client, tmp_path)
         create_account("admin2", "Quản trị viên hai", "admin")
         create_account("admin-hac", "Quản trị Hạc Thành", "admin", hac)
         session.commit()
-    original = kiosk_at(app, client, tmp_path / "a", "2026-11-02T08:00:00")
-    original.vote("lan", "rat_hai_long", 3)
-    original.sync(client)
-    copy = copy_of(original, tmp_path / "b", "2026-11-03T08:00:00")
-    original.vote("lan", "rat_hai_long", 2)
-    original.sync(client)
-    copy.vote("binh", "hai_long", 4)  # (or a technician's own ballots, signed with the key)
-    seq = refuse_fork(client, copy)
-    pk = device_pk_of(app, original)
+    # (the copy's ballots: or a technician's own, signed with the kiosk's key)
+    original, copy, seq, pk = copied_card(app, client, tmp_path)
     # An administrator confirms the fork himself: nobody asked for an adoption yet.
     _key, fork_id = confirm_side(app, pk, seq, copy, client, technician="admin")
     answer = decide(app, "admin2", pk, fork_id)
