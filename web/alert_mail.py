@@ -95,9 +95,9 @@ def queue(session: Session, now: datetime) -> int:
                            User.active.is_(True))))  # fmt: skip
     if not users:
         return 0
-    have = set(session.execute(
+    have = set(map(tuple, session.execute(
         select(AlertMail.alert_id, AlertMail.user_id)
-        .where(AlertMail.alert_id.in_([a.id for a in alerts]))).tuples())  # fmt: skip
+        .where(AlertMail.alert_id.in_([a.id for a in alerts])))))  # fmt: skip
     chains: dict[int, set[int]] = {}
     added = 0
     for alert in alerts:
@@ -148,7 +148,7 @@ def _deliver_to(session: Session, settings: SmtpSettings, now: datetime, done: D
         select(AlertMail.message_id, func.min(AlertMail.sent_at))
         .where(AlertMail.user_id == user_id, AlertMail.status == SENT,
                AlertMail.sent_at > now - HOUR)
-        .group_by(AlertMail.message_id)).tuples())  # fmt: skip
+        .group_by(AlertMail.message_id)).all())  # fmt: skip
     budget = settings.per_hour - len(sent)
     if budget <= 0:  # the hour is used up: wait for its first mail to be an hour old
         free_at = min(formatting.aware(at) for _id, at in sent) + HOUR
