@@ -9,23 +9,28 @@ kept. The database refuses the same (migration 0019). Every step is audited with
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from hom_phieu.i18n import _, language
 from hom_phieu.ledger.records import Kind, decode
 from hom_phieu.ledger.state import LedgerState
+from hom_phieu.protocol.fields import unstorable
 from web import clock
 from web.device_alerts import resolve_fork_alerts
 from web.device_state import insert_rows, move_head, row_of
 from web.forks import ForkError, record_step
 from web.forks_minutes import BRANCH_APPROVED, BRANCH_REFUSED
-from web.models import LedgerRecord, User
+from web.models import AuditEntry, LedgerRecord, User
 from web.models_forks import Fork, HeldRecord
 
 MAX_REASON = 500
+# The audit entries of an account's password being set: by an administrator (added,
+# reset) or by its owner (changed).
+PASSWORD_SET = ("user_added", "password_reset", "password_changed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +106,54 @@ def branch_evidence(session: Session, fork: Fork) -> BranchEvidence:
     )  # fmt: skip
 
 
+def one_person(session: Session, approver: int, asking: frozenset[int]) -> bool:
+    """Whether ``approver`` and an account of ``asking`` may be one person: linked by a
+    password one set for the other (an account added or its password reset by another,
+    its owner not having set one of his own since), however many accounts apart. An
+    administrator who added a technician knows its password: the two are one person."""
+    ids = dict(session.execute(select(User.username, User.id)).all())
+    setter: dict[int, int | None] = {}
+    for by, target in session.execute(
+        select(AuditEntry.user_id, AuditEntry.target)
+        .where(AuditEntry.action.in_(PASSWORD_SET), AuditEntry.target.like("user %"))
+        .order_by(AuditEntry.id)
+    ):
+        owner = ids.get(target.removeprefix("user "))
+        if owner is not None:
+            setter[owner] = by  # (the last one counts)
+    links: dict[int, set[int]] = defaultdict(set)
+    for owner, by in setter.items():
+        if by is not None and by != owner:
+            links[owner].add(by)
+            links[by].add(owner)
+    found, todo = {approver}, [approver]
+    while todo:
+        for other in links[todo.pop()] - found:
+            found.add(other)
+            todo.append(other)
+    return not found.isdisjoint(asking)
+
+
 def _waiting(fork: Fork, seen: int | None) -> None:
     if fork.status != Fork.ASKED:
         raise ForkError(_("no adoption of this branch waits for a decision"))
     if seen != fork.adopted:
         raise ForkError(_("the branch changed since you looked at it: look at its evidence again"))
+
+
+def _decided(session: Session, fork: Fork, seen: int, **values: object) -> None:
+    """Decide ``fork`` only if it still waits with the ``seen`` records held: a conditional
+    update (on PostgreSQL it waits for an upload under way, then finds it changed), so
+    that records uploaded after the decider's look are never decided unseen."""
+    done = session.execute(
+        update(Fork)
+        .where(Fork.id == fork.id, Fork.status == Fork.ASKED, Fork.adopted == seen)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        raise ForkError(_("the branch changed since you looked at it: look at its evidence again"))
+    session.refresh(fork)
 
 
 def approve_branch(session: Session, fork: Fork, user_id: int, seen: int | None) -> int:
@@ -114,6 +162,7 @@ def approve_branch(session: Session, fork: Fork, user_id: int, seen: int | None)
     to be counted. In the caller's transaction; returns how many records; raises
     :class:`ForkError`."""
     _waiting(fork, seen)
+    assert seen is not None
     evidence = branch_evidence(session, fork)
     if user_id in evidence.askers:
         raise ForkError(
@@ -122,14 +171,24 @@ def approve_branch(session: Session, fork: Fork, user_id: int, seen: int | None)
                 "approve its adoption"
             )
         )
-    held = session.scalars(
-        select(HeldRecord).where(HeldRecord.fork_id == fork.id).order_by(HeldRecord.seq)
-    ).all()
+    if one_person(session, user_id, evidence.askers):
+        raise ForkError(
+            _(
+                "your account and one that confirmed this fork or uploaded its branch were set "
+                "up one by the other (an account added or its password reset, not changed by "
+                "its owner since): another administrator must approve its adoption"
+            )
+        )
     now, branch = clock.now(), fork.branch
+    _decided(session, fork, seen, status=Fork.ADOPTED, approved_by=user_id, approved_at=now)
+    held = session.scalars(
+        select(HeldRecord)
+        .where(HeldRecord.fork_id == fork.id, HeldRecord.seq < fork.fork_seq + seen)
+        .order_by(HeldRecord.seq)
+    ).all()
     session.flush()  # (the rows go in by the connection: what the session holds first)
     insert_rows(session, [row_of(branch, decode(bytes(r.data)), bytes(r.sig), now) for r in held])
     move_head(branch, LedgerState.from_json(fork.held_state or fork.base_state))
-    fork.status, fork.approved_by, fork.approved_at = Fork.ADOPTED, user_id, now
     approver = _names(session, {user_id}).get(user_id, "—")
     with language("vi"):  # (the label is the minutes' name for the branch)
         label = _(
@@ -153,14 +212,23 @@ def refuse_branch(
     records stay apart for good (kept). In the caller's transaction; raises
     :class:`ForkError`."""
     _waiting(fork, seen)
+    assert seen is not None
     reason = " ".join(reason.split())
     if not reason or len(reason) > MAX_REASON:
         raise ForkError(
             _("give the reason for refusing (at most {most} characters)").format(most=MAX_REASON)
         )
+    character = unstorable(reason)
+    if character is not None:
+        raise ForkError(
+            _("this text contains a character that cannot be stored ({character})").format(
+                character=character
+            )
+        )
     evidence = branch_evidence(session, fork)
     now = clock.now()
-    fork.status, fork.refused_by, fork.refused_at, fork.reason = Fork.REFUSED, user_id, now, reason
+    _decided(session, fork, seen, status=Fork.REFUSED, refused_by=user_id, refused_at=now,
+             reason=reason)  # fmt: skip
     record_step(session, user_id, BRANCH_REFUSED, fork.device, seq=fork.fork_seq,
                 through=fork.fork_seq + fork.adopted - 1, records=fork.adopted,
                 branch=fork.branch.device_id, asked=evidence.asked_by,

@@ -33,11 +33,17 @@ from web.forks import (
     repairable,
 )
 from web.forks_approval import MAX_REASON, approve_branch, branch_evidence, refuse_branch
+from web.form_input import database_int
 from web.models import Device, Role
 from web.models_forks import Fork, RecordRepair
 from web.pages import new_enrollment, office_or_404
 
 bp = Blueprint("forks", __name__)
+# A forged ledger file: a record whose seq is no integer or whose bytes are no blob.
+ODD_ROWS = (
+    "SELECT 1 FROM records WHERE typeof(seq) <> 'integer' OR typeof(data) <> 'blob' "
+    "OR typeof(sig) <> 'blob' LIMIT 1"
+)
 
 
 def _device(device_pk: int) -> Device:
@@ -63,6 +69,8 @@ def _uploaded_rows() -> list[Row] | None:
         try:
             store = LedgerStore(path, readonly=True)
             try:
+                if store.conn.execute(ODD_ROWS).fetchone() is not None:
+                    return None  # (not what a kiosk writes: no row of it is read)
                 return store.rows()
             finally:
                 store.close()
@@ -96,7 +104,7 @@ def confirm(device_pk: int) -> ResponseReturnValue:
     device = _device(device_pk)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    evidence_id = request.form.get("evidence", type=int)
+    evidence_id = request.form.get("evidence", type=database_int)
     session = db.session()
     try:
         fork, code = confirm_fork(session, device, evidence_id or 0, current_user.id,
@@ -157,7 +165,7 @@ def _decide(device_pk: int, fork_id: int, approved: bool) -> ResponseReturnValue
     if not ConfirmForm().validate_on_submit():
         abort(400)
     session = db.session()
-    seen = request.form.get("held", type=int)
+    seen = request.form.get("held", type=database_int)
     try:
         if approved:
             added = approve_branch(session, fork, current_user.id, seen)
