@@ -8,7 +8,6 @@ a record repaired on the server after its box was opened."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import pytest
@@ -19,7 +18,6 @@ from sqlalchemy import select
 from tests.ceremony_helpers import box_url
 from tests.test_box_bundle import entries, recounted, rewrite, verify
 from tests.test_forks import (
-    as_user,
     copied_card,
     damage,
     decide,
@@ -29,9 +27,10 @@ from tests.test_forks import (
     kiosk_at,
     open_box_at,
     recover,
+    repair_upload,
     votes_by_clerk,
 )
-from tests.web_helpers import csrf_token, login
+from tests.web_helpers import login
 from web import db as web_db
 from web.models import LedgerRecord
 from web.models_forks import HeldRecord
@@ -201,15 +200,7 @@ def test_a_record_repaired_after_its_box_was_opened_recounts_as_the_opening_read
     count = open_box_at(app, BOX, "2026-12-02T10:00:00")  # the fault at seq named, 1 counted
     assert count.main.votes == 1 and count.devices[0].problem.seq == seq
     server_clock.advance_to("2026-12-03T09:00:00")
-    admin = as_user(app, "admin")
-    page = admin.get(f"/devices/{pk}/fork")
-    kiosk.box.store.checkpoint()
-    ledger = (kiosk.folder / "box.sqlite3").read_bytes()
-    answer = admin.post(
-        f"/devices/{pk}/fork/repair",
-        data={"csrf_token": csrf_token(page.text), "ledger": (io.BytesIO(ledger), "box.sqlite3")},
-        content_type="multipart/form-data",
-    )
+    answer = repair_upload(app, pk, kiosk)
     assert answer.status_code == 302
     bundle = download(app, client, tmp_path / "bundle.zip")
     files = entries(bundle)

@@ -200,6 +200,19 @@ def copied_card(app, client, tmp_path: Path) -> tuple[Kiosk, Kiosk, int, int]:
     return original, copy, seq, device_pk_of(app, original)
 
 
+def repair_upload(app, device_pk: int, kiosk: Kiosk):
+    """An administrator uploads the kiosk's own ledger file on its fork page (a repair)."""
+    admin = as_user(app, "admin")
+    page = admin.get(f"/devices/{device_pk}/fork")
+    kiosk.box.store.checkpoint()
+    ledger = (kiosk.folder / "box.sqlite3").read_bytes()
+    return admin.post(
+        f"/devices/{device_pk}/fork/repair",
+        data={"csrf_token": csrf_token(page.text), "ledger": (io.BytesIO(ledger), "box.sqlite3")},
+        content_type="multipart/form-data",
+    )
+
+
 def votes_by_clerk(count: BoxCount) -> dict[str, int]:
     return {clerk: sum(levels.values()) for clerk, levels in count.main.by_clerk.items()}
 

@@ -5,7 +5,6 @@ its transaction has written, and when two devices let the same receipt ticket th
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
@@ -32,7 +31,6 @@ from tests.ceremony_helpers import enrolled_kiosk, with_scale
 from tests.test_ceremony import tamper
 from tests.test_clock_attacks import roll_into_2100
 from tests.test_forks import (
-    as_user,
     copied_card,
     damage,
     decide,
@@ -40,11 +38,11 @@ from tests.test_forks import (
     fork_id_of,
     kiosk_at,
     recover,
+    repair_upload,
     votes_by_clerk,
 )
 from tests.test_opening_checkpoints import MONTHS, Server, figures
 from tests.test_survey import answers, send
-from tests.web_helpers import csrf_token
 from web import db as web_db
 from web import opening_count, opening_workers
 from web.box_count import BoxCount, DeviceCheck, DeviceRef
@@ -303,15 +301,7 @@ def test_a_record_damaged_then_repaired_on_the_server_counts_alike(
     problem = damaged.devices[0].problem
     assert problem is not None and problem.seq == seq and damaged.devices[0].uncounted > 0
 
-    admin = as_user(app, "admin")
-    page = admin.get(f"/devices/{pk}/fork")
-    kiosk.box.store.checkpoint()
-    ledger = (kiosk.folder / "box.sqlite3").read_bytes()
-    repaired = admin.post(
-        f"/devices/{pk}/fork/repair",
-        data={"csrf_token": csrf_token(page.text), "ledger": (io.BytesIO(ledger), "box.sqlite3")},
-        content_type="multipart/form-data",
-    )
+    repaired = repair_upload(app, pk, kiosk)
     assert repaired.status_code == 302
     _here, mended = both_ways(place_of(app), "2026-11", monkeypatch)
     assert [c.problem for c in mended.devices] == [None, None] and mended.main.votes == 6
